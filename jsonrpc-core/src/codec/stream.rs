@@ -1,0 +1,727 @@
+//! [`JsonStreamCodec`]: JSON values written back to back with no delimiter,
+//! as OVSDB and SPDK frame them.
+//!
+//! A value's end is found by a resumable scanner that tracks only nesting
+//! depth and string/escape state, so bytes arriving in many small reads are
+//! each looked at once. The scanner does not validate JSON: anything between
+//! the brackets is passed through, and a top-level token that is not an
+//! object, array or string (a number, a literal, garbage) runs until the next
+//! whitespace or structural byte. Such frames fail later, in the message
+//! layer; this codec never fails on content.
+
+use bytes::{Buf, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::{
+    unexpected_eof, Frame, FrameError, FrameParser, FrameTooLarge, Framing, DEFAULT_MAX_FRAME,
+};
+
+const NAME: &str = "json-stream";
+
+/// Byte classes for the scanner, looked up from a table so the loop outside
+/// strings is one load and one compare per byte.
+const OTHER: u8 = 0;
+const WS: u8 = 1;
+const OPEN: u8 = 2;
+const CLOSE: u8 = 3;
+const QUOTE: u8 = 4;
+
+static CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    t[b' ' as usize] = WS;
+    t[b'\t' as usize] = WS;
+    t[b'\n' as usize] = WS;
+    t[b'\r' as usize] = WS;
+    t[b'{' as usize] = OPEN;
+    t[b'[' as usize] = OPEN;
+    t[b'}' as usize] = CLOSE;
+    t[b']' as usize] = CLOSE;
+    t[b'"' as usize] = QUOTE;
+    t
+};
+
+/// What kind of top-level value the current frame is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// No byte of the next frame has been scanned yet.
+    Fresh,
+    /// An object or array: ends when depth returns to 0.
+    Container,
+    /// A top-level string: ends at its closing quote.
+    Str,
+    /// Any other token: ends before whitespace or a structural byte.
+    Scalar,
+}
+
+/// Scanner state for the frame at the front of the buffer, kept across
+/// `decode` calls so no byte is scanned twice.
+#[derive(Debug, Clone)]
+struct Scan {
+    kind: Kind,
+    /// Bytes of the frame (from the front of the buffer) already scanned.
+    /// Always 0 while discarding, since scanned bytes are dropped at once.
+    pos: usize,
+    depth: usize,
+    in_string: bool,
+    /// The last scanned byte was a backslash inside a string.
+    escape: bool,
+}
+
+impl Scan {
+    const FRESH: Scan = Scan {
+        kind: Kind::Fresh,
+        pos: 0,
+        depth: 0,
+        in_string: false,
+        escape: false,
+    };
+}
+
+/// How a scan of the buffer ended.
+enum Scanned {
+    /// The frame ends after this many bytes from the front of the buffer.
+    End(usize),
+    /// Every buffered byte belongs to the unfinished frame.
+    More,
+}
+
+/// Splits a stream of back-to-back JSON values (no delimiter) into frames.
+///
+/// Whitespace between values is skipped. Objects and arrays end at their
+/// matching bracket, strings at their closing quote; any other top-level
+/// token ends before the next whitespace or one of `{ [ " } ]` (a stray `}`
+/// or `]` is a one-byte frame), or at end of input.
+///
+/// Values whose start is `{` or `[` and that are fully buffered are handed
+/// to [`FrameParser::parse_prefix`] first (see [`Framing::decode_with`]), so
+/// a parser that can report how many bytes it consumed finds the end and
+/// parses in a single pass.
+///
+/// The encoder writes bodies as they are: the peer relies on the same
+/// scanning to split them, so bodies should be complete JSON values.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use jsonrpc_core::codec::{Frame, JsonStreamCodec};
+/// use tokio_util::codec::Decoder;
+///
+/// let mut codec = JsonStreamCodec::new();
+/// let mut buf = BytesMut::from(&b"{\"id\":1}\n[2, 3] "[..]);
+/// let mut frames = Vec::new();
+/// while let Some(Frame::Complete(text)) = codec.decode(&mut buf).unwrap() {
+///     frames.push(text);
+/// }
+/// assert_eq!(frames, [&b"{\"id\":1}"[..], &b"[2, 3]"[..]]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct JsonStreamCodec {
+    max_frame: usize,
+    scan: Scan,
+    /// Skipping the rest of an oversized frame.
+    discarding: bool,
+    /// Bytes looked at by the scanner (including skipped whitespace), for
+    /// checking that scanning stays linear.
+    scanned: u64,
+}
+
+impl Default for JsonStreamCodec {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl JsonStreamCodec {
+    /// A codec with the [`DEFAULT_MAX_FRAME`] limit.
+    pub fn new() -> Self {
+        JsonStreamCodec {
+            max_frame: DEFAULT_MAX_FRAME,
+            scan: Scan::FRESH,
+            discarding: false,
+            scanned: 0,
+        }
+    }
+
+    /// Sets the limit in bytes on one value's text.
+    ///
+    /// ```
+    /// use jsonrpc_core::codec::{Framing, JsonStreamCodec};
+    /// assert_eq!(JsonStreamCodec::new().with_max_frame(1024).max_frame(), 1024);
+    /// ```
+    pub fn with_max_frame(mut self, max_frame: usize) -> Self {
+        self.max_frame = max_frame;
+        self
+    }
+
+    /// Total bytes the scanner has examined so far. Bytes consumed by a
+    /// successful [`FrameParser::parse_prefix`] are not counted.
+    #[doc(hidden)]
+    pub fn scanned_bytes(&self) -> u64 {
+        self.scanned
+    }
+
+    /// True when no byte of the next frame has been looked at.
+    fn is_fresh(&self) -> bool {
+        !self.discarding && self.scan.kind == Kind::Fresh
+    }
+
+    /// Drops whitespace at the front of the buffer before a frame.
+    fn skip_whitespace(&mut self, src: &mut BytesMut) {
+        let n = src.iter().take_while(|&&b| CLASS[b as usize] == WS).count();
+        if n > 0 {
+            self.scanned += n as u64;
+            src.advance(n);
+        }
+    }
+
+    /// Scans `buf` from where the last call stopped, for the end of the
+    /// frame at its front. `buf` must be non-empty if the frame is fresh.
+    fn scan(&mut self, buf: &[u8]) -> Scanned {
+        let start = self.scan.pos;
+        let result = scan_from(&mut self.scan, buf);
+        let end = match result {
+            Scanned::End(e) => e,
+            Scanned::More => buf.len(),
+        };
+        self.scanned += end.saturating_sub(start) as u64;
+        result
+    }
+
+    /// The decoder: finds the next frame and hands it to `emit`.
+    fn decode_inner<E: Emit>(
+        &mut self,
+        src: &mut BytesMut,
+        emit: &mut E,
+    ) -> Result<Option<Frame<E::Out>>, FrameError> {
+        loop {
+            if self.is_fresh() {
+                self.skip_whitespace(src);
+                let Some(&first) = src.first() else {
+                    return Ok(None);
+                };
+                if first == b'{' || first == b'[' {
+                    let limit = src.len().min(self.max_frame);
+                    if let Some((out, n)) = emit.prefix(&src[..limit]) {
+                        if n > 0 && n <= limit {
+                            src.advance(n);
+                            return Ok(Some(Frame::Complete(out)));
+                        }
+                        tracing::debug!(
+                            consumed = n,
+                            available = limit,
+                            "FrameParser::parse_prefix reported an impossible length; scanning instead"
+                        );
+                    }
+                    // From here the scanner owns this frame; the fast path is
+                    // not retried as more bytes arrive, which keeps
+                    // byte-at-a-time input linear.
+                }
+            }
+
+            match self.scan(&src[..]) {
+                Scanned::End(len) => {
+                    self.scan = Scan::FRESH;
+                    if self.discarding {
+                        self.discarding = false;
+                        src.advance(len);
+                        tracing::debug!("end of oversized json-stream frame reached");
+                        continue;
+                    }
+                    if len > self.max_frame {
+                        src.advance(len);
+                        return Ok(Some(self.oversized(len)));
+                    }
+                    return Ok(Some(Frame::Complete(emit.take(src, len))));
+                }
+                Scanned::More => {
+                    let seen = src.len();
+                    if self.discarding {
+                        src.clear();
+                        self.scan.pos = 0;
+                        return Ok(None);
+                    }
+                    if seen > self.max_frame {
+                        src.clear();
+                        self.scan.pos = 0;
+                        self.discarding = true;
+                        return Ok(Some(self.oversized(seen)));
+                    }
+                    self.scan.pos = seen;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    fn oversized<T>(&self, size: usize) -> Frame<T> {
+        tracing::debug!(
+            limit = self.max_frame,
+            size,
+            "skipping oversized json-stream frame"
+        );
+        Frame::Oversized(FrameTooLarge {
+            framing: NAME,
+            limit: self.max_frame,
+            size,
+        })
+    }
+
+    /// End of input: a pending scalar token is complete; a pending
+    /// container or string was cut off.
+    fn decode_eof_inner<E: Emit>(
+        &mut self,
+        src: &mut BytesMut,
+        emit: &mut E,
+    ) -> Result<Option<Frame<E::Out>>, FrameError> {
+        if let Some(frame) = self.decode_inner(src, emit)? {
+            return Ok(Some(frame));
+        }
+        let kind = self.scan.kind;
+        let discarding = self.discarding;
+        self.scan = Scan::FRESH;
+        self.discarding = false;
+        if discarding {
+            // The oversized frame was already reported; its end is simply the
+            // end of input.
+            src.clear();
+            return Ok(None);
+        }
+        match kind {
+            Kind::Fresh => Ok(None),
+            Kind::Scalar => {
+                // decode_inner already reported it if it were over the limit.
+                let len = src.len();
+                Ok(Some(Frame::Complete(emit.take(src, len))))
+            }
+            Kind::Container | Kind::Str => {
+                let left = src.len();
+                src.clear();
+                Err(unexpected_eof(format_args!(
+                    "{left} bytes of an unfinished JSON value left at end of input"
+                )))
+            }
+        }
+    }
+}
+
+/// The resumable scan itself. Multi-byte UTF-8 needs no care here, even
+/// when a character is split across reads: every byte of a multi-byte
+/// sequence is >= 0x80, so none can be mistaken for a quote, backslash,
+/// bracket or whitespace.
+fn scan_from(st: &mut Scan, buf: &[u8]) -> Scanned {
+    let len = buf.len();
+    let mut i = st.pos;
+    if st.kind == Kind::Fresh {
+        let Some(&first) = buf.first() else {
+            return Scanned::More;
+        };
+        i = 1;
+        match CLASS[first as usize] {
+            OPEN => {
+                st.kind = Kind::Container;
+                st.depth = 1;
+            }
+            QUOTE => {
+                st.kind = Kind::Str;
+                st.in_string = true;
+            }
+            CLOSE => return Scanned::End(1),
+            _ => st.kind = Kind::Scalar,
+        }
+    }
+
+    if st.kind == Kind::Scalar {
+        while i < len {
+            if CLASS[buf[i] as usize] != OTHER {
+                return Scanned::End(i);
+            }
+            i += 1;
+        }
+        st.pos = len;
+        return Scanned::More;
+    }
+
+    loop {
+        if st.in_string {
+            if st.escape {
+                if i >= len {
+                    break;
+                }
+                st.escape = false;
+                i += 1;
+            }
+            match memchr::memchr2(b'"', b'\\', &buf[i.min(len)..]) {
+                None => break,
+                Some(k) => {
+                    let j = i + k;
+                    i = j + 1;
+                    if buf[j] == b'\\' {
+                        st.escape = true;
+                    } else {
+                        st.in_string = false;
+                        if st.kind == Kind::Str {
+                            return Scanned::End(i);
+                        }
+                    }
+                }
+            }
+        } else {
+            while i < len {
+                let class = CLASS[buf[i] as usize];
+                i += 1;
+                match class {
+                    OPEN => st.depth = st.depth.saturating_add(1),
+                    CLOSE => {
+                        st.depth = st.depth.saturating_sub(1);
+                        if st.depth == 0 {
+                            return Scanned::End(i);
+                        }
+                    }
+                    QUOTE => {
+                        st.in_string = true;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            if !st.in_string {
+                break;
+            }
+        }
+    }
+    st.pos = len;
+    Scanned::More
+}
+
+/// What the decoder does with a found frame: hand out the bytes, or parse.
+trait Emit {
+    type Out;
+    fn prefix(&mut self, buf: &[u8]) -> Option<(Self::Out, usize)>;
+    fn take(&mut self, src: &mut BytesMut, len: usize) -> Self::Out;
+}
+
+/// Hands out the frame's bytes without copying them.
+struct Raw;
+
+impl Emit for Raw {
+    type Out = BytesMut;
+    fn prefix(&mut self, _buf: &[u8]) -> Option<(BytesMut, usize)> {
+        None
+    }
+    fn take(&mut self, src: &mut BytesMut, len: usize) -> BytesMut {
+        src.split_to(len)
+    }
+}
+
+/// Parses the frame in place with a [`FrameParser`].
+struct Parse<'p, P>(&'p mut P);
+
+impl<P: FrameParser> Emit for Parse<'_, P> {
+    type Out = P::Output;
+    fn prefix(&mut self, buf: &[u8]) -> Option<(P::Output, usize)> {
+        self.0.parse_prefix(buf)
+    }
+    fn take(&mut self, src: &mut BytesMut, len: usize) -> P::Output {
+        let out = self.0.parse(&src[..len]);
+        src.advance(len);
+        out
+    }
+}
+
+impl Decoder for JsonStreamCodec {
+    type Item = Frame;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+        self.decode_inner(src, &mut Raw)
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+        self.decode_eof_inner(src, &mut Raw)
+    }
+}
+
+impl Encoder<&[u8]> for JsonStreamCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, body: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
+        if body.len() > self.max_frame {
+            return Err(FrameTooLarge {
+                framing: NAME,
+                limit: self.max_frame,
+                size: body.len(),
+            }
+            .into());
+        }
+        dst.extend_from_slice(body);
+        Ok(())
+    }
+}
+
+impl Framing for JsonStreamCodec {
+    fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+
+    /// Decodes the next value. When the value starts with `{` or `[` and
+    /// no byte of it has been scanned yet, `parser.parse_prefix` is tried on
+    /// the buffer (at most `max_frame` bytes of it); if it declines, the
+    /// scanner takes over for that value and `parser.parse` gets the frame.
+    fn decode_with<P: FrameParser>(
+        &mut self,
+        src: &mut BytesMut,
+        parser: &mut P,
+    ) -> Result<Option<Frame<P::Output>>, FrameError> {
+        self.decode_inner(src, &mut Parse(parser))
+    }
+
+    fn decode_with_eof<P: FrameParser>(
+        &mut self,
+        src: &mut BytesMut,
+        parser: &mut P,
+    ) -> Result<Option<Frame<P::Output>>, FrameError> {
+        self.decode_eof_inner(src, &mut Parse(parser))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames_of(codec: &mut JsonStreamCodec, input: &[u8], chunk: usize) -> Vec<Frame> {
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for piece in input.chunks(chunk.max(1)) {
+            buf.extend_from_slice(piece);
+            while let Some(f) = codec.decode(&mut buf).expect("decode") {
+                out.push(f);
+            }
+        }
+        while let Some(f) = codec.decode_eof(&mut buf).expect("decode_eof") {
+            out.push(f);
+        }
+        out
+    }
+
+    fn texts(frames: &[Frame]) -> Vec<String> {
+        frames
+            .iter()
+            .map(|f| match f {
+                Frame::Complete(b) => String::from_utf8_lossy(b).into_owned(),
+                Frame::Oversized(e) => format!("<oversized {}>", e.size),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn splits_mixed_top_level_tokens() {
+        let input = br#" {"a":[1,{"b":"}]\"x"}]} [] "s\"t" 12 true}]null{"c":1}x"#;
+        for chunk in [1, 2, 3, 7, input.len()] {
+            let frames = frames_of(&mut JsonStreamCodec::new(), input, chunk);
+            assert_eq!(
+                texts(&frames),
+                [
+                    r#"{"a":[1,{"b":"}]\"x"}]}"#,
+                    "[]",
+                    r#""s\"t""#,
+                    "12",
+                    "true",
+                    "}",
+                    "]",
+                    "null",
+                    r#"{"c":1}"#,
+                    "x",
+                ],
+                "chunk size {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn utf8_split_across_reads_is_harmless() {
+        let input = "[\"é漢🎉\\\"\",{\"k🎉\":\"\\u00e9\"}] \"漢\"".as_bytes();
+        let frames = frames_of(&mut JsonStreamCodec::new(), input, 1);
+        assert_eq!(
+            texts(&frames),
+            ["[\"é漢🎉\\\"\",{\"k🎉\":\"\\u00e9\"}]", "\"漢\""]
+        );
+    }
+
+    #[test]
+    fn escaped_backslash_before_quote_closes_string() {
+        // `"\\"` is a complete string; a scanner that treated the second
+        // backslash as escaping the quote would run on.
+        let frames = frames_of(&mut JsonStreamCodec::new(), br#"["\\"] [1]"#, 1);
+        assert_eq!(texts(&frames), [r#"["\\"]"#, "[1]"]);
+    }
+
+    #[test]
+    fn deep_nesting_does_not_recurse() {
+        let depth = 1_000_000;
+        let mut input = vec![b'['; depth];
+        input.resize(2 * depth, b']');
+        let frames = frames_of(&mut JsonStreamCodec::new(), &input, 4096);
+        assert_eq!(frames.len(), 1);
+        assert!(matches!(&frames[0], Frame::Complete(b) if b.len() == 2 * depth));
+    }
+
+    #[test]
+    fn byte_at_a_time_scans_each_byte_once() {
+        let mut input = Vec::new();
+        for i in 0..200 {
+            input.extend_from_slice(format!("{{\"id\":{i},\"s\":\"a\\\"b\"}}\n 42 ").as_bytes());
+        }
+        let mut codec = JsonStreamCodec::new();
+        let frames = frames_of(&mut codec, &input, 1);
+        assert_eq!(frames.len(), 400);
+        assert_eq!(codec.scanned_bytes(), input.len() as u64);
+    }
+
+    #[test]
+    fn scalar_at_end_of_input_waits_then_completes_at_eof() {
+        let mut codec = JsonStreamCodec::new();
+        let mut buf = BytesMut::from(&b"123"[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert_eq!(
+            codec.decode_eof(&mut buf).unwrap(),
+            Some(Frame::Complete(BytesMut::from(&b"123"[..])))
+        );
+        assert!(codec.decode_eof(&mut buf).unwrap().is_none());
+    }
+
+    #[test]
+    fn unfinished_value_at_eof_is_an_error_once() {
+        let mut codec = JsonStreamCodec::new();
+        let mut buf = BytesMut::from(&b"{\"a\":"[..]);
+        match codec.decode_eof(&mut buf) {
+            Err(FrameError::Io(e)) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+                assert!(e.to_string().contains("5 bytes"), "{e}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(codec.decode_eof(&mut buf).unwrap().is_none());
+    }
+
+    #[test]
+    fn whitespace_only_input_is_consumed() {
+        let mut codec = JsonStreamCodec::new();
+        let mut buf = BytesMut::from(&b" \r\n\t "[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(buf.is_empty());
+        assert!(codec.decode_eof(&mut buf).unwrap().is_none());
+    }
+
+    #[test]
+    fn oversized_value_is_discarded_and_stream_continues() {
+        let mut codec = JsonStreamCodec::new().with_max_frame(8);
+        // Sizes are what had arrived (3-byte reads) when the limit was passed.
+        let frames = frames_of(
+            &mut codec,
+            br#"[1] {"k":"0123456789"} [2] "abcdefghij" 3"#,
+            3,
+        );
+        assert_eq!(
+            texts(&frames),
+            ["[1]", "<oversized 11>", "[2]", "<oversized 9>", "3"]
+        );
+    }
+
+    #[test]
+    fn oversized_value_fully_buffered_reports_its_size() {
+        let mut codec = JsonStreamCodec::new().with_max_frame(4);
+        let mut buf = BytesMut::from(&b"[1,2,3] [4]"[..]);
+        assert_eq!(
+            codec.decode(&mut buf).unwrap(),
+            Some(Frame::Oversized(FrameTooLarge {
+                framing: "json-stream",
+                limit: 4,
+                size: 7
+            }))
+        );
+        assert_eq!(
+            codec.decode(&mut buf).unwrap(),
+            Some(Frame::Complete(BytesMut::from(&b"[4]"[..])))
+        );
+    }
+
+    #[test]
+    fn value_of_exactly_max_frame_is_accepted() {
+        let mut codec = JsonStreamCodec::new().with_max_frame(5);
+        let frames = frames_of(&mut codec, b"[1,2] 12345 [1,23]", 1);
+        assert_eq!(texts(&frames), ["[1,2]", "12345", "<oversized 6>"]);
+    }
+
+    struct Prefix {
+        calls: usize,
+    }
+
+    impl FrameParser for Prefix {
+        type Output = Vec<u8>;
+        fn parse(&mut self, frame: &[u8]) -> Vec<u8> {
+            frame.to_vec()
+        }
+        fn parse_prefix(&mut self, buf: &[u8]) -> Option<(Vec<u8>, usize)> {
+            self.calls += 1;
+            // A stand-in parser that only knows `{}`.
+            buf.starts_with(b"{}").then(|| (b"{}".to_vec(), 2))
+        }
+    }
+
+    #[test]
+    fn fast_path_is_used_once_per_frame() {
+        let mut codec = JsonStreamCodec::new();
+        let mut parser = Prefix { calls: 0 };
+        let mut buf = BytesMut::from(&b" {}[1"[..]);
+        assert_eq!(
+            codec.decode_with(&mut buf, &mut parser).unwrap(),
+            Some(Frame::Complete(b"{}".to_vec()))
+        );
+        assert_eq!(codec.scanned_bytes(), 1, "only the leading space");
+        assert!(codec.decode_with(&mut buf, &mut parser).unwrap().is_none());
+        buf.extend_from_slice(b",2");
+        assert!(codec.decode_with(&mut buf, &mut parser).unwrap().is_none());
+        buf.extend_from_slice(b"]");
+        assert_eq!(
+            codec.decode_with(&mut buf, &mut parser).unwrap(),
+            Some(Frame::Complete(b"[1,2]".to_vec()))
+        );
+        assert_eq!(parser.calls, 2);
+    }
+
+    struct Liar;
+
+    impl FrameParser for Liar {
+        type Output = ();
+        fn parse(&mut self, _frame: &[u8]) {}
+        fn parse_prefix(&mut self, buf: &[u8]) -> Option<((), usize)> {
+            Some(((), buf.len() + 10))
+        }
+    }
+
+    #[test]
+    fn impossible_prefix_length_falls_back_to_scanner() {
+        let mut codec = JsonStreamCodec::new();
+        let mut buf = BytesMut::from(&b"[1] [2]"[..]);
+        assert_eq!(
+            codec.decode_with(&mut buf, &mut Liar).unwrap(),
+            Some(Frame::Complete(()))
+        );
+        assert_eq!(&buf[..], b" [2]");
+    }
+
+    #[test]
+    fn encoder_writes_body_and_enforces_limit() {
+        let mut codec = JsonStreamCodec::new().with_max_frame(3);
+        let mut dst = BytesMut::new();
+        codec.encode(&b"[1]"[..], &mut dst).unwrap();
+        assert_eq!(&dst[..], b"[1]");
+        assert!(matches!(
+            codec.encode(&b"[12]"[..], &mut dst),
+            Err(FrameError::TooLarge(FrameTooLarge {
+                size: 4,
+                limit: 3,
+                ..
+            }))
+        ));
+    }
+}

@@ -1,0 +1,166 @@
+//! JSON-RPC messages: requests, notifications, responses and batches, in both dialects.
+//!
+//! Params, results and errors stay raw JSON ([`RawValue`]) here: the bytes are
+//! checked once by the parser and deserialized into the handler's own types only
+//! where they are used, with no `serde_json::Value` in between.
+//!
+//! [`MessageParser`] turns a frame into [`Incoming`] (validating it against the
+//! connection's [`DialectMode`]); [`Message::write_json`] writes a message back.
+
+mod dialect;
+mod encode;
+mod error;
+mod id;
+mod parse;
+
+pub use dialect::{Dialect, DialectMode};
+pub use error::ErrorObject;
+pub use id::{Id, InvalidId};
+pub use parse::MessageParser;
+
+pub(crate) use id::null_raw;
+
+use serde_json::value::RawValue;
+
+/// Raw JSON params: `None` when the message had none.
+pub type RawParams = Option<Box<RawValue>>;
+
+/// A call that expects a reply.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The id the reply must carry.
+    pub id: Id,
+    /// The method name.
+    pub method: String,
+    /// The params, as raw JSON.
+    pub params: RawParams,
+    /// The dialect the request was written in; its reply uses the same.
+    pub dialect: Dialect,
+}
+
+/// A call that expects no reply.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    /// The method name.
+    pub method: String,
+    /// The params, as raw JSON.
+    pub params: RawParams,
+    /// The dialect the notification was written in.
+    pub dialect: Dialect,
+}
+
+/// The reply to a [`Request`].
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The id of the request this answers.
+    pub id: Id,
+    /// The result, or the error (any JSON value; an [`ErrorObject`] in 2.0).
+    pub outcome: Result<Box<RawValue>, Box<RawValue>>,
+    /// The dialect of the request this answers.
+    pub dialect: Dialect,
+}
+
+/// One JSON-RPC message.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// A call that expects a reply.
+    Request(Request),
+    /// A call that expects no reply.
+    Notification(Notification),
+    /// A reply.
+    Response(Response),
+}
+
+/// Why a message could not be used, and how to answer it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvalidKind {
+    /// The text is not JSON: answered with -32700.
+    Parse,
+    /// JSON, but not a valid request or notification: answered with -32600.
+    Request,
+    /// Shaped like a response but not a valid one: never answered (a reply to a
+    /// reply could bounce between two peers forever), only reported.
+    Response,
+}
+
+/// A message that failed validation.
+#[derive(Debug, Clone)]
+pub struct Invalid {
+    /// The id it carried, if one could be read; `null` otherwise.
+    pub id: Id,
+    /// The dialect to answer in.
+    pub dialect: Dialect,
+    /// What kind of failure.
+    pub kind: InvalidKind,
+    /// What was wrong, in words.
+    pub reason: String,
+}
+
+impl Invalid {
+    /// The error to answer with, or `None` when it must not be answered.
+    pub fn error(&self) -> Option<ErrorObject> {
+        match self.kind {
+            InvalidKind::Parse => Some(ErrorObject::parse_error(&self.reason)),
+            InvalidKind::Request => Some(ErrorObject::invalid_request(&self.reason)),
+            InvalidKind::Response => None,
+        }
+    }
+}
+
+/// One decoded JSON text: a single message, or a batch.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    /// A single message (or why it is invalid).
+    Single(Result<Message, Invalid>),
+    /// A non-empty batch; each entry valid or not on its own.
+    Batch(Vec<Result<Message, Invalid>>),
+}
+
+impl Request {
+    /// A request with params serialized from `params` (`None` params if it
+    /// serializes to `null`).
+    pub fn new(
+        id: impl Into<Id>,
+        method: impl Into<String>,
+        params: RawParams,
+        dialect: Dialect,
+    ) -> Self {
+        Request {
+            id: id.into(),
+            method: method.into(),
+            params,
+            dialect,
+        }
+    }
+}
+
+impl Response {
+    /// A successful reply.
+    pub fn ok(id: Id, result: Box<RawValue>, dialect: Dialect) -> Self {
+        Response {
+            id,
+            outcome: Ok(result),
+            dialect,
+        }
+    }
+
+    /// An error reply carrying any JSON error value.
+    pub fn err(id: Id, error: Box<RawValue>, dialect: Dialect) -> Self {
+        Response {
+            id,
+            outcome: Err(error),
+            dialect,
+        }
+    }
+
+    /// An error reply carrying a 2.0 error object.
+    pub fn error_object(id: Id, error: &ErrorObject, dialect: Dialect) -> Self {
+        Self::err(id, to_raw(error), dialect)
+    }
+}
+
+/// Serializes `value` to raw JSON; a value that cannot be serialized becomes
+/// `null` (our own error objects and ids always serialize).
+pub(crate) fn to_raw<T: serde::Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| null_raw())
+}

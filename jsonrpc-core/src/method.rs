@@ -1,0 +1,94 @@
+//! Methods as types: one definition that clients and servers share.
+//!
+//! A [`Method`] names a call and fixes the types of its params, result and
+//! error; a [`NotificationMethod`] does the same for a notification. A client
+//! calls `peer.call::<Subtract>(params)` and a server registers
+//! `router.method::<Subtract, _, _>(handler)`: both read the name and the shapes
+//! from the same type, so they cannot disagree. [`api!`](crate::api!) declares
+//! a whole set of them, with a typed client and a server trait.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::message::{to_raw, RawParams};
+use crate::ErrorObject;
+
+/// A JSON-RPC method that expects a reply.
+///
+/// ```
+/// use jsonrpc_core::{ErrorObject, Method};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct SubtractParams { minuend: i64, subtrahend: i64 }
+///
+/// struct Subtract;
+/// impl Method for Subtract {
+///     const NAME: &'static str = "subtract";
+///     type Params = SubtractParams;
+///     type Result = i64;
+///     type Error = ErrorObject;
+/// }
+/// ```
+pub trait Method: Send + Sync + 'static {
+    /// The method name on the wire.
+    const NAME: &'static str;
+    /// The params. A struct accepts both positional (`[42, 23]`) and named
+    /// (`{"minuend": 42, ...}`) params; `()` means none.
+    type Params: Serialize + DeserializeOwned + Send + 'static;
+    /// What a successful reply carries.
+    type Result: Serialize + DeserializeOwned + Send + 'static;
+    /// What an error reply carries ([`ErrorObject`] for JSON-RPC 2.0; any
+    /// JSON shape for 1.0 protocols such as OVSDB).
+    type Error: Serialize + DeserializeOwned + std::fmt::Debug + Send + 'static;
+}
+
+/// A JSON-RPC notification: a call that gets no reply.
+pub trait NotificationMethod: Send + Sync + 'static {
+    /// The method name on the wire.
+    const NAME: &'static str;
+    /// The params.
+    type Params: Serialize + DeserializeOwned + Send + 'static;
+}
+
+/// Serializes typed params; params that serialize to `null` (such as `()`)
+/// are left out of the message (or sent as `[]` in JSON-RPC 1.0).
+pub(crate) fn encode_params<P: Serialize>(params: &P) -> Result<RawParams, serde_json::Error> {
+    let raw = serde_json::value::to_raw_value(params)?;
+    Ok((raw.get() != "null").then_some(raw))
+}
+
+/// Deserializes typed params from what the peer sent.
+///
+/// Missing params read as `null`, so `()` and `Option<T>` accept them. Empty
+/// params (`[]` or `{}`) that the type cannot take are read as missing too,
+/// because 1.0 peers must always send an array and many 2.0 peers send `{}`.
+pub(crate) fn decode_params<P: DeserializeOwned>(params: &RawParams) -> Result<P, ErrorObject> {
+    let text = params.as_ref().map_or("null", |p| p.get());
+    match serde_json::from_str(text) {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            let trimmed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            if trimmed == "[]" || trimmed == "{}" {
+                if let Ok(p) = serde_json::from_str("null") {
+                    return Ok(p);
+                }
+            }
+            Err(ErrorObject::invalid_params(e))
+        }
+    }
+}
+
+/// Serializes a typed result or error for the wire.
+pub(crate) fn encode_value<T: Serialize>(
+    value: &T,
+) -> Result<Box<serde_json::value::RawValue>, ErrorObject> {
+    serde_json::value::to_raw_value(value).map_err(|e| {
+        ErrorObject::internal_error(format!("the handler's reply could not be serialized: {e}"))
+    })
+}
+
+#[allow(dead_code)]
+pub(crate) fn error_value(e: &ErrorObject) -> Box<serde_json::value::RawValue> {
+    to_raw(e)
+}

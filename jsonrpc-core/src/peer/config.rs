@@ -1,0 +1,194 @@
+//! Per-connection settings: dialect, limits, timeouts and the on-wire cancel.
+//!
+//! Every queue a connection has is bounded by a setting here; the defaults are
+//! listed on each setter.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+
+use crate::message::{to_raw, DialectMode, Id, RawParams};
+
+/// Settings for one connection.
+///
+/// ```
+/// use std::time::Duration;
+/// use jsonrpc_core::{DialectMode, PeerConfig, WireCancel};
+/// let config = PeerConfig::default()
+///     .dialect(DialectMode::V2)
+///     .max_concurrent_requests(16)
+///     .call_timeout(Some(Duration::from_secs(30)))
+///     .wire_cancel(Some(WireCancel::lsp()));
+/// assert_eq!(config.get_max_concurrent_requests(), 16);
+/// ```
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    pub(crate) dialect: DialectMode,
+    pub(crate) reject_unknown_members: bool,
+    pub(crate) max_concurrent_requests: usize,
+    pub(crate) request_queue: usize,
+    pub(crate) notification_queue: usize,
+    pub(crate) outgoing_queue: usize,
+    pub(crate) control_queue: usize,
+    pub(crate) max_batch: usize,
+    pub(crate) call_timeout: Option<Duration>,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) wire_cancel: Option<WireCancel>,
+    pub(crate) close_on_parse_error: bool,
+}
+
+impl Default for PeerConfig {
+    fn default() -> Self {
+        PeerConfig {
+            dialect: DialectMode::Detect,
+            reject_unknown_members: false,
+            max_concurrent_requests: 64,
+            request_queue: 256,
+            notification_queue: 1024,
+            outgoing_queue: 1024,
+            control_queue: 256,
+            max_batch: 1024,
+            call_timeout: None,
+            drain_timeout: Duration::from_secs(30),
+            wire_cancel: None,
+            close_on_parse_error: false,
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident / $getter:ident : $ty:ty;)*) => {
+        impl PeerConfig {
+            $(
+                $(#[$doc])*
+                pub fn $name(mut self, value: $ty) -> Self {
+                    self.$name = value;
+                    self
+                }
+
+                #[doc = concat!("The current `", stringify!($name), "` setting.")]
+                pub fn $getter(&self) -> $ty {
+                    self.$name.clone()
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// Which dialects are accepted, and which our calls use. Default: `Detect`.
+    dialect / get_dialect: DialectMode;
+    /// Treat unknown top-level members as an invalid message (OVSDB and SPDK
+    /// do). Default: `false`, they are ignored.
+    reject_unknown_members / get_reject_unknown_members: bool;
+    /// How many incoming requests run at once. Default: 64.
+    max_concurrent_requests / get_max_concurrent_requests: usize;
+    /// How many incoming requests may wait for a free slot. One more is
+    /// answered at once with -32000 "Server overloaded", so reading (and with
+    /// it, replies to our own calls) never waits for handlers. Default: 256.
+    request_queue / get_request_queue: usize;
+    /// How many incoming notifications may wait to be handled. Notifications
+    /// are handled one at a time in arrival order; when this queue is full,
+    /// reading pauses until there is room (a notification cannot be refused
+    /// with an error). Default: 1024.
+    notification_queue / get_notification_queue: usize;
+    /// How many outgoing messages may wait for the writer. Calls and replies
+    /// wait for room. Default: 1024.
+    outgoing_queue / get_outgoing_queue: usize;
+    /// How many messages the connection itself may queue ahead of calls and
+    /// replies (error replies to bad input, on-wire cancels); past it they are
+    /// dropped and logged. Default: 256.
+    control_queue / get_control_queue: usize;
+    /// The most entries an incoming batch may have; a larger one is an
+    /// invalid request. Default: 1024.
+    max_batch / get_max_batch: usize;
+    /// The deadline for each of our calls, unless the call sets its own.
+    /// Default: none.
+    call_timeout / get_call_timeout: Option<Duration>;
+    /// After the peer closes its sending side, how long running handlers may
+    /// take to finish and have their replies written before the connection is
+    /// closed and they are cancelled. Default: 30 s.
+    drain_timeout / get_drain_timeout: Duration;
+    /// The protocol's cancel notification, sent when one of our calls is
+    /// dropped or times out, and honoured when the peer sends it. Default: none.
+    wire_cancel / get_wire_cancel: Option<WireCancel>;
+    /// Close the connection on input that is not JSON (OVSDB and SPDK do),
+    /// instead of answering -32700 and reading on. Default: `false`.
+    close_on_parse_error / get_close_on_parse_error: bool;
+}
+
+/// A protocol's cancel notification: which method, and where the id goes.
+///
+/// ```
+/// use jsonrpc_core::{Id, WireCancel};
+/// let lsp = WireCancel::lsp();
+/// assert_eq!(lsp.method(), "$/cancelRequest");
+/// assert_eq!(lsp.params_for(&Id::from(3u64)).get(), r#"{"id":3}"#);
+/// let ovsdb = WireCancel::positional("cancel");
+/// assert_eq!(ovsdb.params_for(&Id::from(3u64)).get(), "[3]");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireCancel {
+    method: Cow<'static, str>,
+    key: Option<Cow<'static, str>>,
+}
+
+impl WireCancel {
+    /// LSP's `$/cancelRequest` with params `{"id": id}`.
+    pub fn lsp() -> Self {
+        Self::named("$/cancelRequest", "id")
+    }
+
+    /// A notification `method` with params `{key: id}`.
+    pub fn named(method: impl Into<Cow<'static, str>>, key: impl Into<Cow<'static, str>>) -> Self {
+        WireCancel {
+            method: method.into(),
+            key: Some(key.into()),
+        }
+    }
+
+    /// A notification `method` with params `[id]` (OVSDB's `cancel`).
+    pub fn positional(method: impl Into<Cow<'static, str>>) -> Self {
+        WireCancel {
+            method: method.into(),
+            key: None,
+        }
+    }
+
+    /// The notification's method name.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The params that cancel the call with `id`.
+    pub fn params_for(&self, id: &Id) -> Box<RawValue> {
+        match &self.key {
+            Some(key) => {
+                let mut map = serde_json::Map::new();
+                map.insert(
+                    key.to_string(),
+                    serde_json::to_value(id).unwrap_or_default(),
+                );
+                to_raw(&map)
+            }
+            None => to_raw(&[id]),
+        }
+    }
+
+    /// The id a received cancel notification names, if its params hold one.
+    pub fn id_in(&self, params: &RawParams) -> Option<Id> {
+        let text = params.as_ref()?.get();
+        match &self.key {
+            Some(key) => {
+                let map: std::collections::HashMap<String, &RawValue> =
+                    serde_json::from_str(text).ok()?;
+                Id::from_raw(map.get(key.as_ref())?).ok()
+            }
+            None => {
+                let list: Vec<&RawValue> = serde_json::from_str(text).ok()?;
+                Id::from_raw(list.first()?).ok()
+            }
+        }
+    }
+}

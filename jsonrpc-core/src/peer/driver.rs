@@ -1,0 +1,338 @@
+//! The reader, and the life of a connection from start to close.
+//!
+//! The reader decodes frames and hands each message on without waiting for any
+//! handler: replies complete their calls, requests go to the bounded request
+//! queue (or are refused at once when it is full), notifications go to the
+//! ordered notification queue. It only waits when that last queue is full, as
+//! a notification cannot be refused.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+
+use super::serve::{self, lock, BatchEntry, Work};
+use super::stats::{add, bump};
+use super::writer::Writer;
+use super::{CloseReason, PeerHandle, Shared};
+use crate::codec::{Frame, FrameTooLarge, Framing};
+use crate::message::{
+    Id, Incoming, Invalid, InvalidKind, Message, MessageParser, Notification, Request, Response,
+};
+use crate::{ErrorObject, Router};
+
+/// Read at least this much at a time.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// How reading ended.
+enum ReadEnd {
+    /// The peer closed its sending side.
+    Eof,
+    /// The connection must close.
+    Close(CloseReason),
+}
+
+/// Runs a connection until it has closed and every task has ended.
+pub(crate) async fn run<R, W, F>(
+    reader: R,
+    writer_io: W,
+    framing: F,
+    router: Arc<Router>,
+    peer: PeerHandle,
+    writer: Writer<F>,
+) where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+    F: Framing,
+{
+    let shared = peer.shared.clone();
+    let config = &shared.config;
+    let writer_task = tokio::spawn(writer.run(writer_io));
+    let (requests, request_rx) = mpsc::channel(config.request_queue.max(1));
+    let (notifications, notification_rx) = mpsc::channel(config.notification_queue.max(1));
+    let tracker = TaskTracker::new();
+    let dispatcher = tokio::spawn(serve::dispatch(
+        request_rx,
+        router.clone(),
+        peer.clone(),
+        tracker.clone(),
+    ));
+    let notifier = tokio::spawn(serve::notifications(
+        notification_rx,
+        router.clone(),
+        peer.clone(),
+    ));
+    let parser =
+        MessageParser::new(config.dialect).reject_unknown_members(config.reject_unknown_members);
+    let mut reader_state = Reader {
+        framing,
+        parser,
+        shared: shared.clone(),
+        router,
+        requests,
+        notifications,
+    };
+    let end = reader_state.read_all(reader).await;
+    // Closing the queues lets the dispatcher and notifier finish what is queued.
+    drop(reader_state);
+    match end {
+        ReadEnd::Eof => {
+            // No reply can come any more: our calls fail now. The peer's
+            // requests still get their replies, within the drain deadline.
+            shared.pending.close(CloseReason::PeerClosed);
+            let drained = async {
+                let _ = dispatcher.await;
+                let _ = notifier.await;
+                tracker.close();
+                tracker.wait().await;
+            };
+            if tokio::time::timeout(config.drain_timeout, drained)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    deadline = ?config.drain_timeout,
+                    "handlers still running after the peer closed; cancelling them"
+                );
+            }
+            shared.close(CloseReason::PeerClosed);
+        }
+        ReadEnd::Close(reason) => {
+            tracing::debug!(%reason, "connection closing");
+            shared.close(reason);
+        }
+    }
+    tracker.close();
+    let _ = writer_task.await;
+    shared.finished.cancel();
+}
+
+struct Reader<F> {
+    framing: F,
+    parser: MessageParser,
+    shared: Arc<Shared>,
+    router: Arc<Router>,
+    requests: mpsc::Sender<Work>,
+    notifications: mpsc::Sender<Notification>,
+}
+
+impl<F: Framing> Reader<F> {
+    async fn read_all<R: AsyncRead + Unpin>(&mut self, mut io: R) -> ReadEnd {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        loop {
+            loop {
+                match self.framing.decode_with(&mut buf, &mut self.parser) {
+                    Ok(Some(frame)) => {
+                        if let Err(reason) = self.on_frame(frame).await {
+                            return ReadEnd::Close(reason);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return ReadEnd::Close(CloseReason::Read(e.to_string().into())),
+                }
+            }
+            if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+                buf.reserve(READ_CHUNK);
+            }
+            let read = tokio::select! {
+                biased;
+                _ = self.shared.shutdown.cancelled() => return ReadEnd::Close(CloseReason::Local),
+                r = io.read_buf(&mut buf) => r,
+            };
+            match read {
+                Ok(0) => return self.finish(&mut buf).await,
+                Ok(n) => add(&self.shared.counters.bytes_in, n),
+                Err(e) => return ReadEnd::Close(CloseReason::Read(e.to_string().into())),
+            }
+        }
+    }
+
+    /// Decodes what is left at end of input.
+    async fn finish(&mut self, buf: &mut BytesMut) -> ReadEnd {
+        loop {
+            match self.framing.decode_with_eof(buf, &mut self.parser) {
+                Ok(Some(frame)) => {
+                    if let Err(reason) = self.on_frame(frame).await {
+                        return ReadEnd::Close(reason);
+                    }
+                }
+                Ok(None) => return ReadEnd::Eof,
+                Err(e) => {
+                    tracing::warn!(error = %e, "input ended inside a message");
+                    return ReadEnd::Eof;
+                }
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, frame: Frame<Incoming>) -> Result<(), CloseReason> {
+        match frame {
+            Frame::Complete(Incoming::Single(Ok(message))) => {
+                self.on_message(message).await;
+                Ok(())
+            }
+            Frame::Complete(Incoming::Single(Err(invalid))) => self.on_invalid(invalid),
+            Frame::Complete(Incoming::Batch(items)) => self.on_batch(items).await,
+            Frame::Oversized(too_large) => {
+                self.on_oversized(too_large);
+                Ok(())
+            }
+        }
+    }
+
+    async fn on_message(&mut self, message: Message) {
+        match message {
+            Message::Response(r) => self.on_reply(r),
+            Message::Request(req) => self.on_request(req),
+            Message::Notification(n) => self.on_notification(n).await,
+        }
+    }
+
+    fn on_reply(&self, reply: Response) {
+        let counters = &self.shared.counters;
+        let matched = reply
+            .id
+            .as_u64()
+            .is_some_and(|id| self.shared.pending.complete(id, reply.outcome));
+        if matched {
+            bump(&counters.replies_received);
+        } else {
+            bump(&counters.late_replies);
+            tracing::debug!(id = %reply.id, "dropping a reply that no call is waiting for");
+        }
+    }
+
+    fn on_request(&self, req: Request) {
+        bump(&self.shared.counters.requests_received);
+        if let Err(mpsc::error::TrySendError::Full(Work::Request(req))) =
+            self.requests.try_send(Work::Request(req))
+        {
+            self.reject(&req);
+        }
+    }
+
+    /// Answers a request the queue has no room for with the overload error.
+    fn reject(&self, req: &Request) {
+        bump(&self.shared.counters.requests_rejected);
+        tracing::debug!(method = %req.method, id = %req.id, "request queue full; refusing");
+        self.shared
+            .send_control(&Message::Response(self.overloaded(req)));
+    }
+
+    fn overloaded(&self, req: &Request) -> Response {
+        let error = self
+            .router
+            .format_error(&ErrorObject::overloaded(), req.dialect);
+        Response::err(req.id.clone(), error, req.dialect)
+    }
+
+    async fn on_notification(&mut self, n: Notification) {
+        bump(&self.shared.counters.notifications_received);
+        if let Some(cancel) = &self.shared.config.wire_cancel {
+            if n.method == cancel.method() {
+                if let Some(id) = cancel.id_in(&n.params) {
+                    if let Some(token) = lock(&self.shared.in_flight).get(&id) {
+                        token.cancel();
+                    }
+                }
+                return;
+            }
+        }
+        tokio::select! {
+            _ = self.notifications.send(n) => {}
+            _ = self.shared.shutdown.cancelled() => {}
+        }
+    }
+
+    fn on_invalid(&self, invalid: Invalid) -> Result<(), CloseReason> {
+        bump(&self.shared.counters.invalid_received);
+        tracing::warn!(id = %invalid.id, reason = %invalid.reason, kind = ?invalid.kind, "invalid message");
+        if invalid.kind == InvalidKind::Parse && self.shared.config.close_on_parse_error {
+            return Err(CloseReason::Malformed(invalid.reason.into()));
+        }
+        if let Some(reply) = self.answer(&invalid) {
+            self.shared.send_control(&Message::Response(reply));
+        }
+        Ok(())
+    }
+
+    /// The error reply for an invalid message, if it gets one.
+    fn answer(&self, invalid: &Invalid) -> Option<Response> {
+        let error = invalid.error()?;
+        let error = self.router.format_error(&error, invalid.dialect);
+        Some(Response::err(invalid.id.clone(), error, invalid.dialect))
+    }
+
+    fn on_oversized(&self, too_large: FrameTooLarge) {
+        bump(&self.shared.counters.oversized_frames);
+        tracing::warn!(error = %too_large, "dropped an oversized frame");
+        let dialect = self.shared.config.dialect.outgoing();
+        let error = self
+            .router
+            .format_error(&ErrorObject::invalid_request(&too_large), dialect);
+        self.shared.send_control(&Message::Response(Response::err(
+            Id::null(),
+            error,
+            dialect,
+        )));
+    }
+
+    async fn on_batch(&mut self, items: Vec<Result<Message, Invalid>>) -> Result<(), CloseReason> {
+        let max = self.shared.config.max_batch;
+        if items.len() > max {
+            let dialect = self.shared.config.dialect.outgoing();
+            return self.on_invalid(Invalid {
+                id: Id::null(),
+                dialect,
+                kind: InvalidKind::Request,
+                reason: format!(
+                    "a batch of {} entries exceeds max_batch ({max})",
+                    items.len()
+                ),
+            });
+        }
+        let mut entries = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Ok(Message::Request(req)) => {
+                    bump(&self.shared.counters.requests_received);
+                    entries.push(BatchEntry::Run(req));
+                }
+                Ok(Message::Notification(n)) => self.on_notification(n).await,
+                Ok(Message::Response(r)) => self.on_reply(r),
+                Err(invalid) => {
+                    bump(&self.shared.counters.invalid_received);
+                    if let Some(reply) = self.answer(&invalid) {
+                        entries.push(BatchEntry::Answer(reply));
+                    }
+                }
+            }
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
+        if let Err(mpsc::error::TrySendError::Full(Work::Batch(entries))) =
+            self.requests.try_send(Work::Batch(entries))
+        {
+            let replies: Vec<Message> = entries
+                .into_iter()
+                .map(|entry| match entry {
+                    BatchEntry::Run(req) => {
+                        bump(&self.shared.counters.requests_rejected);
+                        Message::Response(self.overloaded(&req))
+                    }
+                    BatchEntry::Answer(resp) => Message::Response(resp),
+                })
+                .collect();
+            let mut out = Vec::new();
+            if Message::write_batch(&replies, &mut out).is_ok()
+                && self.shared.control.try_send(out).is_err()
+            {
+                tracing::warn!("control queue full; dropping a batch of overload errors");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,107 @@
+//! What can go wrong with a call, and why a connection closed.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::codec::FrameTooLarge;
+
+/// Why a connection closed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CloseReason {
+    /// The peer closed the connection (end of input).
+    #[error("the peer closed the connection")]
+    PeerClosed,
+    /// [`PeerHandle::close`](crate::PeerHandle::close) was called.
+    #[error("the connection was closed on this side")]
+    Local,
+    /// Reading failed, or the input could not be framed.
+    #[error("reading from the connection failed: {0}")]
+    Read(Arc<str>),
+    /// Writing failed.
+    #[error("writing to the connection failed: {0}")]
+    Write(Arc<str>),
+    /// The peer sent input that is not JSON and the connection is configured
+    /// to close on it.
+    #[error("the peer sent malformed JSON: {0}")]
+    Malformed(Arc<str>),
+}
+
+/// Why a call did not produce a result.
+///
+/// `E` is the method's error type: what the peer's error reply is decoded into.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError<E = crate::ErrorObject> {
+    /// The peer answered with an error.
+    #[error("the peer answered with an error: {0:?}")]
+    Rpc(E),
+    /// The connection closed before the reply came (or before the call could
+    /// be sent).
+    #[error("the connection closed before the reply arrived: {0}")]
+    ConnectionClosed(CloseReason),
+    /// No reply within the deadline. The call's pending state is gone; a reply
+    /// that comes later is dropped and counted as late.
+    #[error("no reply within {0:?}")]
+    Timeout(Duration),
+    /// The params could not be serialized.
+    #[error("the params could not be serialized: {0}")]
+    Encode(serde_json::Error),
+    /// The reply did not fit the method's result or error type.
+    #[error("the reply does not fit the expected type: {error}; reply was {reply}")]
+    Decode {
+        /// What serde said.
+        error: serde_json::Error,
+        /// The raw JSON that did not fit.
+        reply: String,
+    },
+    /// The message would exceed the connection's frame limit.
+    #[error(transparent)]
+    TooLarge(#[from] FrameTooLarge),
+}
+
+/// Why a notification could not be sent.
+pub type NotifyError = CallError<Infallible>;
+
+impl<E> CallError<E> {
+    /// Converts the error type of an [`Rpc`](CallError::Rpc) error, keeping the rest.
+    pub fn map_rpc<F>(self, f: impl FnOnce(E) -> F) -> CallError<F> {
+        self.and_then_rpc(|e| CallError::Rpc(f(e)))
+    }
+
+    /// Replaces an [`Rpc`](CallError::Rpc) error with whatever `f` makes of it.
+    pub fn and_then_rpc<F>(self, f: impl FnOnce(E) -> CallError<F>) -> CallError<F> {
+        match self {
+            CallError::Rpc(e) => f(e),
+            CallError::ConnectionClosed(r) => CallError::ConnectionClosed(r),
+            CallError::Timeout(d) => CallError::Timeout(d),
+            CallError::Encode(e) => CallError::Encode(e),
+            CallError::Decode { error, reply } => CallError::Decode { error, reply },
+            CallError::TooLarge(e) => CallError::TooLarge(e),
+        }
+    }
+
+    /// True for [`ConnectionClosed`](CallError::ConnectionClosed).
+    pub fn is_closed(&self) -> bool {
+        matches!(self, CallError::ConnectionClosed(_))
+    }
+}
+
+impl NotifyError {
+    /// Widens a notification error to any call error type.
+    pub fn widen<E>(self) -> CallError<E> {
+        self.map_rpc(|never| match never {})
+    }
+}
+
+impl CallError<Box<serde_json::value::RawValue>> {
+    /// Decodes a raw error reply into the method's error type.
+    pub(crate) fn decode_rpc<E: serde::de::DeserializeOwned>(self) -> CallError<E> {
+        self.and_then_rpc(|raw| match serde_json::from_str(raw.get()) {
+            Ok(e) => CallError::Rpc(e),
+            Err(error) => CallError::Decode {
+                error,
+                reply: raw.get().to_owned(),
+            },
+        })
+    }
+}

@@ -1,0 +1,399 @@
+//! The peer: one JSON-RPC connection, both client and server.
+//!
+//! A connection runs as a few tasks that never wait on each other's work:
+//!
+//! ```text
+//!            +--> replies ------------> pending calls (by id) --> callers
+//! reader ----+--> requests  (bounded) --> dispatcher --> handlers (<= N at once)
+//!            +--> notifications (bounded) --> one handler at a time, in order
+//!
+//! callers, handlers --> outgoing (bounded) --+
+//! reader's own error replies, cancels -------+--> writer (control lane first)
+//! ```
+//!
+//! The reader only ever hands messages on: a reply completes its call at once,
+//! a request that finds the request queue full is answered -32000 on the spot,
+//! so a peer whose handlers are all busy waiting on calls to the other side can
+//! still read the replies they wait for. Either side may call the other: OVSDB
+//! servers send `update` and `echo` to clients, language servers ask their
+//! clients for configuration.
+//!
+//! When the peer closes its sending side, our pending calls fail at once with
+//! [`CallError::ConnectionClosed`], running handlers get up to
+//! [`PeerConfig::drain_timeout`] to finish and have their replies written, and
+//! then the connection closes. Any other close (an I/O error,
+//! [`PeerHandle::close`]) cancels every running handler's token at once.
+
+mod config;
+mod driver;
+mod error;
+mod pending;
+mod serve;
+mod stats;
+mod writer;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{PeerConfig, WireCancel};
+pub use error::{CallError, CloseReason, NotifyError};
+pub use stats::PeerStats;
+
+use crate::codec::{FrameTooLarge, Framing};
+use crate::message::{Id, Message, Notification, RawParams, Request};
+use crate::method::{encode_params, Method, NotificationMethod};
+use crate::Router;
+use pending::Pending;
+use stats::{bump, Counters};
+
+/// Sets up a connection: its framing, router and settings.
+///
+/// ```
+/// use jsonrpc_core::{codec::LineCodec, ErrorObject, Peer, Router};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let (a, b) = tokio::io::duplex(4096);
+/// let mut router = Router::new();
+/// router.method_fn("add", |(x, y): (i64, i64), _| async move { Ok::<_, ErrorObject>(x + y) });
+/// let _server = Peer::new(LineCodec::new()).router(router).spawn(a);
+/// let client = Peer::new(LineCodec::new()).spawn(b);
+/// let sum: i64 = client.call_raw_typed("add", (2, 3)).await.unwrap();
+/// assert_eq!(sum, 5);
+/// # }
+/// ```
+pub struct Peer<F> {
+    framing: F,
+    router: Arc<Router>,
+    config: PeerConfig,
+}
+
+impl<F: Framing + Clone> Peer<F> {
+    /// A connection with this framing, an empty router and default settings.
+    pub fn new(framing: F) -> Self {
+        Peer {
+            framing,
+            router: Arc::new(Router::new()),
+            config: PeerConfig::default(),
+        }
+    }
+
+    /// Serves incoming calls with `router` (shared; an `Arc<Router>` is fine).
+    pub fn router(mut self, router: impl Into<Arc<Router>>) -> Self {
+        self.router = router.into();
+        self
+    }
+
+    /// Uses these settings.
+    pub fn config(mut self, config: PeerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Starts the connection on `io` and returns a handle to it. Needs a tokio
+    /// runtime.
+    pub fn spawn<T>(self, io: T) -> PeerHandle
+    where
+        T: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (r, w) = tokio::io::split(io);
+        self.spawn_split(r, w)
+    }
+
+    /// Starts the connection on separate read and write halves (such as
+    /// `TcpStream::into_split`, or stdin and stdout).
+    pub fn spawn_split<R, W>(self, reader: R, writer: W) -> PeerHandle
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        let config = self.config;
+        let (out_tx, out_rx) = mpsc::channel(config.outgoing_queue.max(1));
+        let (ctl_tx, ctl_rx) = mpsc::channel(config.control_queue.max(1));
+        let shared = Arc::new(Shared {
+            max_frame: self.framing.max_frame(),
+            next_id: AtomicU64::new(0),
+            pending: Pending::default(),
+            outgoing: out_tx,
+            control: ctl_tx,
+            counters: Counters::default(),
+            shutdown: CancellationToken::new(),
+            finished: CancellationToken::new(),
+            reason: OnceLock::new(),
+            in_flight: Mutex::default(),
+            config,
+        });
+        let handle = PeerHandle {
+            shared: shared.clone(),
+        };
+        let writer_task = writer::Writer {
+            framing: self.framing.clone(),
+            shared: shared.clone(),
+            outgoing: out_rx,
+            control: ctl_rx,
+        };
+        tokio::spawn(driver::run(
+            reader,
+            writer,
+            self.framing,
+            self.router,
+            handle.clone(),
+            writer_task,
+        ));
+        handle
+    }
+}
+
+/// State shared by a connection's tasks and handles.
+pub(crate) struct Shared {
+    config: PeerConfig,
+    max_frame: usize,
+    next_id: AtomicU64,
+    pending: Pending,
+    outgoing: mpsc::Sender<Vec<u8>>,
+    control: mpsc::Sender<Vec<u8>>,
+    counters: Counters,
+    /// Fires when the connection starts closing: stops reading and cancels
+    /// every handler (their tokens are children of this one).
+    shutdown: CancellationToken,
+    /// Fires when every task of the connection has ended.
+    finished: CancellationToken,
+    reason: OnceLock<CloseReason>,
+    /// Tokens of the peer's requests being handled, for on-wire cancels.
+    in_flight: Mutex<std::collections::HashMap<Id, CancellationToken>>,
+}
+
+impl Shared {
+    /// Begins closing for `reason` (the first reason given wins).
+    fn close(&self, reason: CloseReason) {
+        let reason = self.reason.get_or_init(|| reason).clone();
+        self.pending.close(reason);
+        self.shutdown.cancel();
+    }
+
+    fn close_reason(&self) -> CloseReason {
+        self.reason
+            .get()
+            .cloned()
+            .or_else(|| self.pending.closed_reason())
+            .unwrap_or(CloseReason::Local)
+    }
+
+    /// Queues a message on the control lane without waiting; drops it (and
+    /// says so) when the lane is full, since the peer is then not reading.
+    fn send_control(&self, message: &Message) {
+        let mut out = Vec::with_capacity(128);
+        if message.write_json(&mut out).is_ok() && self.control.try_send(out).is_err() {
+            tracing::warn!("control queue full or closed; dropping a message to the peer");
+        }
+    }
+}
+
+/// A handle to a running connection: make calls, send notifications, read
+/// counters, close. Cheap to clone; every clone talks to the same connection.
+#[derive(Clone)]
+pub struct PeerHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for PeerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerHandle")
+            .field("closed", &self.shared.shutdown.is_cancelled())
+            .finish()
+    }
+}
+
+impl PeerHandle {
+    /// Calls method `M` and waits for its typed reply, within the connection's
+    /// default [`call_timeout`](PeerConfig::call_timeout).
+    ///
+    /// Dropping the returned future gives up on the call: its pending entry is
+    /// removed at once and, if the connection has a [`WireCancel`], the peer is
+    /// told.
+    pub async fn call<M: Method>(
+        &self,
+        params: M::Params,
+    ) -> Result<M::Result, CallError<M::Error>> {
+        self.call_with_timeout::<M>(params, self.shared.config.call_timeout)
+            .await
+    }
+
+    /// Like [`call`](Self::call) with its own deadline (`None`: wait forever).
+    pub async fn call_with_timeout<M: Method>(
+        &self,
+        params: M::Params,
+        timeout: Option<Duration>,
+    ) -> Result<M::Result, CallError<M::Error>> {
+        let params = encode_params(&params).map_err(CallError::Encode)?;
+        decode_reply(self.call_raw(M::NAME, params, timeout).await)
+    }
+
+    /// Calls `method` with params serialized from `params` and reads the result
+    /// as `R`, with no [`Method`] type: handy for one-off calls.
+    pub async fn call_raw_typed<P, R>(&self, method: &str, params: P) -> Result<R, CallError>
+    where
+        P: serde::Serialize,
+        R: serde::de::DeserializeOwned,
+    {
+        let params = encode_params(&params).map_err(CallError::Encode)?;
+        decode_reply(
+            self.call_raw(method, params, self.shared.config.call_timeout)
+                .await,
+        )
+    }
+
+    /// Calls `method` with raw params; the error of an error reply is raw JSON.
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        params: RawParams,
+        timeout: Option<Duration>,
+    ) -> Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>> {
+        let shared = &self.shared;
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let reply = shared
+            .pending
+            .register(id)
+            .map_err(CallError::ConnectionClosed)?;
+        // From here on, leaving early (an error, a timeout, the caller
+        // dropping us) must take the entry out again: the guard does that.
+        let guard = PendingGuard {
+            shared,
+            id,
+            done: false,
+        };
+        let request = Message::Request(Request {
+            id: Id::from(id),
+            method: method.to_owned(),
+            params,
+            dialect: shared.config.dialect.outgoing(),
+        });
+        let bytes = self.serialize(&request)?;
+        bump(&shared.counters.calls_sent);
+        if shared.outgoing.send(bytes).await.is_err() {
+            return Err(CallError::ConnectionClosed(shared.close_reason()));
+        }
+        let outcome = match timeout {
+            None => reply.await,
+            Some(limit) => match tokio::time::timeout(limit, reply).await {
+                Ok(r) => r,
+                Err(_) => return Err(CallError::Timeout(limit)),
+            },
+        };
+        let mut guard = guard;
+        guard.done = true;
+        match outcome {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(error)) => Err(CallError::Rpc(error)),
+            Err(_) => Err(CallError::ConnectionClosed(shared.close_reason())),
+        }
+    }
+
+    /// Sends notification `N`.
+    pub async fn notify<N: NotificationMethod>(
+        &self,
+        params: N::Params,
+    ) -> Result<(), NotifyError> {
+        let params = encode_params(&params).map_err(CallError::Encode)?;
+        self.notify_raw(N::NAME, params).await
+    }
+
+    /// Sends a notification with raw params.
+    pub async fn notify_raw(&self, method: &str, params: RawParams) -> Result<(), NotifyError> {
+        let shared = &self.shared;
+        if shared.shutdown.is_cancelled() {
+            return Err(CallError::ConnectionClosed(shared.close_reason()));
+        }
+        let message = Message::Notification(Notification {
+            method: method.to_owned(),
+            params,
+            dialect: shared.config.dialect.outgoing(),
+        });
+        let bytes = self.serialize(&message)?;
+        shared
+            .outgoing
+            .send(bytes)
+            .await
+            .map_err(|_| CallError::ConnectionClosed(shared.close_reason()))?;
+        bump(&shared.counters.notifications_sent);
+        Ok(())
+    }
+
+    fn serialize<E>(&self, message: &Message) -> Result<Vec<u8>, CallError<E>> {
+        let mut out = Vec::with_capacity(128);
+        message.write_json(&mut out).map_err(CallError::Encode)?;
+        if out.len() > self.shared.max_frame {
+            return Err(CallError::TooLarge(FrameTooLarge {
+                framing: "outgoing",
+                limit: self.shared.max_frame,
+                size: out.len(),
+            }));
+        }
+        Ok(out)
+    }
+
+    /// A snapshot of this connection's counters.
+    pub fn stats(&self) -> PeerStats {
+        self.shared.counters.snapshot(self.shared.pending.len())
+    }
+
+    /// Closes the connection: pending calls fail, running handlers are
+    /// cancelled, queued messages are still written.
+    pub fn close(&self) {
+        self.shared.close(CloseReason::Local);
+    }
+
+    /// True once the connection has begun closing.
+    pub fn is_closed(&self) -> bool {
+        self.shared.shutdown.is_cancelled()
+    }
+
+    /// Waits until every task of the connection has ended, and says why it closed.
+    pub async fn closed(&self) -> CloseReason {
+        self.shared.finished.cancelled().await;
+        self.shared.close_reason()
+    }
+}
+
+/// Takes a call's entry out of the pending map unless its reply arrived, and
+/// tells the peer through the protocol's cancel notification, if it has one.
+struct PendingGuard<'a> {
+    shared: &'a Shared,
+    id: u64,
+    done: bool,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        if self.done || !self.shared.pending.remove(self.id) {
+            return;
+        }
+        if let Some(cancel) = &self.shared.config.wire_cancel {
+            if !self.shared.shutdown.is_cancelled() {
+                let id = Id::from(self.id);
+                self.shared
+                    .send_control(&Message::Notification(Notification {
+                        method: cancel.method().to_owned(),
+                        params: Some(cancel.params_for(&id)),
+                        dialect: self.shared.config.dialect.outgoing(),
+                    }));
+            }
+        }
+    }
+}
+
+/// Reads a raw reply as the method's result, or its error as the method's error.
+fn decode_reply<R: serde::de::DeserializeOwned, E: serde::de::DeserializeOwned>(
+    reply: Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>>,
+) -> Result<R, CallError<E>> {
+    let raw = reply.map_err(CallError::decode_rpc)?;
+    serde_json::from_str(raw.get()).map_err(|error| CallError::Decode {
+        error,
+        reply: raw.get().to_owned(),
+    })
+}

@@ -1,0 +1,82 @@
+//! Our calls waiting for their replies, keyed by the id we gave them.
+//!
+//! Every entry leaves this map exactly once: when its reply arrives, when its
+//! caller gives up (a timeout or a dropped future), or when the connection
+//! closes. A reply whose entry is already gone is reported to the caller of
+//! [`Pending::complete`] and counted as late, never kept.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+
+use super::CloseReason;
+
+/// A reply's outcome: the result, or the error value.
+pub(crate) type Outcome = Result<Box<RawValue>, Box<RawValue>>;
+
+#[derive(Default)]
+pub(crate) struct Pending {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: HashMap<u64, oneshot::Sender<Outcome>>,
+    closed: Option<CloseReason>,
+}
+
+impl Pending {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave the map half-updated
+        // (every operation is a single insert/remove), so poisoning is ignored.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers call `id`, unless the connection has closed.
+    pub(crate) fn register(&self, id: u64) -> Result<oneshot::Receiver<Outcome>, CloseReason> {
+        let mut inner = self.lock();
+        if let Some(reason) = &inner.closed {
+            return Err(reason.clone());
+        }
+        let (tx, rx) = oneshot::channel();
+        inner.calls.insert(id, tx);
+        Ok(rx)
+    }
+
+    /// Hands a reply to its caller; false when no call waits for `id`.
+    pub(crate) fn complete(&self, id: u64, outcome: Outcome) -> bool {
+        let waiter = self.lock().calls.remove(&id);
+        match waiter {
+            // The caller may have just given up; its entry was ours to remove either way.
+            Some(tx) => tx.send(outcome).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Forgets call `id`; true if it was still waiting.
+    pub(crate) fn remove(&self, id: u64) -> bool {
+        self.lock().calls.remove(&id).is_some()
+    }
+
+    /// Fails every waiting call (their receivers see the sender dropped) and
+    /// refuses new ones with `reason`.
+    pub(crate) fn close(&self, reason: CloseReason) {
+        let calls = {
+            let mut inner = self.lock();
+            inner.closed.get_or_insert(reason);
+            std::mem::take(&mut inner.calls)
+        };
+        drop(calls);
+    }
+
+    /// Why new calls are refused, once they are.
+    pub(crate) fn closed_reason(&self) -> Option<CloseReason> {
+        self.lock().closed.clone()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().calls.len()
+    }
+}

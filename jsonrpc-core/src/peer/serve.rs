@@ -1,0 +1,178 @@
+//! Serving the peer's calls: the dispatcher, handler runs, batches, notifications.
+//!
+//! Requests wait in a bounded queue for one of `max_concurrent_requests`
+//! slots, then run as their own tasks. A batch takes one slot and runs its
+//! entries concurrently with each other; its replies go out as one array in
+//! the order of the requests. Notifications run one at a time, in order.
+
+use std::sync::Arc;
+
+use futures::future::join_all;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::stats::{bump, Counters};
+use super::{PeerHandle, Shared};
+use crate::message::{Message, Notification, Request, Response};
+use crate::{ErrorObject, RequestContext, Router};
+
+/// Work for the dispatcher.
+pub(crate) enum Work {
+    Request(Request),
+    /// A batch's entries in order: a request to run, or an answer already known.
+    Batch(Vec<BatchEntry>),
+}
+
+pub(crate) enum BatchEntry {
+    Run(Request),
+    Answer(Response),
+}
+
+/// Takes queued requests, waits for a free slot, and starts each.
+pub(crate) async fn dispatch(
+    mut queue: mpsc::Receiver<Work>,
+    router: Arc<Router>,
+    peer: PeerHandle,
+    tracker: TaskTracker,
+) {
+    let shared = peer.shared.clone();
+    let slots = Arc::new(Semaphore::new(shared.config.max_concurrent_requests.max(1)));
+    loop {
+        let work = tokio::select! {
+            w = queue.recv() => match w { Some(w) => w, None => break },
+            _ = shared.shutdown.cancelled() => break,
+        };
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => break },
+            _ = shared.shutdown.cancelled() => break,
+        };
+        let router = router.clone();
+        let peer = peer.clone();
+        tracker.spawn(async move {
+            match work {
+                Work::Request(req) => {
+                    let resp = run_request(&router, &peer, req).await;
+                    send_reply(&peer.shared, Message::Response(resp)).await;
+                }
+                Work::Batch(entries) => run_batch(&router, &peer, entries).await,
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// Runs one request through the router, with its own cancellation token.
+async fn run_request(router: &Router, peer: &PeerHandle, req: Request) -> Response {
+    let shared = &peer.shared;
+    let counters: &Counters = &shared.counters;
+    let token = shared.shutdown.child_token();
+    let track_cancel = shared.config.wire_cancel.is_some();
+    if track_cancel {
+        lock(&shared.in_flight).insert(req.id.clone(), token.clone());
+    }
+    let id = req.id.clone();
+    let span = tracing::debug_span!("rpc.request", method = %req.method, id = %req.id);
+    let ctx = RequestContext::new(Some(req.id.clone()), req.dialect, token, peer.clone());
+    counters
+        .requests_in_flight
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let resp = router.handle(req, ctx).instrument(span).await;
+    counters
+        .requests_in_flight
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    bump(&counters.requests_handled);
+    if track_cancel {
+        lock(&shared.in_flight).remove(&id);
+    }
+    resp
+}
+
+async fn run_batch(router: &Router, peer: &PeerHandle, entries: Vec<BatchEntry>) {
+    let replies = join_all(entries.into_iter().map(|entry| async move {
+        match entry {
+            BatchEntry::Run(req) => Message::Response(run_request(router, peer, req).await),
+            BatchEntry::Answer(resp) => Message::Response(resp),
+        }
+    }))
+    .await;
+    if replies.is_empty() {
+        return;
+    }
+    let mut out = Vec::with_capacity(256);
+    if Message::write_batch(&replies, &mut out).is_err() {
+        return;
+    }
+    let shared = &peer.shared;
+    if out.len() > shared.max_frame {
+        tracing::error!(
+            size = out.len(),
+            limit = shared.max_frame,
+            "batch reply exceeds the frame limit; answering each entry with an error"
+        );
+        let errors: Vec<Message> = replies
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Response(r) => Some(Message::Response(too_large(r, shared.max_frame))),
+                _ => None,
+            })
+            .collect();
+        out.clear();
+        if Message::write_batch(&errors, &mut out).is_err() {
+            return;
+        }
+    }
+    let _ = shared.outgoing.send(out).await;
+}
+
+/// Handles notifications one at a time, in the order they arrived.
+pub(crate) async fn notifications(
+    mut queue: mpsc::Receiver<Notification>,
+    router: Arc<Router>,
+    peer: PeerHandle,
+) {
+    let shared = peer.shared.clone();
+    loop {
+        let n = tokio::select! {
+            n = queue.recv() => match n { Some(n) => n, None => break },
+            _ = shared.shutdown.cancelled() => break,
+        };
+        let span = tracing::debug_span!("rpc.notification", method = %n.method);
+        let ctx = RequestContext::new(None, n.dialect, shared.shutdown.child_token(), peer.clone());
+        router.handle_notification(n, ctx).instrument(span).await;
+    }
+}
+
+/// Serializes and queues a reply, replacing it with an error if it is too
+/// large to send.
+pub(crate) async fn send_reply(shared: &Shared, message: Message) {
+    let mut out = Vec::with_capacity(128);
+    if message.write_json(&mut out).is_err() {
+        return;
+    }
+    if out.len() > shared.max_frame {
+        if let Message::Response(r) = message {
+            tracing::error!(id = %r.id, size = out.len(), limit = shared.max_frame, "reply exceeds the frame limit");
+            out.clear();
+            if Message::Response(too_large(r, shared.max_frame))
+                .write_json(&mut out)
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+    // The writer is gone only when the connection is closed; nobody can be told.
+    let _ = shared.outgoing.send(out).await;
+}
+
+fn too_large(r: Response, limit: usize) -> Response {
+    let error = ErrorObject::internal_error(format!(
+        "the reply exceeds the connection's frame limit of {limit} bytes"
+    ));
+    Response::error_object(r.id, &error, r.dialect)
+}
+
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,1 @@
+//! Thin package that owns the workspace examples and cross-crate tests.
