@@ -204,9 +204,7 @@ pub trait Framing:
         src: &mut BytesMut,
         parser: &mut P,
     ) -> Result<Option<Frame<P::Output>>, FrameError> {
-        Ok(self
-            .decode(src)?
-            .map(|frame| frame.map(|text| parser.parse(&text))))
+        Ok(parse_frame(self.decode(src)?, parser))
     }
 
     /// Like [`decode_with`](Framing::decode_with), at end of input.

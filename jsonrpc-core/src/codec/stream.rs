@@ -198,8 +198,10 @@ impl JsonStreamCodec {
                 let Some(&first) = src.first() else {
                     return Ok(None);
                 };
-                if first == b'{' || first == b'[' {
-                    let limit = src.len().min(self.max_frame);
+                let limit = src.len().min(self.max_frame);
+                // With no room for even the first byte the parser could only
+                // be handed an empty slice, which its contract rules out.
+                if limit > 0 && (first == b'{' || first == b'[') {
                     if let Some((out, n)) = emit.prefix(&src[..limit]) {
                         if n > 0 && n <= limit {
                             src.advance(n);

@@ -6,6 +6,7 @@
 //! ordered notification queue. It only waits when that last queue is full, as
 //! a notification cannot be refused.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -50,7 +51,9 @@ pub(crate) async fn run<R, W, F>(
     let shared = peer.shared.clone();
     let config = &shared.config;
     let writer_task = tokio::spawn(writer.run(writer_io));
-    let (requests, request_rx) = mpsc::channel(config.request_queue.max(1));
+    // Admission is counted by the reader, so this channel never fills.
+    let (requests, request_rx) =
+        mpsc::channel(config.max_concurrent_requests.max(1) + config.request_queue);
     let (notifications, notification_rx) = mpsc::channel(config.notification_queue.max(1));
     let tracker = TaskTracker::new();
     let dispatcher = tokio::spawn(serve::dispatch(
@@ -206,11 +209,25 @@ impl<F: Framing> Reader<F> {
 
     fn on_request(&self, req: Request) {
         bump(&self.shared.counters.requests_received);
-        if let Err(mpsc::error::TrySendError::Full(Work::Request(req))) =
-            self.requests.try_send(Work::Request(req))
-        {
+        if !self.admit() {
             self.reject(&req);
+            return;
         }
+        if self.requests.try_send(Work::Request(req)).is_err() {
+            self.shared.admitted.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Takes a place among the requests running or waiting, if one is free.
+    fn admit(&self) -> bool {
+        let config = &self.shared.config;
+        let limit = config.max_concurrent_requests.max(1) + config.request_queue;
+        let admitted = &self.shared.admitted;
+        if admitted.fetch_add(1, Ordering::AcqRel) < limit {
+            return true;
+        }
+        admitted.fetch_sub(1, Ordering::AcqRel);
+        false
     }
 
     /// Answers a request the queue has no room for with the overload error.
@@ -313,9 +330,21 @@ impl<F: Framing> Reader<F> {
         if entries.is_empty() {
             return Ok(());
         }
-        if let Err(mpsc::error::TrySendError::Full(Work::Batch(entries))) =
-            self.requests.try_send(Work::Batch(entries))
-        {
+        let refused = if self.admit() {
+            match self.requests.try_send(Work::Batch(entries)) {
+                Ok(()) => None,
+                Err(e) => {
+                    self.shared.admitted.fetch_sub(1, Ordering::AcqRel);
+                    match e.into_inner() {
+                        Work::Batch(entries) => Some(entries),
+                        Work::Request(_) => None,
+                    }
+                }
+            }
+        } else {
+            Some(entries)
+        };
+        if let Some(entries) = refused {
             let replies: Vec<Message> = entries
                 .into_iter()
                 .map(|entry| match entry {

@@ -125,6 +125,7 @@ impl<F: Framing + Clone> Peer<F> {
             finished: CancellationToken::new(),
             reason: OnceLock::new(),
             in_flight: Mutex::default(),
+            admitted: Default::default(),
             config,
         });
         let handle = PeerHandle {
@@ -163,6 +164,9 @@ pub(crate) struct Shared {
     /// Fires when every task of the connection has ended.
     finished: CancellationToken,
     reason: OnceLock<CloseReason>,
+    /// The peer's requests (a batch counts as one) running or waiting to run;
+    /// the reader refuses one more past `max_concurrent_requests + request_queue`.
+    admitted: std::sync::atomic::AtomicUsize,
     /// Tokens of the peer's requests being handled, for on-wire cancels.
     in_flight: Mutex<std::collections::HashMap<Id, CancellationToken>>,
 }

@@ -49,6 +49,7 @@ pub(crate) async fn dispatch(
         };
         let router = router.clone();
         let peer = peer.clone();
+        let shared = shared.clone();
         tracker.spawn(async move {
             match work {
                 Work::Request(req) => {
@@ -58,8 +59,16 @@ pub(crate) async fn dispatch(
                 Work::Batch(entries) => run_batch(&router, &peer, entries).await,
             }
             drop(slot);
+            shared_done(&shared);
         });
     }
+}
+
+/// Gives back the place a request (or batch) took when it was admitted.
+fn shared_done(shared: &Shared) {
+    shared
+        .admitted
+        .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
 }
 
 /// Runs one request through the router, with its own cancellation token.

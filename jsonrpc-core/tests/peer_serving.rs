@@ -1,0 +1,493 @@
+//! Serving a peer's calls: routing errors, panics, ordering, batches,
+//! concurrency limits, malformed input, dialects, cancellation and half-close.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use jsonrpc_core::codec::LineCodec;
+use jsonrpc_core::{
+    CloseReason, DialectMode, ErrorObject, Peer, PeerConfig, RequestContext, Router, WireCancel,
+};
+use serde_json::{json, Value};
+use support::{pair, peer_and_raw, within};
+use tokio::sync::{Barrier, Notify};
+
+fn echo_router() -> Router {
+    let mut router = Router::new();
+    router.method_fn("echo", |params: Value, _| async move {
+        Ok::<_, ErrorObject>(params)
+    });
+    router.method_fn("add", |(a, b): (i64, i64), _| async move {
+        Ok::<_, ErrorObject>(a + b)
+    });
+    router.method_fn("panic", |_: Value, _| async move {
+        if true {
+            panic!("boom");
+        }
+        Ok::<i64, ErrorObject>(0)
+    });
+    router
+}
+
+#[tokio::test]
+async fn routing_errors_have_the_standard_codes() {
+    let (_server, mut raw) = peer_and_raw(echo_router(), PeerConfig::default());
+    raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"nope"}"#)
+        .await;
+    let reply = raw.recv().await;
+    assert_eq!(reply["error"]["code"], -32601);
+    assert_eq!(reply["id"], 1);
+
+    raw.send(r#"{"jsonrpc":"2.0","id":2,"method":"add","params":["x",1]}"#)
+        .await;
+    let reply = raw.recv().await;
+    assert_eq!(reply["error"]["code"], -32602);
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("invalid type"),
+        "the reason is given: {message}"
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_handler_gets_internal_error_and_the_connection_lives_on() {
+    let (server, mut raw) = peer_and_raw(echo_router(), PeerConfig::default());
+    raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"panic","params":[]}"#)
+        .await;
+    let reply = raw.recv().await;
+    assert_eq!(reply["error"]["code"], -32603);
+    assert!(reply["error"]["message"].as_str().unwrap().contains("boom"));
+    raw.send(r#"{"jsonrpc":"2.0","id":2,"method":"add","params":[2,3]}"#)
+        .await;
+    assert_eq!(raw.recv().await["result"], 5);
+    assert!(!server.is_closed());
+}
+
+#[tokio::test]
+async fn notifications_are_handled_one_at_a_time_in_arrival_order() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let running = Arc::new(AtomicUsize::new(0));
+    let mut router = Router::new();
+    {
+        let (seen, running) = (seen.clone(), running.clone());
+        router.method_fn("note", move |(n,): (u64,), _| {
+            let (seen, running) = (seen.clone(), running.clone());
+            async move {
+                assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0, "overlap");
+                // Yield a varying number of times so an unordered runner would reorder.
+                for _ in 0..(n % 7) {
+                    tokio::task::yield_now().await;
+                }
+                seen.lock().unwrap().push(n);
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok::<_, ErrorObject>(())
+            }
+        });
+    }
+    let (_server, mut raw) = peer_and_raw(router, PeerConfig::default());
+    for n in 0..500u64 {
+        raw.send_json(json!({"jsonrpc":"2.0","method":"note","params":[n]}))
+            .await;
+    }
+    // A request after them: its reply proves the notifications were read.
+    raw.send(r#"{"jsonrpc":"2.0","id":"done","method":"nope"}"#)
+        .await;
+    assert_eq!(raw.recv().await["id"], "done");
+    within(async {
+        while seen.lock().unwrap().len() < 500 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(*seen.lock().unwrap(), (0..500).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn batch_entries_run_concurrently_and_are_answered_in_request_order() {
+    const N: usize = 5;
+    // Every entry waits until all N run at once: a sequential runner would hang.
+    let barrier = Arc::new(Barrier::new(N));
+    let mut router = Router::new();
+    {
+        let barrier = barrier.clone();
+        router.method_fn("meet", move |(n,): (u64,), _| {
+            let barrier = barrier.clone();
+            async move {
+                // Finish in reverse order of the requests.
+                barrier.wait().await;
+                for _ in 0..(10 - n) {
+                    tokio::task::yield_now().await;
+                }
+                Ok::<_, ErrorObject>(n * 10)
+            }
+        });
+    }
+    router.method_fn("note", |_: Value, _| async { Ok::<_, ErrorObject>(()) });
+    let (_server, mut raw) = peer_and_raw(router, PeerConfig::default());
+    let mut batch: Vec<Value> = (0..N as u64)
+        .map(|n| json!({"jsonrpc":"2.0","id": n,"method":"meet","params":[n]}))
+        .collect();
+    batch.insert(2, json!({"jsonrpc":"2.0","method":"note","params":[99]}));
+    batch.insert(4, json!({"jsonrpc":"2.0","id":"bad","method":1}));
+    raw.send_json(Value::Array(batch)).await;
+    let reply = raw.recv().await;
+    let ids: Vec<Value> = reply
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    // The notification gets no entry; the invalid entry keeps its place.
+    assert_eq!(
+        ids,
+        vec![
+            json!(0),
+            json!(1),
+            json!(2),
+            json!("bad"),
+            json!(3),
+            json!(4)
+        ]
+    );
+    assert_eq!(reply[1]["result"], 10);
+    assert_eq!(reply[3]["error"]["code"], -32600);
+}
+
+#[tokio::test]
+async fn an_all_notification_batch_gets_no_reply_and_an_empty_batch_is_invalid() {
+    let (_server, mut raw) = peer_and_raw(echo_router(), PeerConfig::default());
+    raw.send(r#"[{"jsonrpc":"2.0","method":"echo"},{"jsonrpc":"2.0","method":"echo"}]"#)
+        .await;
+    raw.send("[]").await;
+    let reply = raw.recv().await;
+    assert_eq!(
+        reply,
+        json!({"jsonrpc":"2.0","id":null,"error": reply["error"].clone()})
+    );
+    assert_eq!(reply["error"]["code"], -32600);
+}
+
+#[tokio::test]
+async fn past_the_concurrency_limit_requests_queue_then_are_refused() {
+    let gate = Arc::new(Notify::new());
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut router = Router::new();
+    {
+        let (gate, started) = (gate.clone(), started.clone());
+        router.method_fn("block", move |_: Value, _| {
+            let (gate, started) = (gate.clone(), started.clone());
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                gate.notified().await;
+                Ok::<_, ErrorObject>("released")
+            }
+        });
+    }
+    let config = PeerConfig::default()
+        .max_concurrent_requests(2)
+        .request_queue(1);
+    let (server, mut raw) = peer_and_raw(router, config);
+    for id in 0..6 {
+        raw.send_json(json!({"jsonrpc":"2.0","id": id,"method":"block"}))
+            .await;
+    }
+    // Two run, one waits, the other three are refused at once with -32000.
+    let mut refused = Vec::new();
+    while refused.len() < 3 {
+        let reply = raw.recv().await;
+        assert_eq!(reply["error"]["code"], ErrorObject::SERVER_OVERLOADED);
+        refused.push(reply["id"].as_u64().unwrap());
+    }
+    within(async {
+        while started.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    // Give a third handler every chance to start, were the limit not kept.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(started.load(Ordering::SeqCst), 2);
+    assert_eq!(server.stats().requests_in_flight, 2);
+    assert_eq!(server.stats().requests_rejected, 3);
+    assert_eq!(refused, vec![3, 4, 5]);
+    // Release everything: the accepted three are all answered.
+    let mut answered = 0;
+    while answered < 3 {
+        gate.notify_waiters();
+        tokio::task::yield_now().await;
+        if let Ok(reply) =
+            tokio::time::timeout(std::time::Duration::from_millis(5), raw.recv()).await
+        {
+            assert_eq!(reply["result"], "released");
+            answered += 1;
+        }
+    }
+    assert_eq!(server.stats().requests_handled, 3);
+}
+
+#[tokio::test]
+async fn malformed_json_is_answered_with_parse_error_and_reading_goes_on() {
+    let (server, mut raw) = peer_and_raw(echo_router(), PeerConfig::default());
+    raw.send(r#"{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]"#)
+        .await;
+    let reply = raw.recv().await;
+    assert_eq!(reply["error"]["code"], -32700);
+    assert_eq!(reply["id"], Value::Null);
+    raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"add","params":[1,1]}"#)
+        .await;
+    assert_eq!(raw.recv().await["result"], 2);
+    assert_eq!(server.stats().invalid_received, 1);
+}
+
+#[tokio::test]
+async fn malformed_json_closes_the_connection_when_so_configured() {
+    let config = PeerConfig::default().close_on_parse_error(true);
+    let (server, mut raw) = peer_and_raw(echo_router(), config);
+    raw.send("{not json}").await;
+    assert!(raw.recv_or_eof().await.is_none(), "no reply, just a close");
+    assert!(matches!(
+        within(server.closed()).await,
+        CloseReason::Malformed(_)
+    ));
+}
+
+#[tokio::test]
+async fn an_oversized_frame_is_refused_and_the_connection_goes_on() {
+    let (ours, theirs) = tokio::io::duplex(1 << 16);
+    let server = Peer::new(LineCodec::new().with_max_frame(1024))
+        .router(echo_router())
+        .spawn(ours);
+    let client = Peer::new(LineCodec::new()).spawn(theirs);
+    let big = "x".repeat(10_000);
+    let err = client
+        .call_raw(
+            "echo",
+            serde_json::value::to_raw_value(&[big]).ok(),
+            Some(std::time::Duration::from_millis(200)),
+        )
+        .await
+        .unwrap_err();
+    // The server cannot know the id of a frame it did not keep, so its error
+    // reply carries id null (counted as a late reply here) and the call itself
+    // ends by its timeout. What matters: the connection serves the next call.
+    assert!(matches!(err, jsonrpc_core::CallError::Timeout(_)), "{err}");
+    let sum: i64 = within(client.call_raw_typed("add", (2, 2))).await.unwrap();
+    assert_eq!(sum, 4);
+    assert_eq!(client.stats().late_replies, 1);
+    assert_eq!(server.stats().oversized_frames, 1);
+}
+
+#[tokio::test]
+async fn json_rpc_1_0_requests_get_1_0_replies_and_null_id_is_a_notification() {
+    let notes = Arc::new(AtomicUsize::new(0));
+    let mut router = echo_router();
+    {
+        let notes = notes.clone();
+        router.method_fn("note", move |_: Value, _| {
+            let notes = notes.clone();
+            async move {
+                notes.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, ErrorObject>(())
+            }
+        });
+    }
+    let (_server, mut raw) = peer_and_raw(router, PeerConfig::default());
+    raw.send(r#"{"id":null,"method":"note","params":[]}"#).await;
+    raw.send(r#"{"id":"a","method":"echo","params":[1]}"#).await;
+    assert_eq!(
+        raw.recv().await,
+        json!({"id":"a","result":[1],"error":null})
+    );
+    raw.send(r#"{"jsonrpc":"2.0","id":"b","method":"echo","params":[2]}"#)
+        .await;
+    assert_eq!(
+        raw.recv().await,
+        json!({"jsonrpc":"2.0","id":"b","result":[2]})
+    );
+    raw.send(r#"{"id":"c","method":"nope","params":[]}"#).await;
+    let reply = raw.recv().await;
+    assert_eq!(reply["error"]["code"], -32601);
+    assert!(reply.get("jsonrpc").is_none() && reply.get("result").is_none());
+    assert_eq!(notes.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_v1_only_connection_refuses_the_jsonrpc_member() {
+    let config = PeerConfig::default().dialect(DialectMode::V1);
+    let (_server, mut raw) = peer_and_raw(echo_router(), config);
+    raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"echo","params":[]}"#)
+        .await;
+    let reply = raw.recv().await;
+    assert_eq!(reply["error"]["code"], -32600);
+    assert_eq!(reply["id"], 1);
+    assert!(reply.get("jsonrpc").is_none());
+}
+
+#[tokio::test]
+async fn ids_are_echoed_exactly_as_sent() {
+    let (_server, mut raw) = peer_and_raw(echo_router(), PeerConfig::default());
+    for id in [
+        "1e3",
+        "-0",
+        "123456789012345678901234567890",
+        "\"\\u00e9\"",
+        "1.50",
+    ] {
+        raw.send(&format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"echo","params":[]}}"#
+        ))
+        .await;
+        // Read the raw line: a parsed value would hide the difference.
+        let line = raw.recv().await.to_string();
+        let _ = line;
+    }
+    // Compare bytes with a fresh connection reading raw text.
+    let (ours, theirs) = tokio::io::duplex(1 << 16);
+    let _server = Peer::new(LineCodec::new())
+        .router(echo_router())
+        .spawn(ours);
+    let (r, mut w) = tokio::io::split(theirs);
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut lines = tokio::io::BufReader::new(r).lines();
+    for id in [
+        "1e3",
+        "-0",
+        "123456789012345678901234567890",
+        "\"\\u00e9\"",
+        "1.50",
+    ] {
+        w.write_all(
+            format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"echo\",\"params\":[]}}\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let line = within(lines.next_line()).await.unwrap().unwrap();
+        assert_eq!(
+            line,
+            format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":[]}}")
+        );
+    }
+}
+
+#[tokio::test]
+async fn closing_the_connection_cancels_running_handlers() {
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let (saw_tx, saw_rx) = tokio::sync::oneshot::channel::<()>();
+    let slots = Arc::new(Mutex::new((Some(started_tx), Some(saw_tx))));
+    let mut router = Router::new();
+    router.method_fn("wait", move |_: Value, ctx: RequestContext| {
+        let slots = slots.clone();
+        async move {
+            let (started, saw) = {
+                let mut s = slots.lock().unwrap();
+                (s.0.take(), s.1.take())
+            };
+            let _ = started.unwrap().send(());
+            ctx.cancelled().await;
+            let _ = saw.unwrap().send(());
+            // Never answer: the caller must learn of the close, not of a reply.
+            std::future::pending::<Result<(), ErrorObject>>().await
+        }
+    });
+    let (server, client) = pair(
+        router,
+        PeerConfig::default(),
+        Router::new(),
+        PeerConfig::default(),
+    );
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.call_raw_typed::<_, ()>("wait", ()).await }
+    });
+    within(started_rx).await.unwrap();
+    server.close();
+    within(saw_rx)
+        .await
+        .expect("the handler saw its token fire");
+    assert!(within(call).await.unwrap().unwrap_err().is_closed());
+}
+
+#[tokio::test]
+async fn a_wire_cancel_from_the_peer_cancels_that_handler() {
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let started = Arc::new(Mutex::new(Some(started_tx)));
+    let mut router = Router::new();
+    router.method_fn("wait", move |_: Value, ctx: RequestContext| {
+        let started = started.clone();
+        async move {
+            let tx = started.lock().unwrap().take();
+            let _ = tx.unwrap().send(());
+            ctx.cancelled().await;
+            Err::<(), _>(ErrorObject::new(
+                ErrorObject::REQUEST_CANCELLED,
+                "cancelled",
+            ))
+        }
+    });
+    let config = PeerConfig::default().wire_cancel(Some(WireCancel::lsp()));
+    let (_server, mut raw) = peer_and_raw(router, config);
+    raw.send(r#"{"jsonrpc":"2.0","id":7,"method":"wait"}"#)
+        .await;
+    within(started_rx).await.unwrap();
+    raw.send(r#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":7}}"#)
+        .await;
+    let reply = raw.recv().await;
+    assert_eq!(reply["id"], 7);
+    assert_eq!(reply["error"]["code"], ErrorObject::REQUEST_CANCELLED);
+}
+
+#[tokio::test]
+async fn after_the_peer_half_closes_every_request_is_still_answered() {
+    let (server, mut raw) = peer_and_raw(echo_router(), PeerConfig::default());
+    for i in 0..20 {
+        raw.send_json(json!({"jsonrpc":"2.0","id": i,"method":"add","params":[i, 1]}))
+            .await;
+    }
+    raw.shutdown_write().await;
+    let mut ids = Vec::new();
+    while let Some(reply) = raw.recv_or_eof().await {
+        assert_eq!(reply["result"], reply["id"].as_i64().unwrap() + 1);
+        ids.push(reply["id"].as_i64().unwrap());
+    }
+    ids.sort();
+    assert_eq!(ids, (0..20).collect::<Vec<_>>());
+    assert_eq!(within(server.closed()).await, CloseReason::PeerClosed);
+}
+
+#[tokio::test]
+async fn both_sides_call_each_other_with_separate_id_spaces() {
+    // The server's handler calls back into the client before answering; both
+    // sides number their calls from 0, so the ids collide on purpose.
+    let mut server_router = Router::new();
+    server_router.method_fn("outer", |(n,): (i64,), ctx: RequestContext| async move {
+        let peer = ctx.peer().expect("served on a connection").clone();
+        let inner: i64 = peer
+            .call_raw_typed("inner", (n,))
+            .await
+            .map_err(ErrorObject::internal_error)?;
+        Ok::<_, ErrorObject>(inner + 1)
+    });
+    let mut client_router = Router::new();
+    client_router.method_fn("inner", |(n,): (i64,), _| async move {
+        Ok::<_, ErrorObject>(n * 100)
+    });
+    let (server, client) = pair(
+        server_router,
+        PeerConfig::default(),
+        client_router,
+        PeerConfig::default(),
+    );
+    let results =
+        futures::future::join_all((0..50).map(|n| client.call_raw_typed::<_, i64>("outer", (n,))))
+            .await;
+    for (n, r) in results.into_iter().enumerate() {
+        assert_eq!(r.unwrap(), n as i64 * 100 + 1);
+    }
+    assert_eq!(server.stats().calls_sent, 50);
+    assert_eq!(client.stats().requests_handled, 50);
+}
