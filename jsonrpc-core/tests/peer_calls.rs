@@ -197,3 +197,24 @@ async fn error_replies_of_any_json_shape_reach_the_caller() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_deadline_covers_a_peer_that_never_reads() {
+    use jsonrpc_core::{codec::LineCodec, Peer};
+    // A tiny pipe the far side never drains, and a one-message outgoing queue:
+    // calls soon wait for room, and their deadline must still hold.
+    let (ours, _theirs) = tokio::io::duplex(64);
+    let config = PeerConfig::default().outgoing_queue(1);
+    let client = Peer::new(LineCodec::new()).config(config).spawn(ours);
+    let calls = (0..8).map(|_| {
+        client.call_raw(
+            "x",
+            serde_json::value::to_raw_value(&["y".repeat(100)]).ok(),
+            Some(Duration::from_millis(50)),
+        )
+    });
+    for result in within(futures::future::join_all(calls)).await {
+        assert!(matches!(result, Err(CallError::Timeout(_))), "{result:?}");
+    }
+    assert_eq!(client.stats().calls_pending, 0);
+}

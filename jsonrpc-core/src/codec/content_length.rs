@@ -18,8 +18,8 @@ use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::{
-    is_json_whitespace, parse_frame, unexpected_eof, Frame, FrameError, FrameParser, FrameTooLarge,
-    Framing, DEFAULT_MAX_FRAME,
+    is_json_whitespace, unexpected_eof, Frame, FrameError, FrameTooLarge, Framing,
+    DEFAULT_MAX_FRAME,
 };
 
 const NAME: &str = "content-length";
@@ -327,14 +327,6 @@ impl Encoder<&[u8]> for ContentLengthCodec {
 impl Framing for ContentLengthCodec {
     fn max_frame(&self) -> usize {
         self.max_frame
-    }
-
-    fn decode_with_eof<P: FrameParser>(
-        &mut self,
-        src: &mut BytesMut,
-        parser: &mut P,
-    ) -> Result<Option<Frame<P::Output>>, FrameError> {
-        Ok(parse_frame(self.decode_eof(src)?, parser))
     }
 }
 

@@ -8,10 +8,7 @@
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::{
-    is_json_whitespace, parse_frame, Frame, FrameError, FrameParser, FrameTooLarge, Framing,
-    DEFAULT_MAX_FRAME,
-};
+use super::{is_json_whitespace, Frame, FrameError, FrameTooLarge, Framing, DEFAULT_MAX_FRAME};
 
 const NAME: &str = "line";
 
@@ -190,14 +187,6 @@ impl Encoder<&[u8]> for LineCodec {
 impl Framing for LineCodec {
     fn max_frame(&self) -> usize {
         self.max_frame
-    }
-
-    fn decode_with_eof<P: FrameParser>(
-        &mut self,
-        src: &mut BytesMut,
-        parser: &mut P,
-    ) -> Result<Option<Frame<P::Output>>, FrameError> {
-        Ok(parse_frame(self.decode_eof(src)?, parser))
     }
 }
 

@@ -209,27 +209,17 @@ pub trait Framing:
 
     /// Like [`decode_with`](Framing::decode_with), at end of input.
     ///
-    /// The default decodes what it can; bytes left over that are not all
-    /// whitespace are an unfinished frame and give
-    /// [`FrameError::Io`] of kind [`UnexpectedEof`](std::io::ErrorKind::UnexpectedEof)
-    /// (once: the leftovers are dropped).
+    /// The default calls [`Decoder::decode_eof`] then
+    /// [`FrameParser::parse`]; each framing's `decode_eof` decides what
+    /// leftover bytes mean (the ones here report an unfinished frame as
+    /// [`FrameError::Io`] of kind
+    /// [`UnexpectedEof`](std::io::ErrorKind::UnexpectedEof), once).
     fn decode_with_eof<P: FrameParser>(
         &mut self,
         src: &mut BytesMut,
         parser: &mut P,
     ) -> Result<Option<Frame<P::Output>>, FrameError> {
-        if let Some(frame) = self.decode_with(src, parser)? {
-            return Ok(Some(frame));
-        }
-        if src.iter().all(|&b| is_json_whitespace(b)) {
-            src.clear();
-            return Ok(None);
-        }
-        let left = src.len();
-        src.clear();
-        Err(unexpected_eof(format_args!(
-            "{left} bytes of an unfinished frame left at end of input"
-        )))
+        Ok(parse_frame(self.decode_eof(src)?, parser))
     }
 }
 

@@ -252,44 +252,55 @@ impl PeerHandle {
     }
 
     /// Calls `method` with raw params; the error of an error reply is raw JSON.
+    ///
+    /// The deadline covers the whole call: waiting for room in the outgoing
+    /// queue (a peer that does not read) as well as waiting for the reply.
     pub async fn call_raw(
         &self,
         method: &str,
         params: RawParams,
         timeout: Option<Duration>,
     ) -> Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>> {
+        let call = self.call_unbounded(method, params);
+        match timeout {
+            None => call.await,
+            Some(limit) => tokio::time::timeout(limit, call)
+                .await
+                .unwrap_or(Err(CallError::Timeout(limit))),
+        }
+    }
+
+    async fn call_unbounded(
+        &self,
+        method: &str,
+        params: RawParams,
+    ) -> Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>> {
         let shared = &self.shared;
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let bytes = self.serialize(&Message::Request(Request {
+            id: Id::from(id),
+            method: method.to_owned(),
+            params,
+            dialect: shared.config.dialect.outgoing(),
+        }))?;
         let reply = shared
             .pending
             .register(id)
             .map_err(CallError::ConnectionClosed)?;
         // From here on, leaving early (an error, a timeout, the caller
         // dropping us) must take the entry out again: the guard does that.
-        let guard = PendingGuard {
+        let mut guard = PendingGuard {
             shared,
             id,
+            sent: false,
             done: false,
         };
-        let request = Message::Request(Request {
-            id: Id::from(id),
-            method: method.to_owned(),
-            params,
-            dialect: shared.config.dialect.outgoing(),
-        });
-        let bytes = self.serialize(&request)?;
-        bump(&shared.counters.calls_sent);
         if shared.outgoing.send(bytes).await.is_err() {
             return Err(CallError::ConnectionClosed(shared.close_reason()));
         }
-        let outcome = match timeout {
-            None => reply.await,
-            Some(limit) => match tokio::time::timeout(limit, reply).await {
-                Ok(r) => r,
-                Err(_) => return Err(CallError::Timeout(limit)),
-            },
-        };
-        let mut guard = guard;
+        guard.sent = true;
+        bump(&shared.counters.calls_sent);
+        let outcome = reply.await;
         guard.done = true;
         match outcome {
             Ok(Ok(result)) => Ok(result),
@@ -369,6 +380,9 @@ impl PeerHandle {
 struct PendingGuard<'a> {
     shared: &'a Shared,
     id: u64,
+    /// The request went out, so the peer may be working on it.
+    sent: bool,
+    /// The reply (or the close) arrived: nothing to clean up.
     done: bool,
 }
 
@@ -378,7 +392,7 @@ impl Drop for PendingGuard<'_> {
             return;
         }
         if let Some(cancel) = &self.shared.config.wire_cancel {
-            if !self.shared.shutdown.is_cancelled() {
+            if self.sent && !self.shared.shutdown.is_cancelled() {
                 let id = Id::from(self.id);
                 self.shared
                     .send_control(&Message::Notification(Notification {
