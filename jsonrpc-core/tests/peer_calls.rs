@@ -218,3 +218,34 @@ async fn the_deadline_covers_a_peer_that_never_reads() {
     }
     assert_eq!(client.stats().calls_pending, 0);
 }
+
+#[tokio::test]
+async fn calls_past_max_pending_calls_wait_for_a_slot() {
+    let config = PeerConfig::default().max_pending_calls(2);
+    let (client, mut raw) = peer_and_raw(Router::new(), config);
+    let calls: Vec<_> = (0..3)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move { client.call_raw_typed::<_, i64>("x", [i]).await })
+        })
+        .collect();
+    let first = raw.recv().await;
+    let second = raw.recv().await;
+    // The third call is not on the wire while two are pending.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(client.stats().calls_pending, 2);
+    assert_eq!(client.stats().calls_sent, 2);
+    raw.send_json(json!({"jsonrpc":"2.0","id": first["id"],"result": 0}))
+        .await;
+    let third = raw.recv().await;
+    assert_eq!(third["params"], json!([2]));
+    raw.send_json(json!({"jsonrpc":"2.0","id": second["id"],"result": 1}))
+        .await;
+    raw.send_json(json!({"jsonrpc":"2.0","id": third["id"],"result": 2}))
+        .await;
+    for (i, call) in calls.into_iter().enumerate() {
+        assert_eq!(within(call).await.unwrap().unwrap(), i as i64);
+    }
+}

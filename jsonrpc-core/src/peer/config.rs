@@ -32,6 +32,7 @@ pub struct PeerConfig {
     pub(crate) outgoing_queue: usize,
     pub(crate) control_queue: usize,
     pub(crate) max_batch: usize,
+    pub(crate) max_pending_calls: usize,
     pub(crate) call_timeout: Option<Duration>,
     pub(crate) drain_timeout: Duration,
     pub(crate) wire_cancel: Option<WireCancel>,
@@ -49,6 +50,7 @@ impl Default for PeerConfig {
             outgoing_queue: 1024,
             control_queue: 256,
             max_batch: 1024,
+            max_pending_calls: 4096,
             call_timeout: None,
             drain_timeout: Duration::from_secs(30),
             wire_cancel: None,
@@ -103,6 +105,11 @@ setters! {
     /// The most entries an incoming batch may have; a larger one is an
     /// invalid request. Default: 1024.
     max_batch / get_max_batch: usize;
+    /// How many of our calls may wait for replies at once. A call past it
+    /// waits (within its deadline) for an earlier one to finish, so a flood of
+    /// callers cannot grow the pending map, or the peer's queue, without
+    /// bound. Default: 4096.
+    max_pending_calls / get_max_pending_calls: usize;
     /// The deadline for each of our calls, unless the call sets its own.
     /// Default: none.
     call_timeout / get_call_timeout: Option<Duration>;

@@ -117,6 +117,7 @@ impl<F: Framing + Clone> Peer<F> {
         let shared = Arc::new(Shared {
             max_frame: self.framing.max_frame(),
             next_id: AtomicU64::new(0),
+            call_slots: tokio::sync::Semaphore::new(config.max_pending_calls.max(1)),
             pending: Pending::default(),
             outgoing: out_tx,
             control: ctl_tx,
@@ -154,6 +155,8 @@ pub(crate) struct Shared {
     config: PeerConfig,
     max_frame: usize,
     next_id: AtomicU64,
+    /// One permit per call that may be pending at once.
+    call_slots: tokio::sync::Semaphore,
     pending: Pending,
     outgoing: mpsc::Sender<Vec<u8>>,
     control: mpsc::Sender<Vec<u8>>,
@@ -176,6 +179,8 @@ impl Shared {
     fn close(&self, reason: CloseReason) {
         let reason = self.reason.get_or_init(|| reason).clone();
         self.pending.close(reason);
+        // Callers waiting for a slot learn of the close at once.
+        self.call_slots.close();
         self.shutdown.cancel();
     }
 
@@ -276,6 +281,12 @@ impl PeerHandle {
         params: RawParams,
     ) -> Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>> {
         let shared = &self.shared;
+        // Held until this call is over, however it ends.
+        let _slot = shared
+            .call_slots
+            .acquire()
+            .await
+            .map_err(|_| CallError::ConnectionClosed(shared.close_reason()))?;
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
         let bytes = self.serialize(&Message::Request(Request {
             id: Id::from(id),
