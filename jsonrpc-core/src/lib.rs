@@ -29,6 +29,7 @@ mod method;
 
 pub use method::{Method, NotificationMethod};
 pub use peer::{
-    CallError, CloseReason, NotifyError, Peer, PeerConfig, PeerHandle, PeerStats, WireCancel,
+    CallError, CloseReason, InactivityProbe, NotifyError, Peer, PeerConfig, PeerHandle, PeerStats,
+    WireCancel,
 };
 pub use router::{ErrorFormat, RequestContext, Router};

@@ -37,6 +37,8 @@ pub struct PeerConfig {
     pub(crate) drain_timeout: Duration,
     pub(crate) wire_cancel: Option<WireCancel>,
     pub(crate) close_on_parse_error: bool,
+    pub(crate) write_timeout: Option<Duration>,
+    pub(crate) inactivity_probe: Option<InactivityProbe>,
 }
 
 impl Default for PeerConfig {
@@ -55,6 +57,8 @@ impl Default for PeerConfig {
             drain_timeout: Duration::from_secs(30),
             wire_cancel: None,
             close_on_parse_error: false,
+            write_timeout: Some(Duration::from_secs(30)),
+            inactivity_probe: None,
         }
     }
 }
@@ -123,6 +127,65 @@ setters! {
     /// Close the connection on input that is not JSON (OVSDB and SPDK do),
     /// instead of answering -32700 and reading on. Default: `false`.
     close_on_parse_error / get_close_on_parse_error: bool;
+    /// How long one write may make no progress before the peer is taken to
+    /// have stopped reading and the connection is closed
+    /// ([`CloseReason::WriteStalled`](crate::CloseReason::WriteStalled)). With
+    /// the bounded outgoing queue, this is what keeps a peer that never reads
+    /// from holding memory or callers forever. Default: 30 s.
+    write_timeout / get_write_timeout: Option<Duration>;
+    /// Probe the peer after this much silence; close if it does not answer.
+    /// Default: none.
+    inactivity_probe / get_inactivity_probe: Option<InactivityProbe>;
+}
+
+/// A request sent after a stretch of silence from the peer, to learn whether
+/// it is still there (OVSDB's `echo`). Any reply, even an error, counts as an
+/// answer; no reply within `idle` closes the connection.
+///
+/// ```
+/// use std::time::Duration;
+/// use jsonrpc_core::InactivityProbe;
+/// let probe = InactivityProbe::new(Duration::from_secs(5), "echo");
+/// assert_eq!(probe.method(), "echo");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InactivityProbe {
+    idle: Duration,
+    method: Cow<'static, str>,
+    params: Option<String>,
+}
+
+impl InactivityProbe {
+    /// Calls `method` with no params after `idle` without input.
+    pub fn new(idle: Duration, method: impl Into<Cow<'static, str>>) -> Self {
+        InactivityProbe {
+            idle,
+            method: method.into(),
+            params: None,
+        }
+    }
+
+    /// Sends these params with the probe (JSON text; OVSDB sends `[]`).
+    pub fn params(mut self, params: impl serde::Serialize) -> Self {
+        self.params = serde_json::to_string(&params).ok();
+        self
+    }
+
+    /// The silence that triggers a probe, and the time it has to be answered.
+    pub fn idle(&self) -> Duration {
+        self.idle
+    }
+
+    /// The method called.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    pub(crate) fn raw_params(&self) -> RawParams {
+        self.params
+            .as_ref()
+            .and_then(|p| RawValue::from_string(p.clone()).ok())
+    }
 }
 
 /// A protocol's cancel notification: which method, and where the id goes.

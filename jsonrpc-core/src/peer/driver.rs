@@ -29,9 +29,11 @@ const READ_CHUNK: usize = 8 * 1024;
 
 /// How reading ended.
 enum ReadEnd {
-    /// The peer closed its sending side.
-    Eof,
-    /// The connection must close.
+    /// No more input will be read (the peer closed its sending side, or we
+    /// were asked to shut down gracefully): finish the peer's requests, then
+    /// close for this reason.
+    Drain(CloseReason),
+    /// The connection must close now.
     Close(CloseReason),
 }
 
@@ -77,14 +79,17 @@ pub(crate) async fn run<R, W, F>(
         requests,
         notifications,
     };
+    if let Some(probe) = config.inactivity_probe.clone() {
+        tokio::spawn(super::probe::run(probe, peer.clone()));
+    }
     let end = reader_state.read_all(reader).await;
     // Closing the queues lets the dispatcher and notifier finish what is queued.
     drop(reader_state);
     match end {
-        ReadEnd::Eof => {
+        ReadEnd::Drain(reason) => {
             // No reply can come any more: our calls fail now. The peer's
             // requests still get their replies, within the drain deadline.
-            shared.pending.close(CloseReason::PeerClosed);
+            shared.pending.close(reason.clone());
             let drained = async {
                 let _ = dispatcher.await;
                 let _ = notifier.await;
@@ -97,10 +102,10 @@ pub(crate) async fn run<R, W, F>(
             {
                 tracing::warn!(
                     deadline = ?config.drain_timeout,
-                    "handlers still running after the peer closed; cancelling them"
+                    "handlers still running at the drain deadline; cancelling them"
                 );
             }
-            shared.close(CloseReason::PeerClosed);
+            shared.close(reason);
         }
         ReadEnd::Close(reason) => {
             tracing::debug!(%reason, "connection closing");
@@ -142,11 +147,15 @@ impl<F: Framing> Reader<F> {
             let read = tokio::select! {
                 biased;
                 _ = self.shared.shutdown.cancelled() => return ReadEnd::Close(CloseReason::Local),
+                _ = self.shared.stop_reading.cancelled() => return ReadEnd::Drain(CloseReason::Local),
                 r = io.read_buf(&mut buf) => r,
             };
             match read {
                 Ok(0) => return self.finish(&mut buf).await,
-                Ok(n) => add(&self.shared.counters.bytes_in, n),
+                Ok(n) => {
+                    add(&self.shared.counters.bytes_in, n);
+                    self.shared.touch();
+                }
                 Err(e) => return ReadEnd::Close(CloseReason::Read(e.to_string().into())),
             }
         }
@@ -161,10 +170,10 @@ impl<F: Framing> Reader<F> {
                         return ReadEnd::Close(reason);
                     }
                 }
-                Ok(None) => return ReadEnd::Eof,
+                Ok(None) => return ReadEnd::Drain(CloseReason::PeerClosed),
                 Err(e) => {
                     tracing::warn!(error = %e, "input ended inside a message");
-                    return ReadEnd::Eof;
+                    return ReadEnd::Drain(CloseReason::PeerClosed);
                 }
             }
         }

@@ -21,6 +21,13 @@ pub enum CloseReason {
     /// Writing failed.
     #[error("writing to the connection failed: {0}")]
     Write(Arc<str>),
+    /// The peer did not answer the inactivity probe in time.
+    #[error("the peer did not answer the inactivity probe within {0:?}")]
+    ProbeUnanswered(Duration),
+    /// A write did not complete within the write deadline: the peer is not
+    /// reading.
+    #[error("the peer stopped reading: a write made no progress for {0:?}")]
+    WriteStalled(Duration),
     /// The peer sent input that is not JSON and the connection is configured
     /// to close on it.
     #[error("the peer sent malformed JSON: {0}")]

@@ -28,6 +28,7 @@ mod config;
 mod driver;
 mod error;
 mod pending;
+mod probe;
 mod serve;
 mod stats;
 mod writer;
@@ -40,7 +41,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{PeerConfig, WireCancel};
+pub use config::{InactivityProbe, PeerConfig, WireCancel};
 pub use error::{CallError, CloseReason, NotifyError};
 pub use stats::PeerStats;
 
@@ -123,7 +124,10 @@ impl<F: Framing + Clone> Peer<F> {
             control: ctl_tx,
             counters: Counters::default(),
             shutdown: CancellationToken::new(),
+            stop_reading: CancellationToken::new(),
             finished: CancellationToken::new(),
+            last_input_ms: AtomicU64::new(0),
+            started: tokio::time::Instant::now(),
             reason: OnceLock::new(),
             in_flight: Mutex::default(),
             admitted: Default::default(),
@@ -164,8 +168,13 @@ pub(crate) struct Shared {
     /// Fires when the connection starts closing: stops reading and cancels
     /// every handler (their tokens are children of this one).
     shutdown: CancellationToken,
+    /// Fires to stop reading and close once running handlers are done.
+    stop_reading: CancellationToken,
     /// Fires when every task of the connection has ended.
     finished: CancellationToken,
+    /// When input last arrived, in milliseconds since `started`.
+    last_input_ms: AtomicU64,
+    started: tokio::time::Instant,
     reason: OnceLock<CloseReason>,
     /// The peer's requests (a batch counts as one) running or waiting to run;
     /// the reader refuses one more past `max_concurrent_requests + request_queue`.
@@ -182,6 +191,18 @@ impl Shared {
         // Callers waiting for a slot learn of the close at once.
         self.call_slots.close();
         self.shutdown.cancel();
+    }
+
+    /// Notes that input arrived now.
+    fn touch(&self) {
+        let now = self.started.elapsed().as_millis() as u64;
+        self.last_input_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// How long since input last arrived.
+    fn idle_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_input_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
     }
 
     fn close_reason(&self) -> CloseReason {
@@ -372,6 +393,15 @@ impl PeerHandle {
     /// cancelled, queued messages are still written.
     pub fn close(&self) {
         self.shared.close(CloseReason::Local);
+    }
+
+    /// Closes gracefully: stops reading, lets running handlers finish and
+    /// their replies go out (within [`drain_timeout`](PeerConfig::drain_timeout)),
+    /// then closes. Our own pending calls fail at once, as no reply can be
+    /// read any more. Returns when the connection has closed.
+    pub async fn shutdown(&self) -> CloseReason {
+        self.shared.stop_reading.cancel();
+        self.closed().await
     }
 
     /// True once the connection has begun closing.

@@ -48,7 +48,21 @@ impl<F: Framing> Writer<F> {
                 };
                 self.frame(&next, &mut buf);
             }
-            if let Err(e) = flush(&self.shared, &mut io, &mut buf).await {
+            let written = match self.shared.config.write_timeout {
+                None => flush(&self.shared, &mut io, &mut buf).await,
+                Some(limit) => {
+                    match tokio::time::timeout(limit, flush(&self.shared, &mut io, &mut buf)).await
+                    {
+                        Ok(r) => r,
+                        Err(_) => {
+                            tracing::warn!(deadline = ?limit, "peer stopped reading; closing");
+                            self.shared.close(CloseReason::WriteStalled(limit));
+                            return;
+                        }
+                    }
+                }
+            };
+            if let Err(e) = written {
                 self.shared.close(CloseReason::Write(e.to_string().into()));
                 return;
             }

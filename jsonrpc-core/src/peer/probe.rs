@@ -1,0 +1,36 @@
+//! The inactivity probe: after a stretch of silence, ask the peer something.
+//!
+//! Any input resets the clock, so a busy connection is never probed. The probe
+//! is a normal call and its reply is read by the same reader, ahead of any
+//! handler work, so a peer whose handlers are all busy still answers in time.
+
+use super::{CloseReason, PeerHandle};
+use crate::InactivityProbe;
+
+pub(crate) async fn run(probe: InactivityProbe, peer: PeerHandle) {
+    let shared = peer.shared.clone();
+    let idle = probe.idle();
+    loop {
+        let quiet = shared.idle_for();
+        if quiet < idle {
+            tokio::select! {
+                _ = tokio::time::sleep(idle - quiet) => continue,
+                _ = shared.shutdown.cancelled() => return,
+            }
+        }
+        tracing::debug!(method = probe.method(), "peer silent; probing");
+        // Any reply, even an error, shows the peer is there.
+        match peer
+            .call_raw(probe.method(), probe.raw_params(), Some(idle))
+            .await
+        {
+            Ok(_) | Err(crate::CallError::Rpc(_)) => {}
+            Err(crate::CallError::Timeout(_)) => {
+                tracing::warn!(after = ?idle, "inactivity probe unanswered; closing");
+                shared.close(CloseReason::ProbeUnanswered(idle));
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The life of a connection: inactivity probes, a peer that stops reading,
+//! and a graceful shutdown.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonrpc_core::codec::LineCodec;
+use jsonrpc_core::{CloseReason, ErrorObject, InactivityProbe, Peer, PeerConfig, Router};
+use serde_json::{json, Value};
+use support::{peer_and_raw, within};
+use tokio::sync::Notify;
+
+fn probing(idle_ms: u64) -> PeerConfig {
+    PeerConfig::default().inactivity_probe(Some(
+        InactivityProbe::new(Duration::from_millis(idle_ms), "echo").params([0; 0]),
+    ))
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answered_probe_keeps_the_connection() {
+    let (peer, mut raw) = peer_and_raw(Router::new(), probing(1000));
+    for _ in 0..3 {
+        let probe = raw.recv().await;
+        assert_eq!(probe["method"], "echo");
+        assert_eq!(probe["params"], json!([]));
+        // An error is an answer too: it shows the peer is there.
+        raw.send_json(
+            json!({"jsonrpc":"2.0","id": probe["id"],"error":{"code":-32601,"message":"no"}}),
+        )
+        .await;
+    }
+    assert!(!peer.is_closed());
+    assert_eq!(peer.stats().calls_sent, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_probe_closes_the_connection() {
+    let (peer, mut raw) = peer_and_raw(Router::new(), probing(1000));
+    assert_eq!(raw.recv().await["method"], "echo");
+    assert_eq!(
+        within(peer.closed()).await,
+        CloseReason::ProbeUnanswered(Duration::from_millis(1000))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn input_postpones_the_probe() {
+    let (peer, mut raw) = peer_and_raw(Router::new(), probing(1000));
+    // Talk every 600 ms for a while: no probe is due.
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        raw.send(r#"{"jsonrpc":"2.0","method":"tick"}"#).await;
+    }
+    assert_eq!(peer.stats().calls_sent, 0);
+    // Then silence: the probe comes.
+    assert_eq!(raw.recv().await["method"], "echo");
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_reading_is_disconnected_after_the_write_deadline() {
+    // A small pipe nobody drains: writes soon make no progress.
+    let (ours, _theirs) = tokio::io::duplex(256);
+    let config = PeerConfig::default()
+        .outgoing_queue(4)
+        .write_timeout(Some(Duration::from_millis(100)));
+    let peer = Peer::new(LineCodec::new()).config(config).spawn(ours);
+    let sender = tokio::spawn({
+        let peer = peer.clone();
+        async move {
+            let mut sent = 0u64;
+            while peer.notify_raw("spam", None).await.is_ok() {
+                sent += 1;
+            }
+            sent
+        }
+    });
+    assert_eq!(
+        within(peer.closed()).await,
+        CloseReason::WriteStalled(Duration::from_millis(100))
+    );
+    // The sender was held back by the bounded queue, then told of the close.
+    let sent = within(sender).await.unwrap();
+    assert!(sent < 100, "sent {sent} into a pipe of 256 bytes");
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_finishes_running_handlers_then_closes() {
+    let gate = Arc::new(Notify::new());
+    let mut router = Router::new();
+    {
+        let gate = gate.clone();
+        router.method_fn("slow", move |_: Value, _| {
+            let gate = gate.clone();
+            async move {
+                gate.notified().await;
+                Ok::<_, ErrorObject>("done")
+            }
+        });
+    }
+    let (peer, mut raw) = peer_and_raw(router, PeerConfig::default());
+    raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"slow"}"#)
+        .await;
+    while peer.stats().requests_in_flight == 0 {
+        tokio::task::yield_now().await;
+    }
+    let shutdown = tokio::spawn({
+        let peer = peer.clone();
+        async move { peer.shutdown().await }
+    });
+    while !shutdown.is_finished() && peer.stats().requests_in_flight == 1 {
+        // Let shutdown begin, then release the handler.
+        tokio::task::yield_now().await;
+        gate.notify_waiters();
+    }
+    assert_eq!(
+        raw.recv().await,
+        json!({"jsonrpc":"2.0","id":1,"result":"done"})
+    );
+    assert_eq!(within(shutdown).await.unwrap(), CloseReason::Local);
+    assert!(raw.recv_or_eof().await.is_none());
+}
