@@ -28,6 +28,10 @@ pub enum CloseReason {
     /// reading.
     #[error("the peer stopped reading: a write made no progress for {0:?}")]
     WriteStalled(Duration),
+    /// There is no connection right now (a reconnecting client between
+    /// attempts).
+    #[error("not connected")]
+    NotConnected,
     /// The peer sent input that is not JSON and the connection is configured
     /// to close on it.
     #[error("the peer sent malformed JSON: {0}")]

@@ -1,0 +1,329 @@
+//! A server: accept loops on one or more endpoints, one peer per connection.
+//!
+//! Every connection gets its own [`Peer`] serving the one shared router. The
+//! server caps how many connections are open at once: a connection past the
+//! cap is accepted and closed at once (and counted as refused), so its client
+//! learns right away instead of waiting in the kernel's backlog. Accept errors
+//! (such as running out of file descriptors) are logged and retried after a
+//! growing pause rather than ending the server.
+//!
+//! [`RunningServer::shutdown`] stops accepting, lets every connection finish
+//! the requests it is running (up to a deadline), closes them, and removes
+//! the Unix socket files.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jsonrpc_core::codec::Framing;
+use jsonrpc_core::{Peer, PeerConfig, PeerHandle, Router};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::{ListenEndpoint, Listener, ServerTls, TransportError};
+
+/// Builds a server.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// use jsonrpc_core::{codec::JsonStreamCodec, ErrorObject, Router};
+/// use jsonrpc_transport::Server;
+///
+/// let mut router = Router::new();
+/// router.method_fn("echo", |p: serde_json::Value, _| async move { Ok::<_, ErrorObject>(p) });
+/// let server = Server::new(JsonStreamCodec::new())
+///     .router(router)
+///     .max_connections(64)
+///     .bind(["punix:/tmp/demo.sock".parse()?, "ptcp:0:127.0.0.1".parse()?])
+///     .await?;
+/// println!("listening on {:?}", server.local_endpoints());
+/// server.shutdown(std::time::Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
+pub struct Server<F> {
+    framing: F,
+    router: Arc<Router>,
+    peer_config: PeerConfig,
+    max_connections: usize,
+    handshake_timeout: Duration,
+    tls: Option<ServerTls>,
+}
+
+impl<F: Framing + Clone> Server<F> {
+    /// A server whose connections use `framing`, with an empty router.
+    pub fn new(framing: F) -> Self {
+        Server {
+            framing,
+            router: Arc::new(Router::new()),
+            peer_config: PeerConfig::default(),
+            max_connections: 1024,
+            handshake_timeout: Duration::from_secs(10),
+            tls: None,
+        }
+    }
+
+    /// The router every connection serves.
+    pub fn router(mut self, router: impl Into<Arc<Router>>) -> Self {
+        self.router = router.into();
+        self
+    }
+
+    /// Settings for each connection's peer (limits, probe, timeouts).
+    pub fn peer_config(mut self, config: PeerConfig) -> Self {
+        self.peer_config = config;
+        self
+    }
+
+    /// How many connections may be open at once; one more is accepted and
+    /// closed at once. Default: 1024.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// How long a TLS handshake may take. Default: 10 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// TLS settings for `pssl:` endpoints.
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Binds every endpoint (all or none) and starts serving.
+    pub async fn bind(
+        self,
+        endpoints: impl IntoIterator<Item = ListenEndpoint>,
+    ) -> Result<RunningServer, TransportError> {
+        let mut listeners = Vec::new();
+        for endpoint in endpoints {
+            listeners.push(Listener::bind(&endpoint, self.tls.as_ref()).await?);
+        }
+        Ok(self.serve(listeners))
+    }
+
+    /// Starts serving on listeners bound elsewhere.
+    pub fn serve(self, listeners: Vec<Listener>) -> RunningServer {
+        let shared = Arc::new(Shared {
+            slots: Arc::new(Semaphore::new(self.max_connections)),
+            stop: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            live: Mutex::default(),
+            next_conn: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        });
+        let endpoints = listeners
+            .iter()
+            .map(|l| l.local_endpoint().clone())
+            .collect();
+        let accept_tasks = listeners
+            .into_iter()
+            .map(|listener| {
+                let conn = Connection {
+                    framing: self.framing.clone(),
+                    router: self.router.clone(),
+                    config: self.peer_config.clone(),
+                    handshake_timeout: self.handshake_timeout,
+                };
+                tokio::spawn(accept_loop(listener, conn, shared.clone()))
+            })
+            .collect();
+        RunningServer {
+            shared,
+            endpoints,
+            accept_tasks,
+        }
+    }
+}
+
+struct Shared {
+    slots: Arc<Semaphore>,
+    stop: CancellationToken,
+    tracker: TaskTracker,
+    live: Mutex<HashMap<u64, PeerHandle>>,
+    next_conn: AtomicU64,
+    accepted: AtomicU64,
+    refused: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Shared {
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, PeerHandle>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What each accepted connection is set up with.
+#[derive(Clone)]
+struct Connection<F> {
+    framing: F,
+    router: Arc<Router>,
+    config: PeerConfig,
+    handshake_timeout: Duration,
+}
+
+async fn accept_loop<F: Framing + Clone>(
+    listener: Listener,
+    conn: Connection<F>,
+    shared: Arc<Shared>,
+) {
+    let endpoint = listener.local_endpoint().to_string();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shared.stop.cancelled() => break,
+        };
+        let accepted = match accepted {
+            Ok(a) => {
+                pause = Duration::from_millis(10);
+                a
+            }
+            Err(e) => {
+                // Out of descriptors or memory, or a connection reset before
+                // we took it: none of these should end the server.
+                tracing::warn!(%endpoint, error = %e, retry_in = ?pause, "accept failed");
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = shared.stop.cancelled() => break,
+                }
+                pause = (pause * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let Ok(slot) = shared.slots.clone().try_acquire_owned() else {
+            shared.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%endpoint, peer = accepted.peer(), "connection limit reached; closing the new connection");
+            drop(accepted);
+            continue;
+        };
+        shared.accepted.fetch_add(1, Ordering::Relaxed);
+        let (conn, shared2) = (conn.clone(), shared.clone());
+        shared.tracker.spawn(async move {
+            let peer_name = accepted.peer().to_owned();
+            let stream = match accepted.establish(conn.handshake_timeout).await {
+                Ok(s) => s,
+                Err(e) => {
+                    shared2.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(peer = %peer_name, error = %e, "connection setup failed");
+                    return;
+                }
+            };
+            let id = shared2.next_conn.fetch_add(1, Ordering::Relaxed);
+            let peer = stream.into_peer(
+                Peer::new(conn.framing)
+                    .router(conn.router)
+                    .config(conn.config),
+            );
+            tracing::debug!(peer = %peer_name, id, "connection open");
+            shared2.live().insert(id, peer.clone());
+            // A shutdown that began before we registered must still reach us.
+            if shared2.stop.is_cancelled() {
+                peer.close();
+            }
+            let reason = peer.closed().await;
+            shared2.live().remove(&id);
+            tracing::debug!(peer = %peer_name, id, %reason, "connection closed");
+            drop(slot);
+        });
+    }
+    tracing::debug!(%endpoint, "no longer accepting");
+}
+
+/// Counters of a running server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Connections open now.
+    pub connections_open: usize,
+    /// Connections accepted since the start.
+    pub accepted: u64,
+    /// Connections closed at once because the limit was reached.
+    pub refused: u64,
+    /// Connections whose setup (a TLS handshake) failed.
+    pub failed: u64,
+}
+
+/// A server that is accepting connections.
+///
+/// Dropping it stops the server at once: accepting ends and every connection
+/// is closed. [`shutdown`](Self::shutdown) stops it gracefully.
+pub struct RunningServer {
+    shared: Arc<Shared>,
+    endpoints: Vec<ListenEndpoint>,
+    accept_tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("endpoints", &self.endpoints)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl RunningServer {
+    /// Where it listens (with real ports where 0 was asked for).
+    pub fn local_endpoints(&self) -> &[ListenEndpoint] {
+        &self.endpoints
+    }
+
+    /// A snapshot of the server's counters.
+    pub fn stats(&self) -> ServerStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ServerStats {
+            connections_open: self.shared.live().len(),
+            accepted: get(&self.shared.accepted),
+            refused: get(&self.shared.refused),
+            failed: get(&self.shared.failed),
+        }
+    }
+
+    /// Handles to every open connection.
+    pub fn connections(&self) -> Vec<PeerHandle> {
+        self.shared.live().values().cloned().collect()
+    }
+
+    /// Stops accepting, lets each connection finish the requests it is
+    /// running for up to `deadline`, closes whatever is left, and waits until
+    /// every connection has ended. Unix socket files are removed.
+    pub async fn shutdown(mut self, deadline: Duration) {
+        self.shared.stop.cancel();
+        for task in std::mem::take(&mut self.accept_tasks) {
+            // The listeners (and their socket files) go with their loops.
+            let _ = task.await;
+        }
+        let peers = self.connections();
+        let graceful = futures::future::join_all(peers.iter().map(|p| p.shutdown()));
+        if tokio::time::timeout(deadline, graceful).await.is_err() {
+            tracing::warn!(
+                ?deadline,
+                "connections still busy at the shutdown deadline; closing them"
+            );
+            for peer in &peers {
+                peer.close();
+            }
+        }
+        self.shared.tracker.close();
+        self.shared.tracker.wait().await;
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if !self.shared.stop.is_cancelled() {
+            self.shared.stop.cancel();
+            for peer in self.shared.live().values() {
+                peer.close();
+            }
+        }
+    }
+}
