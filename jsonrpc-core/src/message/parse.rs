@@ -161,9 +161,9 @@ impl MessageParser {
                 "a message with `method` cannot carry `result` or `error`".into(),
             ));
         }
-        let method: String = match serde_json::from_str(method.get()) {
-            Ok(m) => m,
-            Err(_) => {
+        let method = match json_string(method.get()) {
+            Some(m) => m,
+            None => {
                 return Err(fail(
                     dialect,
                     format!("`method` must be a string, not {}", method.get()),
@@ -239,6 +239,17 @@ impl MessageParser {
             outcome,
             dialect,
         }))
+    }
+}
+
+/// The value of a raw JSON string, or `None` if `text` is not a string.
+/// Method names rarely hold escapes, so those are copied out as they are.
+fn json_string(text: &str) -> Option<String> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str(text).ok()
+    } else {
+        Some(inner.to_owned())
     }
 }
 

@@ -76,6 +76,8 @@ pub(crate) async fn run<R, W, F>(
         parser,
         shared: shared.clone(),
         router,
+        peer: peer.clone(),
+        tracker: tracker.clone(),
         requests,
         notifications,
     };
@@ -122,6 +124,8 @@ struct Reader<F> {
     parser: MessageParser,
     shared: Arc<Shared>,
     router: Arc<Router>,
+    peer: PeerHandle,
+    tracker: TaskTracker,
     requests: mpsc::Sender<Work>,
     notifications: mpsc::Sender<Notification>,
 }
@@ -129,6 +133,11 @@ struct Reader<F> {
 impl<F: Framing> Reader<F> {
     async fn read_all<R: AsyncRead + Unpin>(&mut self, mut io: R) -> ReadEnd {
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        // Made once: a `cancelled()` future per read would register a new
+        // waiter on the token each time.
+        let shutdown = self.shared.shutdown.clone().cancelled_owned();
+        let stop_reading = self.shared.stop_reading.clone().cancelled_owned();
+        tokio::pin!(shutdown, stop_reading);
         loop {
             loop {
                 match self.framing.decode_with(&mut buf, &mut self.parser) {
@@ -146,8 +155,8 @@ impl<F: Framing> Reader<F> {
             }
             let read = tokio::select! {
                 biased;
-                _ = self.shared.shutdown.cancelled() => return ReadEnd::Close(CloseReason::Local),
-                _ = self.shared.stop_reading.cancelled() => return ReadEnd::Drain(CloseReason::Local),
+                _ = &mut shutdown => return ReadEnd::Close(CloseReason::Local),
+                _ = &mut stop_reading => return ReadEnd::Drain(CloseReason::Local),
                 r = io.read_buf(&mut buf) => r,
             };
             match read {
@@ -222,8 +231,25 @@ impl<F: Framing> Reader<F> {
             self.reject(&req);
             return;
         }
-        if self.requests.try_send(Work::Request(req)).is_err() {
-            self.shared.admitted.fetch_sub(1, Ordering::AcqRel);
+        self.run_or_queue(Work::Request(req));
+    }
+
+    /// Starts admitted work at once when a slot is free and nothing waits
+    /// ahead of it; queues it for the dispatcher otherwise.
+    fn run_or_queue(&self, work: Work) {
+        let shared = &self.shared;
+        if shared.queued.load(Ordering::Acquire) == 0 {
+            if let Ok(slot) = shared.slots.clone().try_acquire_owned() {
+                serve::start(work, slot, &self.router, &self.peer, &self.tracker);
+                return;
+            }
+        }
+        shared.queued.fetch_add(1, Ordering::AcqRel);
+        // Admission keeps the queue within its capacity, so this only fails
+        // once the dispatcher is gone (the connection is closing).
+        if self.requests.try_send(work).is_err() {
+            shared.queued.fetch_sub(1, Ordering::AcqRel);
+            shared.admitted.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -266,6 +292,11 @@ impl<F: Framing> Reader<F> {
                 return;
             }
         }
+        // Usually there is room; only a full queue makes reading wait.
+        let n = match self.notifications.try_send(n) {
+            Err(mpsc::error::TrySendError::Full(n)) => n,
+            _ => return,
+        };
         tokio::select! {
             _ = self.notifications.send(n) => {}
             _ = self.shared.shutdown.cancelled() => {}
@@ -339,21 +370,9 @@ impl<F: Framing> Reader<F> {
         if entries.is_empty() {
             return Ok(());
         }
-        let refused = if self.admit() {
-            match self.requests.try_send(Work::Batch(entries)) {
-                Ok(()) => None,
-                Err(e) => {
-                    self.shared.admitted.fetch_sub(1, Ordering::AcqRel);
-                    match e.into_inner() {
-                        Work::Batch(entries) => Some(entries),
-                        Work::Request(_) => None,
-                    }
-                }
-            }
+        if self.admit() {
+            self.run_or_queue(Work::Batch(entries));
         } else {
-            Some(entries)
-        };
-        if let Some(entries) = refused {
             let replies: Vec<Message> = entries
                 .into_iter()
                 .map(|entry| match entry {

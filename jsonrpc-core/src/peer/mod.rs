@@ -131,6 +131,10 @@ impl<F: Framing + Clone> Peer<F> {
             reason: OnceLock::new(),
             in_flight: Mutex::default(),
             admitted: Default::default(),
+            queued: Default::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_requests.max(1),
+            )),
             config,
         });
         let handle = PeerHandle {
@@ -179,6 +183,10 @@ pub(crate) struct Shared {
     /// The peer's requests (a batch counts as one) running or waiting to run;
     /// the reader refuses one more past `max_concurrent_requests + request_queue`.
     admitted: std::sync::atomic::AtomicUsize,
+    /// Of those, how many wait in the dispatcher's queue.
+    queued: std::sync::atomic::AtomicUsize,
+    /// One permit per request that may run at once.
+    slots: Arc<tokio::sync::Semaphore>,
     /// Tokens of the peer's requests being handled, for on-wire cancels.
     in_flight: Mutex<std::collections::HashMap<Id, CancellationToken>>,
 }

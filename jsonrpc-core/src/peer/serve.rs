@@ -5,10 +5,11 @@
 //! entries concurrently with each other; its replies go out as one array in
 //! the order of the requests. Notifications run one at a time, in order.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use futures::future::join_all;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -30,6 +31,10 @@ pub(crate) enum BatchEntry {
 }
 
 /// Takes queued requests, waits for a free slot, and starts each.
+///
+/// The reader starts a request itself when a slot is free and nothing is
+/// queued ahead of it; this task only serves the ones that had to wait, in
+/// the order they came.
 pub(crate) async fn dispatch(
     mut queue: mpsc::Receiver<Work>,
     router: Arc<Router>,
@@ -37,61 +42,74 @@ pub(crate) async fn dispatch(
     tracker: TaskTracker,
 ) {
     let shared = peer.shared.clone();
-    let slots = Arc::new(Semaphore::new(shared.config.max_concurrent_requests.max(1)));
+    // Made once: a `cancelled()` future per loop pass would register a new
+    // waiter on the token each time.
+    let shutdown = shared.shutdown.clone().cancelled_owned();
+    tokio::pin!(shutdown);
     loop {
         let work = tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
             w = queue.recv() => match w { Some(w) => w, None => break },
-            _ = shared.shutdown.cancelled() => break,
         };
         let slot = tokio::select! {
-            s = slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => break },
-            _ = shared.shutdown.cancelled() => break,
+            biased;
+            _ = &mut shutdown => break,
+            s = shared.slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => break },
         };
-        let router = router.clone();
-        let peer = peer.clone();
-        let shared = shared.clone();
-        tracker.spawn(async move {
-            match work {
-                Work::Request(req) => {
-                    let resp = run_request(&router, &peer, req).await;
-                    send_reply(&peer.shared, Message::Response(resp)).await;
-                }
-                Work::Batch(entries) => run_batch(&router, &peer, entries).await,
-            }
-            drop(slot);
-            shared_done(&shared);
-        });
+        shared.queued.fetch_sub(1, Ordering::AcqRel);
+        start(work, slot, &router, &peer, &tracker);
     }
 }
 
-/// Gives back the place a request (or batch) took when it was admitted.
-fn shared_done(shared: &Shared) {
-    shared
-        .admitted
-        .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+/// Runs admitted work in its own task, holding `slot` until it is done.
+pub(crate) fn start(
+    work: Work,
+    slot: OwnedSemaphorePermit,
+    router: &Arc<Router>,
+    peer: &PeerHandle,
+    tracker: &TaskTracker,
+) {
+    let router = router.clone();
+    let peer = peer.clone();
+    tracker.spawn(async move {
+        match work {
+            Work::Request(req) => {
+                let resp = run_request(&router, &peer, req).await;
+                send_reply(&peer.shared, Message::Response(resp)).await;
+            }
+            Work::Batch(entries) => run_batch(&router, &peer, entries).await,
+        }
+        drop(slot);
+        // Give back the place this work took when it was admitted.
+        peer.shared.admitted.fetch_sub(1, Ordering::AcqRel);
+    });
 }
 
-/// Runs one request through the router, with its own cancellation token.
+/// Runs one request through the router.
+///
+/// Its cancellation token is the connection's own unless the protocol has an
+/// on-wire cancel, which needs a token per request: most connections thus
+/// spend nothing on tokens per request.
 async fn run_request(router: &Router, peer: &PeerHandle, req: Request) -> Response {
     let shared = &peer.shared;
     let counters: &Counters = &shared.counters;
-    let token = shared.shutdown.child_token();
     let track_cancel = shared.config.wire_cancel.is_some();
-    if track_cancel {
+    let token = if track_cancel {
+        let token = shared.shutdown.child_token();
         lock(&shared.in_flight).insert(req.id.clone(), token.clone());
-    }
-    let id = req.id.clone();
+        token
+    } else {
+        shared.shutdown.clone()
+    };
+    let id = track_cancel.then(|| req.id.clone());
     let span = tracing::debug_span!("rpc.request", method = %req.method, id = %req.id);
     let ctx = RequestContext::new(Some(req.id.clone()), req.dialect, token, peer.clone());
-    counters
-        .requests_in_flight
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    counters.requests_in_flight.fetch_add(1, Ordering::Relaxed);
     let resp = router.handle(req, ctx).instrument(span).await;
-    counters
-        .requests_in_flight
-        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    counters.requests_in_flight.fetch_sub(1, Ordering::Relaxed);
     bump(&counters.requests_handled);
-    if track_cancel {
+    if let Some(id) = id {
         lock(&shared.in_flight).remove(&id);
     }
     resp
@@ -141,13 +159,16 @@ pub(crate) async fn notifications(
     peer: PeerHandle,
 ) {
     let shared = peer.shared.clone();
+    let shutdown = shared.shutdown.clone().cancelled_owned();
+    tokio::pin!(shutdown);
     loop {
         let n = tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
             n = queue.recv() => match n { Some(n) => n, None => break },
-            _ = shared.shutdown.cancelled() => break,
         };
         let span = tracing::debug_span!("rpc.notification", method = %n.method);
-        let ctx = RequestContext::new(None, n.dialect, shared.shutdown.child_token(), peer.clone());
+        let ctx = RequestContext::new(None, n.dialect, shared.shutdown.clone(), peer.clone());
         router.handle_notification(n, ctx).instrument(span).await;
     }
 }

@@ -29,12 +29,16 @@ pub(crate) struct Writer<F> {
 impl<F: Framing> Writer<F> {
     pub(crate) async fn run<W: AsyncWrite + Unpin>(mut self, mut io: W) {
         let mut buf = BytesMut::with_capacity(8 * 1024);
+        // Made once: a `cancelled()` future per pass would register a new
+        // waiter on the token each time.
+        let shutdown = self.shared.shutdown.clone().cancelled_owned();
+        tokio::pin!(shutdown);
         loop {
             let first = tokio::select! {
                 biased;
                 Some(m) = self.control.recv() => m,
                 Some(m) = self.outgoing.recv() => m,
-                _ = self.shared.shutdown.cancelled() => break,
+                _ = &mut shutdown => break,
             };
             self.frame(&first, &mut buf);
             while buf.len() < BATCH_BYTES {

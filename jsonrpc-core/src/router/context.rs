@@ -56,9 +56,10 @@ impl RequestContext {
         self.dialect
     }
 
-    /// The token that fires when this call is cancelled.
-    pub fn cancel_token(&self) -> &CancellationToken {
-        &self.cancel
+    /// A token that fires when this call is cancelled, for APIs that take
+    /// one. Cancelling it does not cancel the call.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.child_token()
     }
 
     /// Completes when this call is cancelled.
