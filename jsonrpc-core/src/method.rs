@@ -53,9 +53,28 @@ pub trait NotificationMethod: Send + Sync + 'static {
 
 /// Serializes typed params; params that serialize to `null` (such as `()`)
 /// are left out of the message (or sent as `[]` in JSON-RPC 1.0).
-pub(crate) fn encode_params<P: Serialize>(params: &P) -> Result<RawParams, serde_json::Error> {
+///
+/// JSON-RPC params are an array or an object (1.0: an array), so a type that
+/// serializes to anything else is refused here, before it goes anywhere,
+/// rather than by the peer after a round trip (or silently, for a
+/// notification).
+pub(crate) fn encode_params<P: Serialize>(
+    params: &P,
+    dialect: crate::Dialect,
+) -> Result<RawParams, serde_json::Error> {
     let raw = serde_json::value::to_raw_value(params)?;
-    Ok((raw.get() != "null").then_some(raw))
+    match (raw.get().as_bytes().first(), dialect) {
+        (Some(b'n'), _) => Ok(None),
+        (Some(b'['), _) | (Some(b'{'), crate::Dialect::V2) => Ok(Some(raw)),
+        (_, crate::Dialect::V1) => Err(serde::ser::Error::custom(format!(
+            "JSON-RPC 1.0 params must be an array, not {}; use a tuple or a sequence",
+            raw.get()
+        ))),
+        _ => Err(serde::ser::Error::custom(format!(
+            "params must be an array or an object, not {}; wrap a single value in a tuple: `(value,)`",
+            raw.get()
+        ))),
+    }
 }
 
 /// Deserializes typed params from what the peer sent.

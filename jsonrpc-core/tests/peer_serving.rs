@@ -491,3 +491,29 @@ async fn both_sides_call_each_other_with_separate_id_spaces() {
     assert_eq!(server.stats().calls_sent, 50);
     assert_eq!(client.stats().requests_handled, 50);
 }
+
+#[tokio::test]
+async fn a_batch_entry_without_jsonrpc_is_answered_in_2_0_when_detecting() {
+    // Only 2.0 has batches, so even a detecting connection answers 2.0 here.
+    let (_server, mut raw) = peer_and_raw(echo_router(), PeerConfig::default());
+    raw.send(r#"[{"foo":"boo"}]"#).await;
+    let reply = raw.recv().await;
+    assert_eq!(reply[0]["jsonrpc"], "2.0");
+    assert_eq!(reply[0]["error"]["code"], -32600);
+}
+
+#[tokio::test]
+async fn closures_serve_notifications() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut router = Router::new();
+    router.notification_fn("note", move |(text,): (String,), _| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(text);
+        }
+    });
+    let (_server, mut raw) = peer_and_raw(router, PeerConfig::default());
+    raw.send(r#"{"jsonrpc":"2.0","method":"note","params":["hi"]}"#)
+        .await;
+    assert_eq!(within(rx.recv()).await.as_deref(), Some("hi"));
+}

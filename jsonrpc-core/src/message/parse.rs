@@ -65,7 +65,7 @@ impl MessageParser {
 
     fn validate(&self, top: Top<'_>) -> Incoming {
         match top {
-            Top::Object(fields) => Incoming::Single(self.validate_fields(fields)),
+            Top::Object(fields) => Incoming::Single(self.validate_fields(fields, false)),
             Top::Array(items) if items.is_empty() => {
                 Incoming::Single(Err(self.invalid_request(Id::null(), "empty batch")))
             }
@@ -73,7 +73,7 @@ impl MessageParser {
                 items
                     .into_iter()
                     .map(|item| match item {
-                        Item::Object(fields) => self.validate_fields(fields),
+                        Item::Object(fields) => self.validate_fields(fields, true),
                         Item::Other => {
                             Err(self.invalid_request(Id::null(), "batch entry is not an object"))
                         }
@@ -95,7 +95,9 @@ impl MessageParser {
         }
     }
 
-    fn validate_fields(&self, f: Fields<'_>) -> Result<Message, Invalid> {
+    /// Validates one message object; `in_batch` because only 2.0 has
+    /// batches, so a batch entry without `jsonrpc` is 2.0 even when detecting.
+    fn validate_fields(&self, f: Fields<'_>, in_batch: bool) -> Result<Message, Invalid> {
         let is_reply = f.method.is_none() && (f.result.is_some() || f.error.is_some());
         let kind = if is_reply {
             InvalidKind::Response
@@ -117,6 +119,7 @@ impl MessageParser {
         };
         let dialect = match (f.jsonrpc, self.mode) {
             (None, DialectMode::V2) => Dialect::V2,
+            (None, DialectMode::Detect) if in_batch => Dialect::V2,
             (None, _) => Dialect::V1,
             (Some(_), DialectMode::V1) => {
                 return Err(fail(

@@ -267,7 +267,8 @@ impl PeerHandle {
         params: M::Params,
         timeout: Option<Duration>,
     ) -> Result<M::Result, CallError<M::Error>> {
-        let params = encode_params(&params).map_err(CallError::Encode)?;
+        let params = encode_params(&params, self.shared.config.dialect.outgoing())
+            .map_err(CallError::Encode)?;
         decode_reply(self.call_raw(M::NAME, params, timeout).await)
     }
 
@@ -278,7 +279,8 @@ impl PeerHandle {
         P: serde::Serialize,
         R: serde::de::DeserializeOwned,
     {
-        let params = encode_params(&params).map_err(CallError::Encode)?;
+        let params = encode_params(&params, self.shared.config.dialect.outgoing())
+            .map_err(CallError::Encode)?;
         decode_reply(
             self.call_raw(method, params, self.shared.config.call_timeout)
                 .await,
@@ -354,7 +356,8 @@ impl PeerHandle {
         &self,
         params: N::Params,
     ) -> Result<(), NotifyError> {
-        let params = encode_params(&params).map_err(CallError::Encode)?;
+        let params = encode_params(&params, self.shared.config.dialect.outgoing())
+            .map_err(CallError::Encode)?;
         self.notify_raw(N::NAME, params).await
     }
 

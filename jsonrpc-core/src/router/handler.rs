@@ -61,6 +61,17 @@ where
     }
 }
 
+/// Raw closures are notification handlers as they are.
+impl<F, Fut> NotificationHandler for F
+where
+    F: Fn(RawParams, RequestContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), ErrorObject>> + Send + 'static,
+{
+    fn notify(&self, params: RawParams, ctx: RequestContext) -> BoxFuture<Result<(), ErrorObject>> {
+        Box::pin(self(params, ctx))
+    }
+}
+
 /// A typed method handler: decodes params, encodes the result or error.
 pub(crate) struct Typed<M, F> {
     f: F,

@@ -127,6 +127,24 @@ impl Router {
         self.raw_method(name, handler)
     }
 
+    /// Registers a notification handler for `name` with the params type taken
+    /// from the closure, the notification counterpart of [`method_fn`](Self::method_fn).
+    pub fn notification_fn<P, F, Fut>(&mut self, name: &str, handler: F) -> &mut Self
+    where
+        P: serde::de::DeserializeOwned + Send + 'static,
+        F: Fn(P, RequestContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler = move |params: crate::RawParams, ctx: RequestContext| {
+            let fut = crate::method::decode_params::<P>(&params).map(|p| handler(p, ctx));
+            async move {
+                fut?.await;
+                Ok(())
+            }
+        };
+        self.raw_notification(name, handler)
+    }
+
     /// Registers a handler that works on raw JSON.
     pub fn raw_method(&mut self, name: &str, handler: impl MethodHandler) -> &mut Self {
         self.routes
