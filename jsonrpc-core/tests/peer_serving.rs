@@ -517,3 +517,39 @@ async fn closures_serve_notifications() {
         .await;
     assert_eq!(within(rx.recv()).await.as_deref(), Some("hi"));
 }
+
+#[tokio::test]
+async fn priority_methods_are_answered_while_every_slot_is_busy() {
+    let gate = Arc::new(Notify::new());
+    let mut router = echo_router();
+    {
+        let gate = gate.clone();
+        router.method_fn("block", move |_: Value, _| {
+            let gate = gate.clone();
+            async move {
+                gate.notified().await;
+                Ok::<_, ErrorObject>(())
+            }
+        });
+    }
+    let config = PeerConfig::default()
+        .max_concurrent_requests(1)
+        .request_queue(0)
+        .priority_methods(vec!["echo".into()]);
+    let (server, mut raw) = peer_and_raw(router, config);
+    raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"block"}"#)
+        .await;
+    raw.send(r#"{"jsonrpc":"2.0","id":2,"method":"add","params":[1,2]}"#)
+        .await;
+    raw.send(r#"{"id":"echo","method":"echo","params":[]}"#)
+        .await;
+    // The ordinary request is refused, the probe answered, both at once.
+    let mut replies = [raw.recv().await, raw.recv().await];
+    replies.sort_by_key(|r| r["id"].is_string());
+    assert_eq!(replies[0]["id"], 2);
+    assert_eq!(replies[0]["error"]["code"], ErrorObject::SERVER_OVERLOADED);
+    assert_eq!(replies[1], json!({"id":"echo","result":[],"error":null}));
+    assert_eq!(server.stats().requests_in_flight, 1);
+    gate.notify_waiters();
+    assert_eq!(raw.recv().await["id"], 1);
+}

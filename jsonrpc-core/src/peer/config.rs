@@ -39,6 +39,7 @@ pub struct PeerConfig {
     pub(crate) close_on_parse_error: bool,
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) inactivity_probe: Option<InactivityProbe>,
+    pub(crate) priority_methods: Vec<Cow<'static, str>>,
 }
 
 impl Default for PeerConfig {
@@ -59,6 +60,7 @@ impl Default for PeerConfig {
             close_on_parse_error: false,
             write_timeout: Some(Duration::from_secs(30)),
             inactivity_probe: None,
+            priority_methods: Vec::new(),
         }
     }
 }
@@ -136,6 +138,11 @@ setters! {
     /// Probe the peer after this much silence; close if it does not answer.
     /// Default: none.
     inactivity_probe / get_inactivity_probe: Option<InactivityProbe>;
+    /// Methods whose requests skip the request queue and the concurrency
+    /// limit, and whose replies go out ahead of queued messages: cheap calls
+    /// that must be answered even when every slot is busy, such as OVSDB's
+    /// `echo` probe. Their handlers must be quick. Default: none.
+    priority_methods / get_priority_methods: Vec<Cow<'static, str>>;
 }
 
 /// A request sent after a stretch of silence from the peer, to learn whether

@@ -227,6 +227,10 @@ impl<F: Framing> Reader<F> {
 
     fn on_request(&self, req: Request) {
         bump(&self.shared.counters.requests_received);
+        if self.is_priority(&req.method) {
+            serve::start_priority(req, &self.router, &self.peer, &self.tracker);
+            return;
+        }
         if !self.admit() {
             self.reject(&req);
             return;
@@ -251,6 +255,14 @@ impl<F: Framing> Reader<F> {
             shared.queued.fetch_sub(1, Ordering::AcqRel);
             shared.admitted.fetch_sub(1, Ordering::AcqRel);
         }
+    }
+
+    fn is_priority(&self, method: &str) -> bool {
+        self.shared
+            .config
+            .priority_methods
+            .iter()
+            .any(|m| m == method)
     }
 
     /// Takes a place among the requests running or waiting, if one is free.

@@ -40,6 +40,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub use config::{InactivityProbe, PeerConfig, WireCancel};
 pub use error::{CallError, CloseReason, NotifyError};
@@ -297,7 +298,8 @@ impl PeerHandle {
         params: RawParams,
         timeout: Option<Duration>,
     ) -> Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>> {
-        let call = self.call_unbounded(method, params);
+        let span = tracing::debug_span!("rpc.call", method, id = tracing::field::Empty);
+        let call = self.call_unbounded(method, params).instrument(span);
         match timeout {
             None => call.await,
             Some(limit) => tokio::time::timeout(limit, call)
@@ -337,6 +339,7 @@ impl PeerHandle {
             sent: false,
             done: false,
         };
+        tracing::Span::current().record("id", id);
         if shared.outgoing.send(bytes).await.is_err() {
             return Err(CallError::ConnectionClosed(shared.close_reason()));
         }

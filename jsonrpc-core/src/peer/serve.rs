@@ -86,6 +86,22 @@ pub(crate) fn start(
     });
 }
 
+/// Runs a priority request at once, with no slot, and sends its reply on
+/// the control lane, ahead of queued calls and replies.
+pub(crate) fn start_priority(
+    req: Request,
+    router: &Arc<Router>,
+    peer: &PeerHandle,
+    tracker: &TaskTracker,
+) {
+    let router = router.clone();
+    let peer = peer.clone();
+    tracker.spawn(async move {
+        let resp = run_request(&router, &peer, req).await;
+        peer.shared.send_control(&Message::Response(resp));
+    });
+}
+
 /// Runs one request through the router.
 ///
 /// Its cancellation token is the connection's own unless the protocol has an
