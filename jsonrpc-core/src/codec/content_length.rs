@@ -14,7 +14,10 @@
 //! `\n` line ends are not accepted. A bad header section is fatal to the
 //! stream, since without a trusted length the next frame cannot be found.
 
+use std::sync::LazyLock;
+
 use bytes::{Buf, BytesMut};
+use memchr::memmem::Finder;
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::{
@@ -29,6 +32,11 @@ const NAME: &str = "content-length";
 pub const DEFAULT_MAX_HEADER: usize = 8 * 1024;
 
 const HEADER_END: &[u8] = b"\r\n\r\n";
+
+/// The searcher for [`HEADER_END`], built once: building one (what
+/// `memmem::find` does on every call) costs several hundred instructions,
+/// more than searching a typical header section.
+static HEADER_END_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(HEADER_END));
 
 /// Where the decoder is within the current frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,8 +147,7 @@ impl ContentLengthCodec {
         let window = src.len().min(self.max_header);
         // Back up so a `\r\n\r\n` split across reads is still found.
         let from = searched.saturating_sub(HEADER_END.len() - 1).min(window);
-        let Some(end) = memchr::memmem::find(&src[from..window], HEADER_END).map(|k| from + k)
-        else {
+        let Some(end) = HEADER_END_FINDER.find(&src[from..window]).map(|k| from + k) else {
             if src.len() >= self.max_header {
                 return Err(self.invalid(format!(
                     "header section exceeds the max_header limit of {} bytes",
