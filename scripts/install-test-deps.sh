@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs beyond the Rust toolchain.
+# Installs what the test suite needs beyond the Rust toolchain: the real
+# JSON-RPC peers the interoperability tests talk to. Each peer has its own
+# script in scripts/install/; this runs them all. Peers that come from PyPI or
+# npm go under target/peers/ (ignored by git), so a developer's machine and CI
+# install the same way and nothing lands outside the repository but Debian
+# packages.
 #
-# Today the suite needs nothing else: jsonrpc-core's tests run in memory and
-# over loopback. The real-peer suites (Open vSwitch's python ovs.jsonrpc, SPDK's
-# JSONRPCClient, pyright and jedi-language-server) add their installs here when
-# they land, so that `.ci/run` and a developer's machine install the same way.
+# Run as root on a Debian machine (CI does); `apt-get` needs it.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || {
     echo "cargo is missing: install Rust from https://rustup.rs" >&2
     exit 1
 }
-echo "test dependencies: nothing beyond cargo needed yet"
+
+for script in scripts/install/*.sh; do
+    [ -e "$script" ] || continue
+    echo "== $script"
+    bash "$script"
+done
