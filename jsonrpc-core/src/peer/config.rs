@@ -28,6 +28,7 @@ pub struct PeerConfig {
     pub(crate) reject_unknown_members: bool,
     pub(crate) max_concurrent_requests: usize,
     pub(crate) request_queue: usize,
+    pub(crate) queue_timeout: Duration,
     pub(crate) notification_queue: usize,
     pub(crate) outgoing_queue: usize,
     pub(crate) control_queue: usize,
@@ -49,9 +50,10 @@ impl Default for PeerConfig {
             reject_unknown_members: false,
             max_concurrent_requests: 64,
             request_queue: 256,
+            queue_timeout: Duration::from_secs(10),
             notification_queue: 1024,
             outgoing_queue: 1024,
-            control_queue: 256,
+            control_queue: 4096,
             max_batch: 1024,
             max_pending_calls: 4096,
             call_timeout: None,
@@ -96,6 +98,11 @@ setters! {
     /// answered at once with -32000 "Server overloaded", so reading (and with
     /// it, replies to our own calls) never waits for handlers. Default: 256.
     request_queue / get_request_queue: usize;
+    /// How long a request may wait in that queue for a slot before it too is
+    /// answered -32000. Without it, two peers whose handlers call each other
+    /// could wedge for good: every slot held by a handler waiting on a
+    /// request queued at the other side. Default: 10 s.
+    queue_timeout / get_queue_timeout: Duration;
     /// How many incoming notifications may wait to be handled. Notifications
     /// are handled one at a time in arrival order; when this queue is full,
     /// reading pauses until there is room (a notification cannot be refused
@@ -105,8 +112,12 @@ setters! {
     /// wait for room. Default: 1024.
     outgoing_queue / get_outgoing_queue: usize;
     /// How many messages the connection itself may queue ahead of calls and
-    /// replies (error replies to bad input, on-wire cancels); past it they are
-    /// dropped and logged. Default: 256.
+    /// replies: the replies the reader sends at once (overload and protocol
+    /// errors, priority methods) and on-wire cancels. The reader never waits
+    /// for room (that could deadlock two peers), so when this fills — the
+    /// peer sends requests far faster than it reads replies — the connection
+    /// is closed with [`CloseReason::Overwhelmed`](crate::CloseReason::Overwhelmed);
+    /// a cancel that finds no room is just not sent. Default: 4096.
     control_queue / get_control_queue: usize;
     /// The most entries an incoming batch may have; a larger one is an
     /// invalid request. Default: 1024.

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
-use super::serve::{self, lock, BatchEntry, Work};
+use super::serve::{self, lock, BatchEntry, Queued, Work};
 use super::stats::{add, bump};
 use super::writer::Writer;
 use super::{CloseReason, PeerHandle, Shared};
@@ -126,7 +126,7 @@ struct Reader<F> {
     router: Arc<Router>,
     peer: PeerHandle,
     tracker: TaskTracker,
-    requests: mpsc::Sender<Work>,
+    requests: mpsc::Sender<Queued>,
     notifications: mpsc::Sender<Notification>,
 }
 
@@ -216,7 +216,7 @@ impl<F: Framing> Reader<F> {
         let matched = reply
             .id
             .as_u64()
-            .is_some_and(|id| self.shared.pending.complete(id, reply.outcome));
+            .is_some_and(|id| self.shared.pending.complete(id, Ok(reply.outcome)));
         if matched {
             bump(&counters.replies_received);
         } else {
@@ -232,7 +232,8 @@ impl<F: Framing> Reader<F> {
             return;
         }
         if !self.admit() {
-            self.reject(&req);
+            tracing::debug!(method = %req.method, id = %req.id, "request queue full; refusing");
+            serve::refuse(Work::Request(req), &self.shared, &self.router);
             return;
         }
         self.run_or_queue(Work::Request(req));
@@ -251,7 +252,11 @@ impl<F: Framing> Reader<F> {
         shared.queued.fetch_add(1, Ordering::AcqRel);
         // Admission keeps the queue within its capacity, so this only fails
         // once the dispatcher is gone (the connection is closing).
-        if self.requests.try_send(work).is_err() {
+        let queued = Queued {
+            work,
+            since: tokio::time::Instant::now(),
+        };
+        if self.requests.try_send(queued).is_err() {
             shared.queued.fetch_sub(1, Ordering::AcqRel);
             shared.admitted.fetch_sub(1, Ordering::AcqRel);
         }
@@ -275,21 +280,6 @@ impl<F: Framing> Reader<F> {
         }
         admitted.fetch_sub(1, Ordering::AcqRel);
         false
-    }
-
-    /// Answers a request the queue has no room for with the overload error.
-    fn reject(&self, req: &Request) {
-        bump(&self.shared.counters.requests_rejected);
-        tracing::debug!(method = %req.method, id = %req.id, "request queue full; refusing");
-        self.shared
-            .send_control(&Message::Response(self.overloaded(req)));
-    }
-
-    fn overloaded(&self, req: &Request) -> Response {
-        let error = self
-            .router
-            .format_error(&ErrorObject::overloaded(), req.dialect);
-        Response::err(req.id.clone(), error, req.dialect)
     }
 
     async fn on_notification(&mut self, n: Notification) {
@@ -321,8 +311,16 @@ impl<F: Framing> Reader<F> {
         if invalid.kind == InvalidKind::Parse && self.shared.config.close_on_parse_error {
             return Err(CloseReason::Malformed(invalid.reason.into()));
         }
+        // A bad reply to one of our calls fails that call, and only it.
+        if invalid.kind == InvalidKind::Response {
+            if let Some(id) = invalid.id.as_u64() {
+                self.shared
+                    .pending
+                    .complete(id, Err(invalid.reason.clone()));
+            }
+        }
         if let Some(reply) = self.answer(&invalid) {
-            self.shared.send_control(&Message::Response(reply));
+            self.shared.send_control_reply(&Message::Response(reply));
         }
         Ok(())
     }
@@ -341,11 +339,12 @@ impl<F: Framing> Reader<F> {
         let error = self
             .router
             .format_error(&ErrorObject::invalid_request(&too_large), dialect);
-        self.shared.send_control(&Message::Response(Response::err(
-            Id::null(),
-            error,
-            dialect,
-        )));
+        self.shared
+            .send_control_reply(&Message::Response(Response::err(
+                Id::null(),
+                error,
+                dialect,
+            )));
     }
 
     async fn on_batch(&mut self, items: Vec<Result<Message, Invalid>>) -> Result<(), CloseReason> {
@@ -385,22 +384,7 @@ impl<F: Framing> Reader<F> {
         if self.admit() {
             self.run_or_queue(Work::Batch(entries));
         } else {
-            let replies: Vec<Message> = entries
-                .into_iter()
-                .map(|entry| match entry {
-                    BatchEntry::Run(req) => {
-                        bump(&self.shared.counters.requests_rejected);
-                        Message::Response(self.overloaded(&req))
-                    }
-                    BatchEntry::Answer(resp) => Message::Response(resp),
-                })
-                .collect();
-            let mut out = Vec::new();
-            if Message::write_batch(&replies, &mut out).is_ok()
-                && self.shared.control.try_send(out).is_err()
-            {
-                tracing::warn!("control queue full; dropping a batch of overload errors");
-            }
+            serve::refuse(Work::Batch(entries), &self.shared, &self.router);
         }
         Ok(())
     }

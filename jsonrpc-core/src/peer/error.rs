@@ -28,6 +28,10 @@ pub enum CloseReason {
     /// reading.
     #[error("the peer stopped reading: a write made no progress for {0:?}")]
     WriteStalled(Duration),
+    /// The peer sent requests much faster than it read our replies, until
+    /// the control queue (of this many replies) was full.
+    #[error("the peer is not reading our replies: {0} of them are waiting to be sent")]
+    Overwhelmed(usize),
     /// There is no connection right now (a reconnecting client between
     /// attempts).
     #[error("not connected")]
@@ -65,6 +69,11 @@ pub enum CallError<E = crate::ErrorObject> {
         /// The raw JSON that did not fit.
         reply: String,
     },
+    /// The peer's reply to this call was not a valid JSON-RPC reply (say,
+    /// neither `result` nor `error`); only this call fails, the connection
+    /// goes on.
+    #[error("the peer's reply was invalid: {0}")]
+    InvalidReply(String),
     /// The message would exceed the connection's frame limit.
     #[error(transparent)]
     TooLarge(#[from] FrameTooLarge),
@@ -87,6 +96,7 @@ impl<E> CallError<E> {
             CallError::Timeout(d) => CallError::Timeout(d),
             CallError::Encode(e) => CallError::Encode(e),
             CallError::Decode { error, reply } => CallError::Decode { error, reply },
+            CallError::InvalidReply(r) => CallError::InvalidReply(r),
             CallError::TooLarge(e) => CallError::TooLarge(e),
         }
     }

@@ -222,12 +222,40 @@ impl Shared {
             .unwrap_or(CloseReason::Local)
     }
 
-    /// Queues a message on the control lane without waiting; drops it (and
-    /// says so) when the lane is full, since the peer is then not reading.
-    fn send_control(&self, message: &Message) {
+    /// Queues a reply on the control lane without waiting.
+    ///
+    /// The reader sends these, and the reader must never wait on the writer:
+    /// two peers whose readers both waited for their writers, while both
+    /// writers waited for the other side to read, would be stuck for good.
+    /// So when the lane is full — the peer sends requests much faster than it
+    /// reads our replies — the connection is closed with a reason, rather
+    /// than a reply being lost (its caller would wait forever) or the queue
+    /// growing without bound.
+    fn send_control_reply(&self, message: &Message) {
         let mut out = Vec::with_capacity(128);
+        if message.write_json(&mut out).is_err() {
+            return;
+        }
+        self.queue_control(out);
+    }
+
+    fn queue_control(&self, out: Vec<u8>) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.control.try_send(out) {
+            let limit = self.config.control_queue;
+            tracing::warn!(
+                limit,
+                "control queue full: the peer is not reading our replies; closing"
+            );
+            self.close(CloseReason::Overwhelmed(limit));
+        }
+    }
+
+    /// Queues an on-wire cancel; when the lane is full it is dropped, which
+    /// costs nothing but a late reply.
+    fn send_cancel(&self, message: &Message) {
+        let mut out = Vec::with_capacity(64);
         if message.write_json(&mut out).is_ok() && self.control.try_send(out).is_err() {
-            tracing::warn!("control queue full or closed; dropping a message to the peer");
+            tracing::debug!("control queue full; not sending a cancel");
         }
     }
 }
@@ -348,8 +376,9 @@ impl PeerHandle {
         let outcome = reply.await;
         guard.done = true;
         match outcome {
-            Ok(Ok(result)) => Ok(result),
-            Ok(Err(error)) => Err(CallError::Rpc(error)),
+            Ok(Ok(Ok(result))) => Ok(result),
+            Ok(Ok(Err(error))) => Err(CallError::Rpc(error)),
+            Ok(Err(reason)) => Err(CallError::InvalidReply(reason)),
             Err(_) => Err(CallError::ConnectionClosed(shared.close_reason())),
         }
     }
@@ -450,7 +479,7 @@ impl Drop for PendingGuard<'_> {
             if self.sent && !self.shared.shutdown.is_cancelled() {
                 let id = Id::from(self.id);
                 self.shared
-                    .send_control(&Message::Notification(Notification {
+                    .send_cancel(&Message::Notification(Notification {
                         method: cancel.method().to_owned(),
                         params: Some(cancel.params_for(&id)),
                         dialect: self.shared.config.dialect.outgoing(),

@@ -13,8 +13,9 @@ use tokio::sync::oneshot;
 
 use super::CloseReason;
 
-/// A reply's outcome: the result, or the error value.
-pub(crate) type Outcome = Result<Box<RawValue>, Box<RawValue>>;
+/// What a waiting call is handed: the reply's outcome (the result, or the
+/// error value), or why the reply that came for it could not be used.
+pub(crate) type Outcome = Result<Result<Box<RawValue>, Box<RawValue>>, String>;
 
 #[derive(Default)]
 pub(crate) struct Pending {

@@ -25,6 +25,12 @@ pub(crate) enum Work {
     Batch(Vec<BatchEntry>),
 }
 
+/// Work waiting for a slot, and since when.
+pub(crate) struct Queued {
+    pub(crate) work: Work,
+    pub(crate) since: tokio::time::Instant,
+}
+
 pub(crate) enum BatchEntry {
     Run(Request),
     Answer(Response),
@@ -36,7 +42,7 @@ pub(crate) enum BatchEntry {
 /// queued ahead of it; this task only serves the ones that had to wait, in
 /// the order they came.
 pub(crate) async fn dispatch(
-    mut queue: mpsc::Receiver<Work>,
+    mut queue: mpsc::Receiver<Queued>,
     router: Arc<Router>,
     peer: PeerHandle,
     tracker: TaskTracker,
@@ -46,19 +52,56 @@ pub(crate) async fn dispatch(
     // waiter on the token each time.
     let shutdown = shared.shutdown.clone().cancelled_owned();
     tokio::pin!(shutdown);
+    let wait_limit = shared.config.queue_timeout;
     loop {
-        let work = tokio::select! {
+        let Queued { work, since } = tokio::select! {
             biased;
             _ = &mut shutdown => break,
             w = queue.recv() => match w { Some(w) => w, None => break },
         };
+        // Requests must not wait for a slot forever: when the handlers that
+        // hold the slots are themselves waiting on requests queued at the
+        // peer, only giving up on the queue breaks the cycle.
         let slot = tokio::select! {
             biased;
             _ = &mut shutdown => break,
-            s = shared.slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => break },
+            s = shared.slots.clone().acquire_owned() => match s { Ok(s) => Some(s), Err(_) => break },
+            _ = tokio::time::sleep_until(since + wait_limit) => None,
         };
         shared.queued.fetch_sub(1, Ordering::AcqRel);
-        start(work, slot, &router, &peer, &tracker);
+        match slot {
+            Some(slot) => start(work, slot, &router, &peer, &tracker),
+            None => {
+                tracing::debug!(waited = ?wait_limit, "no free slot in time; refusing");
+                shared.admitted.fetch_sub(1, Ordering::AcqRel);
+                refuse(work, &shared, &router);
+            }
+        }
+    }
+}
+
+/// Answers every request in `work` with the overload error, at once.
+pub(crate) fn refuse(work: Work, shared: &Shared, router: &Router) {
+    let overloaded = |req: &Request| {
+        bump(&shared.counters.requests_rejected);
+        let error = router.format_error(&ErrorObject::overloaded(), req.dialect);
+        Message::Response(Response::err(req.id.clone(), error, req.dialect))
+    };
+    match work {
+        Work::Request(req) => shared.send_control_reply(&overloaded(&req)),
+        Work::Batch(entries) => {
+            let replies: Vec<Message> = entries
+                .into_iter()
+                .map(|entry| match entry {
+                    BatchEntry::Run(req) => overloaded(&req),
+                    BatchEntry::Answer(resp) => Message::Response(resp),
+                })
+                .collect();
+            let mut out = Vec::new();
+            if Message::write_batch(&replies, &mut out).is_ok() {
+                shared.queue_control(out);
+            }
+        }
     }
 }
 
@@ -98,7 +141,7 @@ pub(crate) fn start_priority(
     let peer = peer.clone();
     tracker.spawn(async move {
         let resp = run_request(&router, &peer, req).await;
-        peer.shared.send_control(&Message::Response(resp));
+        peer.shared.send_control_reply(&Message::Response(resp));
     });
 }
 
