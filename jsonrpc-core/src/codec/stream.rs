@@ -124,6 +124,8 @@ pub struct JsonStreamCodec {
     /// Bytes looked at by the scanner (including skipped whitespace), for
     /// checking that scanning stays linear.
     scanned: u64,
+    /// Write `\n` after each outgoing value.
+    newline: bool,
 }
 
 impl Default for JsonStreamCodec {
@@ -140,6 +142,7 @@ impl JsonStreamCodec {
             scan: Scan::FRESH,
             discarding: false,
             scanned: 0,
+            newline: false,
         }
     }
 
@@ -151,6 +154,23 @@ impl JsonStreamCodec {
     /// ```
     pub fn with_max_frame(mut self, max_frame: usize) -> Self {
         self.max_frame = max_frame;
+        self
+    }
+
+    /// Writes a `\n` after each outgoing value. The raw stream needs no
+    /// delimiter, but SPDK's targets end every reply with one, and tools that
+    /// read replies line by line rely on it. Reading is unaffected.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use jsonrpc_core::codec::JsonStreamCodec;
+    /// use tokio_util::codec::Encoder;
+    /// let mut out = BytesMut::new();
+    /// JsonStreamCodec::new().with_newline(true).encode(&b"{}"[..], &mut out).unwrap();
+    /// assert_eq!(&out[..], b"{}\n");
+    /// ```
+    pub fn with_newline(mut self, newline: bool) -> Self {
+        self.newline = newline;
         self
     }
 
@@ -701,6 +721,9 @@ impl Encoder<&[u8]> for JsonStreamCodec {
             .into());
         }
         dst.extend_from_slice(body);
+        if self.newline {
+            dst.extend_from_slice(b"\n");
+        }
         Ok(())
     }
 }
