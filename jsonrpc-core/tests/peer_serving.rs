@@ -553,3 +553,25 @@ async fn priority_methods_are_answered_while_every_slot_is_busy() {
     gate.notify_waiters();
     assert_eq!(raw.recv().await["id"], 1);
 }
+
+#[tokio::test]
+async fn a_detecting_peer_calls_back_in_the_dialect_the_other_side_speaks() {
+    let mut router = Router::new();
+    router.method_fn("ask", |_: Value, ctx: RequestContext| async move {
+        let peer = ctx.peer().expect("on a connection").clone();
+        let answer: String = peer
+            .call_raw_typed("question", ())
+            .await
+            .map_err(ErrorObject::internal_error)?;
+        Ok::<_, ErrorObject>(answer)
+    });
+    let (_server, mut raw) = peer_and_raw(router, PeerConfig::default());
+    raw.send(r#"{"id":1,"method":"ask","params":[]}"#).await;
+    let question = raw.recv().await;
+    // 1.0, as the caller spoke: no `jsonrpc`, params an array.
+    assert!(question.get("jsonrpc").is_none(), "{question}");
+    assert_eq!(question["params"], json!([]));
+    raw.send_json(json!({"id": question["id"], "result": "42", "error": null}))
+        .await;
+    assert_eq!(raw.recv().await, json!({"id":1,"result":"42","error":null}));
+}

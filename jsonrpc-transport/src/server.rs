@@ -230,9 +230,11 @@ async fn accept_loop<F: Framing + Clone>(
                 peer.close();
             }
             let reason = peer.closed().await;
+            // Free the slot before the count drops, so a client that sees
+            // room by the count is never refused for want of a slot.
+            drop(slot);
             shared2.live().remove(&id);
             tracing::debug!(peer = %peer_name, id, %reason, "connection closed");
-            drop(slot);
         });
     }
     tracing::debug!(%endpoint, "no longer accepting");

@@ -30,13 +30,16 @@ pub enum DialectMode {
     /// same); one that is present must be `"2.0"`.
     V2,
     /// Each message says for itself: `"jsonrpc": "2.0"` is 2.0, no `jsonrpc`
-    /// member is 1.0. Our own calls go out as 2.0.
+    /// member is 1.0. A peer's own calls go out in the dialect the other side
+    /// last spoke (2.0 until it has spoken); see [`outgoing`](Self::outgoing)
+    /// for the fixed default.
     #[default]
     Detect,
 }
 
 impl DialectMode {
-    /// The dialect our own requests and notifications are written in.
+    /// The dialect our own requests and notifications are written in before
+    /// the peer has said anything.
     pub fn outgoing(self) -> Dialect {
         match self {
             DialectMode::V1 => Dialect::V1,

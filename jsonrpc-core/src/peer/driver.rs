@@ -98,14 +98,18 @@ pub(crate) async fn run<R, W, F>(
                 tracker.close();
                 tracker.wait().await;
             };
-            if tokio::time::timeout(config.drain_timeout, drained)
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    deadline = ?config.drain_timeout,
-                    "handlers still running at the drain deadline; cancelling them"
-                );
+            // A close() while draining (a server's shutdown deadline, say)
+            // ends the wait too: it has cancelled the handlers already.
+            tokio::select! {
+                r = tokio::time::timeout(config.drain_timeout, drained) => {
+                    if r.is_err() {
+                        tracing::warn!(
+                            deadline = ?config.drain_timeout,
+                            "handlers still running at the drain deadline; cancelling them"
+                        );
+                    }
+                }
+                _ = shared.shutdown.cancelled() => {}
             }
             shared.close(reason);
         }
@@ -204,6 +208,11 @@ impl<F: Framing> Reader<F> {
     }
 
     async fn on_message(&mut self, message: Message) {
+        self.shared.heard(match &message {
+            Message::Request(r) => r.dialect,
+            Message::Notification(n) => n.dialect,
+            Message::Response(r) => r.dialect,
+        });
         match message {
             Message::Response(r) => self.on_reply(r),
             Message::Request(req) => self.on_request(req),
@@ -213,12 +222,15 @@ impl<F: Framing> Reader<F> {
 
     fn on_reply(&self, reply: Response) {
         let counters = &self.shared.counters;
-        let matched = reply
+        let waiter = reply
             .id
             .as_u64()
-            .is_some_and(|id| self.shared.pending.complete(id, Ok(reply.outcome)));
-        if matched {
+            .and_then(|id| self.shared.pending.take(id));
+        if let Some(waiter) = waiter {
+            // Counted before the caller can see its reply, so a caller that
+            // reads the counters right after its call sees it counted.
             bump(&counters.replies_received);
+            let _ = waiter.send(Ok(reply.outcome));
         } else {
             bump(&counters.late_replies);
             tracing::debug!(id = %reply.id, "dropping a reply that no call is waiting for");
@@ -313,10 +325,12 @@ impl<F: Framing> Reader<F> {
         }
         // A bad reply to one of our calls fails that call, and only it.
         if invalid.kind == InvalidKind::Response {
-            if let Some(id) = invalid.id.as_u64() {
-                self.shared
-                    .pending
-                    .complete(id, Err(invalid.reason.clone()));
+            let waiter = invalid
+                .id
+                .as_u64()
+                .and_then(|id| self.shared.pending.take(id));
+            if let Some(waiter) = waiter {
+                let _ = waiter.send(Err(invalid.reason.clone()));
             }
         }
         if let Some(reply) = self.answer(&invalid) {
@@ -335,7 +349,7 @@ impl<F: Framing> Reader<F> {
     fn on_oversized(&self, too_large: FrameTooLarge) {
         bump(&self.shared.counters.oversized_frames);
         tracing::warn!(error = %too_large, "dropped an oversized frame");
-        let dialect = self.shared.config.dialect.outgoing();
+        let dialect = self.shared.outgoing_dialect();
         let error = self
             .router
             .format_error(&ErrorObject::invalid_request(&too_large), dialect);
@@ -350,7 +364,7 @@ impl<F: Framing> Reader<F> {
     async fn on_batch(&mut self, items: Vec<Result<Message, Invalid>>) -> Result<(), CloseReason> {
         let max = self.shared.config.max_batch;
         if items.len() > max {
-            let dialect = self.shared.config.dialect.outgoing();
+            let dialect = self.shared.outgoing_dialect();
             return self.on_invalid(Invalid {
                 id: Id::null(),
                 dialect,

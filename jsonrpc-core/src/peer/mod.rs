@@ -47,7 +47,7 @@ pub use error::{CallError, CloseReason, NotifyError};
 pub use stats::PeerStats;
 
 use crate::codec::{FrameTooLarge, Framing};
-use crate::message::{Id, Message, Notification, RawParams, Request};
+use crate::message::{Dialect, DialectMode, Id, Message, Notification, RawParams, Request};
 use crate::method::{encode_params, Method, NotificationMethod};
 use crate::Router;
 use pending::Pending;
@@ -128,6 +128,7 @@ impl<F: Framing + Clone> Peer<F> {
             stop_reading: CancellationToken::new(),
             finished: CancellationToken::new(),
             last_input_ms: AtomicU64::new(0),
+            peer_dialect: Default::default(),
             started: tokio::time::Instant::now(),
             reason: OnceLock::new(),
             in_flight: Mutex::default(),
@@ -177,6 +178,8 @@ pub(crate) struct Shared {
     stop_reading: CancellationToken,
     /// Fires when every task of the connection has ended.
     finished: CancellationToken,
+    /// The dialect the peer last spoke: 0 not yet, 1 for 1.0, 2 for 2.0.
+    peer_dialect: std::sync::atomic::AtomicU8,
     /// When input last arrived, in milliseconds since `started`.
     last_input_ms: AtomicU64,
     started: tokio::time::Instant,
@@ -200,6 +203,32 @@ impl Shared {
         // Callers waiting for a slot learn of the close at once.
         self.call_slots.close();
         self.shutdown.cancel();
+    }
+
+    /// The dialect our own calls and notifications are written in: the
+    /// configured one, or on a detecting connection the one the peer last
+    /// spoke (2.0 until it has spoken), so a 1.0 peer such as OVSDB's is
+    /// called back in 1.0.
+    fn outgoing_dialect(&self) -> Dialect {
+        match self.config.dialect {
+            DialectMode::V1 => Dialect::V1,
+            DialectMode::V2 => Dialect::V2,
+            DialectMode::Detect => match self.peer_dialect.load(Ordering::Relaxed) {
+                1 => Dialect::V1,
+                _ => Dialect::V2,
+            },
+        }
+    }
+
+    /// Remembers the dialect of a message the peer sent.
+    fn heard(&self, dialect: Dialect) {
+        if self.config.dialect == DialectMode::Detect {
+            let code = match dialect {
+                Dialect::V1 => 1,
+                Dialect::V2 => 2,
+            };
+            self.peer_dialect.store(code, Ordering::Relaxed);
+        }
     }
 
     /// Notes that input arrived now.
@@ -250,12 +279,15 @@ impl Shared {
         }
     }
 
-    /// Queues an on-wire cancel; when the lane is full it is dropped, which
-    /// costs nothing but a late reply.
+    /// Queues an on-wire cancel behind its request: on the outgoing lane,
+    /// which is first in, first out, so the cancel can never reach the peer
+    /// before the request it names. When that lane is full the cancel is
+    /// dropped, which costs the work of a call nobody waits for and a late
+    /// reply.
     fn send_cancel(&self, message: &Message) {
         let mut out = Vec::with_capacity(64);
-        if message.write_json(&mut out).is_ok() && self.control.try_send(out).is_err() {
-            tracing::debug!("control queue full; not sending a cancel");
+        if message.write_json(&mut out).is_ok() && self.outgoing.try_send(out).is_err() {
+            tracing::debug!("outgoing queue full; not sending a cancel");
         }
     }
 }
@@ -296,8 +328,8 @@ impl PeerHandle {
         params: M::Params,
         timeout: Option<Duration>,
     ) -> Result<M::Result, CallError<M::Error>> {
-        let params = encode_params(&params, self.shared.config.dialect.outgoing())
-            .map_err(CallError::Encode)?;
+        let params =
+            encode_params(&params, self.shared.outgoing_dialect()).map_err(CallError::Encode)?;
         decode_reply(self.call_raw(M::NAME, params, timeout).await)
     }
 
@@ -308,8 +340,8 @@ impl PeerHandle {
         P: serde::Serialize,
         R: serde::de::DeserializeOwned,
     {
-        let params = encode_params(&params, self.shared.config.dialect.outgoing())
-            .map_err(CallError::Encode)?;
+        let params =
+            encode_params(&params, self.shared.outgoing_dialect()).map_err(CallError::Encode)?;
         decode_reply(
             self.call_raw(method, params, self.shared.config.call_timeout)
                 .await,
@@ -353,7 +385,7 @@ impl PeerHandle {
             id: Id::from(id),
             method: method.to_owned(),
             params,
-            dialect: shared.config.dialect.outgoing(),
+            dialect: shared.outgoing_dialect(),
         }))?;
         let reply = shared
             .pending
@@ -388,8 +420,8 @@ impl PeerHandle {
         &self,
         params: N::Params,
     ) -> Result<(), NotifyError> {
-        let params = encode_params(&params, self.shared.config.dialect.outgoing())
-            .map_err(CallError::Encode)?;
+        let params =
+            encode_params(&params, self.shared.outgoing_dialect()).map_err(CallError::Encode)?;
         self.notify_raw(N::NAME, params).await
     }
 
@@ -402,7 +434,7 @@ impl PeerHandle {
         let message = Message::Notification(Notification {
             method: method.to_owned(),
             params,
-            dialect: shared.config.dialect.outgoing(),
+            dialect: shared.outgoing_dialect(),
         });
         let bytes = self.serialize(&message)?;
         shared
@@ -482,7 +514,7 @@ impl Drop for PendingGuard<'_> {
                     .send_cancel(&Message::Notification(Notification {
                         method: cancel.method().to_owned(),
                         params: Some(cancel.params_for(&id)),
-                        dialect: self.shared.config.dialect.outgoing(),
+                        dialect: self.shared.outgoing_dialect(),
                     }));
             }
         }

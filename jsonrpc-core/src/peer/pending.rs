@@ -46,14 +46,11 @@ impl Pending {
         Ok(rx)
     }
 
-    /// Hands a reply to its caller; false when no call waits for `id`.
-    pub(crate) fn complete(&self, id: u64, outcome: Outcome) -> bool {
-        let waiter = self.lock().calls.remove(&id);
-        match waiter {
-            // The caller may have just given up; its entry was ours to remove either way.
-            Some(tx) => tx.send(outcome).is_ok(),
-            None => false,
-        }
+    /// Takes out the caller waiting for `id`, if any, to hand it its reply.
+    /// (The caller may give up in the meantime; the entry was ours to remove
+    /// either way.)
+    pub(crate) fn take(&self, id: u64) -> Option<oneshot::Sender<Outcome>> {
+        self.lock().calls.remove(&id)
     }
 
     /// Forgets call `id`; true if it was still waiting.
