@@ -103,6 +103,7 @@ async fn dropping_a_call_frees_its_slot_and_sends_the_wire_cancel() {
     assert_eq!(cancel["params"]["id"], req["id"]);
     assert!(cancel.get("id").is_none(), "a cancel is a notification");
     assert_eq!(client.stats().calls_pending, 0);
+    assert_eq!(client.stats().cancels_sent, 1);
 }
 
 #[tokio::test]

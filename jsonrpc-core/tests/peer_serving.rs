@@ -430,7 +430,7 @@ async fn a_wire_cancel_from_the_peer_cancels_that_handler() {
         }
     });
     let config = PeerConfig::default().wire_cancel(Some(WireCancel::lsp()));
-    let (_server, mut raw) = peer_and_raw(router, config);
+    let (server, mut raw) = peer_and_raw(router, config);
     raw.send(r#"{"jsonrpc":"2.0","id":7,"method":"wait"}"#)
         .await;
     within(started_rx).await.unwrap();
@@ -439,6 +439,7 @@ async fn a_wire_cancel_from_the_peer_cancels_that_handler() {
     let reply = raw.recv().await;
     assert_eq!(reply["id"], 7);
     assert_eq!(reply["error"]["code"], ErrorObject::REQUEST_CANCELLED);
+    assert_eq!(server.stats().cancels_received, 1);
 }
 
 #[tokio::test]

@@ -298,6 +298,7 @@ impl<F: Framing> Reader<F> {
         bump(&self.shared.counters.notifications_received);
         if let Some(cancel) = &self.shared.config.wire_cancel {
             if n.method == cancel.method() {
+                bump(&self.shared.counters.cancels_received);
                 if let Some(id) = cancel.id_in(&n.params) {
                     if let Some(token) = lock(&self.shared.in_flight).get(&id) {
                         token.cancel();

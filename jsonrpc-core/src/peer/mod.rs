@@ -286,8 +286,12 @@ impl Shared {
     /// reply.
     fn send_cancel(&self, message: &Message) {
         let mut out = Vec::with_capacity(64);
-        if message.write_json(&mut out).is_ok() && self.outgoing.try_send(out).is_err() {
-            tracing::debug!("outgoing queue full; not sending a cancel");
+        if message.write_json(&mut out).is_err() {
+            return;
+        }
+        match self.outgoing.try_send(out) {
+            Ok(()) => bump(&self.counters.cancels_sent),
+            Err(_) => tracing::debug!("outgoing queue full; not sending a cancel"),
         }
     }
 }

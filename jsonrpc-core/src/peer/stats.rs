@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) struct Counters {
     pub(crate) calls_sent: AtomicU64,
     pub(crate) notifications_sent: AtomicU64,
+    pub(crate) cancels_sent: AtomicU64,
+    pub(crate) cancels_received: AtomicU64,
     pub(crate) replies_received: AtomicU64,
     pub(crate) late_replies: AtomicU64,
     pub(crate) requests_received: AtomicU64,
@@ -39,6 +41,12 @@ pub struct PeerStats {
     pub calls_pending: u64,
     /// Our notifications sent.
     pub notifications_sent: u64,
+    /// On-wire cancels sent for our dropped or timed-out calls (not counted
+    /// in `notifications_sent`).
+    pub cancels_sent: u64,
+    /// On-wire cancels received from the peer (also counted in
+    /// `notifications_received`).
+    pub cancels_received: u64,
     /// Replies received that matched a waiting call.
     pub replies_received: u64,
     /// Replies received for no waiting call (the call timed out or was
@@ -71,6 +79,8 @@ impl Counters {
             calls_sent: get(&self.calls_sent),
             calls_pending: calls_pending as u64,
             notifications_sent: get(&self.notifications_sent),
+            cancels_sent: get(&self.cancels_sent),
+            cancels_received: get(&self.cancels_received),
             replies_received: get(&self.replies_received),
             late_replies: get(&self.late_replies),
             requests_received: get(&self.requests_received),
