@@ -362,8 +362,9 @@ impl PeerHandle {
         params: RawParams,
         timeout: Option<Duration>,
     ) -> Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>> {
-        let span = tracing::debug_span!("rpc.call", method, id = tracing::field::Empty);
-        let call = self.call_unbounded(method, params).instrument(span);
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::debug_span!("rpc.call", method, id);
+        let call = self.call_unbounded(id, method, params).instrument(span);
         match timeout {
             None => call.await,
             Some(limit) => tokio::time::timeout(limit, call)
@@ -374,6 +375,7 @@ impl PeerHandle {
 
     async fn call_unbounded(
         &self,
+        id: u64,
         method: &str,
         params: RawParams,
     ) -> Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>> {
@@ -384,7 +386,6 @@ impl PeerHandle {
             .acquire()
             .await
             .map_err(|_| CallError::ConnectionClosed(shared.close_reason()))?;
-        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
         let bytes = self.serialize(&Message::Request(Request {
             id: Id::from(id),
             method: method.to_owned(),
@@ -403,7 +404,6 @@ impl PeerHandle {
             sent: false,
             done: false,
         };
-        tracing::Span::current().record("id", id);
         if shared.outgoing.send(bytes).await.is_err() {
             return Err(CallError::ConnectionClosed(shared.close_reason()));
         }
