@@ -11,10 +11,13 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-/// Records each span's name and fields, as `name method=.. id=..`.
+/// A span as recorded: its name and its fields' names and values.
+type Seen = (String, Vec<(String, String)>);
+
+/// Records each span's name and fields.
 #[derive(Clone, Default)]
 struct Spans {
-    seen: Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 struct Fields<'a>(&'a mut Vec<(String, String)>);
