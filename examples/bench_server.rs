@@ -1,0 +1,200 @@
+//! The framework's server for load tests: `add` and `echo` over any framing,
+//! on any number of TCP and Unix endpoints.
+//!
+//! ```text
+//! cargo build --release --examples
+//! target/release/examples/bench_server --listen punix:/tmp/bench.sock --listen ptcp:7000:127.0.0.1
+//! target/release/examples/load --connect unix:/tmp/bench.sock --in-flight 64 --calls 500000
+//! ```
+//!
+//! It prints each endpoint it listens on (`listening on punix:/tmp/bench.sock`,
+//! with the real port when 0 was asked for) and serves until Ctrl-C,
+//! SIGTERM, or the end of its standard input, then shuts down gracefully:
+//! stops accepting, lets running requests finish, removes socket files.
+//! A shell runs a background job (`bench_server ... &`) with its standard
+//! input at end of file already, so pass `--ignore-stdin` there.
+//!
+//! Methods:
+//!
+//! * `add`: params `[a, b]` (two i64), result `a + b` (an error on overflow);
+//! * `echo`: result is the params as they came, byte for byte.
+//!
+//! `examples/load.rs` includes this file as a module to start the same
+//! server in-process (`load --spawn-server ours`).
+
+use std::error::Error;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use jsonrpc_core::codec::{ContentLengthCodec, Framing, JsonStreamCodec, LineCodec};
+use jsonrpc_core::{ErrorObject, Router};
+use jsonrpc_transport::{ListenEndpoint, RunningServer, Server};
+use serde_json::value::RawValue;
+
+/// How messages are delimited on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FramingKind {
+    /// JSON texts back to back, no delimiter (OVSDB, SPDK).
+    Stream,
+    /// One JSON text per line.
+    Line,
+    /// LSP-style `Content-Length` headers.
+    ContentLength,
+}
+
+impl FramingKind {
+    /// The name as written on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            FramingKind::Stream => "stream",
+            FramingKind::Line => "line",
+            FramingKind::ContentLength => "content-length",
+        }
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "JSON-RPC server (the framework's) with `add` and `echo`, for load tests")]
+struct Args {
+    /// Where to listen: punix:PATH or ptcp:PORT[:IP] (port 0: any free port).
+    /// May be given several times.
+    #[arg(long, required = true, value_name = "ENDPOINT")]
+    listen: Vec<ListenEndpoint>,
+    /// How messages are delimited.
+    #[arg(long, value_enum, default_value_t = FramingKind::Stream)]
+    framing: FramingKind,
+    /// Tokio worker threads; 1 (the default) runs a single-threaded runtime,
+    /// the fastest on a 2-core machine with the load tool on the other core.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Keep running when standard input ends (for `bench_server ... &`).
+    #[arg(long)]
+    ignore_stdin: bool,
+    /// How long shutdown waits for running requests.
+    #[arg(long, default_value_t = 5)]
+    shutdown_secs: u64,
+}
+
+/// The router: `add` and `echo`.
+pub fn router() -> Router {
+    let mut router = Router::new();
+    router
+        .method_fn("add", |(a, b): (i64, i64), _ctx| async move {
+            a.checked_add(b)
+                .ok_or_else(|| ErrorObject::invalid_params("the sum overflows an i64"))
+        })
+        .method_fn("echo", |params: Box<RawValue>, _ctx| async move {
+            Ok::<_, ErrorObject>(params)
+        });
+    router
+}
+
+/// Binds every endpoint and starts serving [`router`] with `framing`.
+pub async fn start(
+    framing: FramingKind,
+    listen: Vec<ListenEndpoint>,
+) -> Result<RunningServer, jsonrpc_transport::TransportError> {
+    async fn bind<F: Framing + Clone>(
+        codec: F,
+        listen: Vec<ListenEndpoint>,
+    ) -> Result<RunningServer, jsonrpc_transport::TransportError> {
+        Server::new(codec).router(router()).bind(listen).await
+    }
+    match framing {
+        FramingKind::Stream => bind(JsonStreamCodec::new(), listen).await,
+        FramingKind::Line => bind(LineCodec::new(), listen).await,
+        FramingKind::ContentLength => bind(ContentLengthCodec::new(), listen).await,
+    }
+}
+
+/// Resolves on Ctrl-C, SIGTERM, or (unless ignored) the end of stdin, and
+/// says which.
+async fn stop_signal(watch_stdin: bool) -> &'static str {
+    let stdin_eof = async {
+        if !watch_stdin {
+            return std::future::pending().await;
+        }
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 256];
+        loop {
+            match tokio::io::AsyncReadExt::read(&mut stdin, &mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    let sigterm = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(e) => {
+                    eprintln!("cannot watch SIGTERM ({e}); stop with Ctrl-C");
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => match r {
+            Ok(()) => "Ctrl-C",
+            Err(e) => {
+                eprintln!("cannot watch Ctrl-C ({e})");
+                std::future::pending().await
+            }
+        },
+        _ = sigterm => "SIGTERM",
+        _ = stdin_eof => "end of standard input (pass --ignore-stdin to keep running)",
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    match run_main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_server: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_main() -> Result<(), Box<dyn Error>> {
+    let args = Args::parse();
+    let runtime = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(async move {
+        let server = start(args.framing, args.listen).await?;
+        for endpoint in server.local_endpoints() {
+            println!("listening on {endpoint}");
+        }
+        println!(
+            "framing {}, {} thread(s); methods: add, echo",
+            args.framing.name(),
+            args.threads
+        );
+        let why = stop_signal(!args.ignore_stdin).await;
+        println!("{why}: shutting down");
+        let stats = server.stats();
+        server
+            .shutdown(Duration::from_secs(args.shutdown_secs))
+            .await;
+        println!(
+            "stopped ({} connection(s) accepted, {} refused)",
+            stats.accepted, stats.refused
+        );
+        Ok(())
+    })
+}
