@@ -21,7 +21,7 @@ use memchr::memmem::Finder;
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::{
-    is_json_whitespace, unexpected_eof, Frame, FrameError, FrameTooLarge, Framing,
+    check_outgoing, is_json_whitespace, unexpected_eof, Frame, FrameError, FrameTooLarge, Framing,
     DEFAULT_MAX_FRAME,
 };
 
@@ -314,14 +314,7 @@ impl Encoder<&[u8]> for ContentLengthCodec {
     type Error = FrameError;
 
     fn encode(&mut self, body: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
-        if body.len() > self.max_frame {
-            return Err(FrameTooLarge {
-                framing: NAME,
-                limit: self.max_frame,
-                size: body.len(),
-            }
-            .into());
-        }
+        check_outgoing(NAME, self.max_frame, body)?;
         dst.reserve(body.len() + 40);
         dst.extend_from_slice(b"Content-Length: ");
         put_decimal(dst, body.len());

@@ -8,7 +8,10 @@
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::{is_json_whitespace, Frame, FrameError, FrameTooLarge, Framing, DEFAULT_MAX_FRAME};
+use super::{
+    check_outgoing, is_json_whitespace, Frame, FrameError, FrameTooLarge, Framing,
+    DEFAULT_MAX_FRAME,
+};
 
 const NAME: &str = "line";
 
@@ -163,14 +166,7 @@ impl Encoder<&[u8]> for LineCodec {
     type Error = FrameError;
 
     fn encode(&mut self, body: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
-        if body.len() > self.max_frame {
-            return Err(FrameTooLarge {
-                framing: NAME,
-                limit: self.max_frame,
-                size: body.len(),
-            }
-            .into());
-        }
+        check_outgoing(NAME, self.max_frame, body)?;
         if memchr::memchr(b'\n', body).is_some() {
             return Err(FrameError::Unencodable {
                 framing: NAME,

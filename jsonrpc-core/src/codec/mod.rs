@@ -223,6 +223,23 @@ pub trait Framing:
     }
 }
 
+/// Refuses an outgoing body over the `limit` of the framing `name`.
+pub(crate) fn check_outgoing(
+    name: &'static str,
+    limit: usize,
+    body: &[u8],
+) -> Result<(), FrameError> {
+    if body.len() > limit {
+        return Err(FrameTooLarge {
+            framing: name,
+            limit,
+            size: body.len(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// Whitespace as JSON defines it (RFC 8259 `ws`).
 pub(crate) fn is_json_whitespace(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')

@@ -15,7 +15,8 @@ use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::{
-    unexpected_eof, Frame, FrameError, FrameParser, FrameTooLarge, Framing, DEFAULT_MAX_FRAME,
+    check_outgoing, unexpected_eof, Frame, FrameError, FrameParser, FrameTooLarge, Framing,
+    DEFAULT_MAX_FRAME,
 };
 
 const NAME: &str = "json-stream";
@@ -712,14 +713,7 @@ impl Encoder<&[u8]> for JsonStreamCodec {
     type Error = FrameError;
 
     fn encode(&mut self, body: &[u8], dst: &mut BytesMut) -> Result<(), FrameError> {
-        if body.len() > self.max_frame {
-            return Err(FrameTooLarge {
-                framing: NAME,
-                limit: self.max_frame,
-                size: body.len(),
-            }
-            .into());
-        }
+        check_outgoing(NAME, self.max_frame, body)?;
         dst.extend_from_slice(body);
         if self.newline {
             dst.extend_from_slice(b"\n");
