@@ -14,6 +14,8 @@
 //! [`Router::method`] on the server. The [`api!`] macro declares a whole set of
 //! methods and notifications at once.
 
+#![warn(missing_docs)]
+
 pub mod codec;
 pub mod message;
 

@@ -15,6 +15,8 @@
 //! | [`ReconnectingClient`] | backoff, on-connect hook, state stream |
 //! | [`tls`] | rustls from PEM files, optional client certificates |
 
+#![warn(missing_docs)]
+
 pub mod endpoint;
 pub mod tls;
 
