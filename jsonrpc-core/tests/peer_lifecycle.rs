@@ -121,3 +121,30 @@ async fn a_graceful_shutdown_finishes_running_handlers_then_closes() {
     assert_eq!(within(shutdown).await.unwrap(), CloseReason::Local);
     assert!(raw.recv_or_eof().await.is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_message_dripping_in_past_the_frame_deadline_closes_the_connection() {
+    let config = PeerConfig::default().read_frame_timeout(Some(Duration::from_secs(1)));
+    let (peer, mut raw) = peer_and_raw(Router::new(), config);
+    // Whole messages, 200 ms apart, for much longer than the deadline: fine.
+    for _ in 0..20 {
+        raw.send(r#"{"jsonrpc":"2.0","method":"tick"}"#).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!peer.is_closed());
+    // Then one that never finishes, a byte every 100 ms: input keeps coming,
+    // so only the frame deadline can end it.
+    let drip = tokio::spawn(async move {
+        for b in br#"{"jsonrpc":"2.0","method":"tick","params":["#.iter().cycle() {
+            if raw.send_raw(&[*b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    assert_eq!(
+        within(peer.closed()).await,
+        CloseReason::FrameTimeout(Duration::from_secs(1))
+    );
+    drip.abort();
+}

@@ -28,6 +28,11 @@ impl RawSide {
         self.writer.write_all(b"\n").await.unwrap();
     }
 
+    /// Writes bytes as they are, reporting a closed connection.
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.writer.write_all(bytes).await
+    }
+
     pub async fn send_json(&mut self, value: Value) {
         self.send(&value.to_string()).await;
     }

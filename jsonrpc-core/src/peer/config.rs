@@ -41,6 +41,7 @@ pub struct PeerConfig {
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) inactivity_probe: Option<InactivityProbe>,
     pub(crate) priority_methods: Vec<Cow<'static, str>>,
+    pub(crate) read_frame_timeout: Option<Duration>,
 }
 
 impl Default for PeerConfig {
@@ -63,6 +64,7 @@ impl Default for PeerConfig {
             write_timeout: Some(Duration::from_secs(30)),
             inactivity_probe: None,
             priority_methods: Vec::new(),
+            read_frame_timeout: None,
         }
     }
 }
@@ -154,6 +156,14 @@ setters! {
     /// that must be answered even when every slot is busy, such as OVSDB's
     /// `echo` probe. Their handlers must be quick. Default: none.
     priority_methods / get_priority_methods: Vec<Cow<'static, str>>;
+    /// How long a message may take to arrive once it has begun (counted
+    /// from when the previous one finished): past it the connection closes
+    /// with [`CloseReason::FrameTimeout`](crate::CloseReason::FrameTimeout).
+    /// Bounds a slowloris that drips bytes forever, which the inactivity
+    /// probe cannot, since every byte is activity. Set it well above the time
+    /// the largest legitimate message takes on the slowest link (OVSDB
+    /// initial syncs run to hundreds of MB). Default: none.
+    read_frame_timeout / get_read_frame_timeout: Option<Duration>;
 }
 
 /// A request sent after a stretch of silence from the peer, to learn whether

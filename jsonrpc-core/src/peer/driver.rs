@@ -24,6 +24,14 @@ use crate::message::{
 };
 use crate::{ErrorObject, Router};
 
+/// Sleeps until `deadline`, or forever when there is none.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Read at least this much at a time.
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -142,10 +150,14 @@ impl<F: Framing> Reader<F> {
         let shutdown = self.shared.shutdown.clone().cancelled_owned();
         let stop_reading = self.shared.stop_reading.clone().cancelled_owned();
         tokio::pin!(shutdown, stop_reading);
+        let frame_limit = self.shared.config.read_frame_timeout;
+        // Since when an unfinished message has been waiting for its rest.
+        let mut partial_since: Option<tokio::time::Instant> = None;
         loop {
             loop {
                 match self.framing.decode_with(&mut buf, &mut self.parser) {
                     Ok(Some(frame)) => {
+                        partial_since = None;
                         if let Err(reason) = self.on_frame(frame).await {
                             return ReadEnd::Close(reason);
                         }
@@ -154,6 +166,14 @@ impl<F: Framing> Reader<F> {
                     Err(e) => return ReadEnd::Close(CloseReason::Read(e.to_string().into())),
                 }
             }
+            if buf.is_empty() {
+                partial_since = None;
+            } else if partial_since.is_none() {
+                partial_since = Some(tokio::time::Instant::now());
+            }
+            let deadline = partial_since
+                .zip(frame_limit)
+                .map(|(since, limit)| since + limit);
             if buf.capacity() - buf.len() < READ_CHUNK / 2 {
                 buf.reserve(READ_CHUNK);
             }
@@ -162,6 +182,11 @@ impl<F: Framing> Reader<F> {
                 _ = &mut shutdown => return ReadEnd::Close(CloseReason::Local),
                 _ = &mut stop_reading => return ReadEnd::Drain(CloseReason::Local),
                 r = io.read_buf(&mut buf) => r,
+                _ = sleep_until_some(deadline) => {
+                    let limit = frame_limit.unwrap_or_default();
+                    tracing::warn!(?limit, "a message took too long to arrive; closing");
+                    return ReadEnd::Close(CloseReason::FrameTimeout(limit));
+                }
             };
             match read {
                 Ok(0) => return self.finish(&mut buf).await,

@@ -32,6 +32,11 @@ pub enum CloseReason {
     /// the control queue (of this many replies) was full.
     #[error("the peer is not reading our replies: {0} of them are waiting to be sent")]
     Overwhelmed(usize),
+    /// A message began arriving but was not complete within the
+    /// [`read_frame_timeout`](crate::PeerConfig::read_frame_timeout) (a
+    /// slowloris, or a peer that hung mid-message).
+    #[error("a message from the peer did not finish arriving within {0:?}")]
+    FrameTimeout(Duration),
     /// There is no connection right now (a reconnecting client between
     /// attempts).
     #[error("not connected")]
