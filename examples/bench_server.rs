@@ -22,6 +22,9 @@
 //! `examples/load.rs` includes this file as a module to start the same
 //! server in-process (`load --spawn-server ours`).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::error::Error;
 use std::time::Duration;
 
@@ -107,52 +110,6 @@ pub async fn start(
     }
 }
 
-/// Resolves on Ctrl-C, SIGTERM, or (unless ignored) the end of stdin, and
-/// says which.
-async fn stop_signal(watch_stdin: bool) -> &'static str {
-    let stdin_eof = async {
-        if !watch_stdin {
-            return std::future::pending().await;
-        }
-        let mut stdin = tokio::io::stdin();
-        let mut buf = [0u8; 256];
-        loop {
-            match tokio::io::AsyncReadExt::read(&mut stdin, &mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    };
-    let sigterm = async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            match signal(SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(e) => {
-                    eprintln!("cannot watch SIGTERM ({e}); stop with Ctrl-C");
-                    std::future::pending::<()>().await;
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        std::future::pending::<()>().await;
-    };
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => match r {
-            Ok(()) => "Ctrl-C",
-            Err(e) => {
-                eprintln!("cannot watch Ctrl-C ({e})");
-                std::future::pending().await
-            }
-        },
-        _ = sigterm => "SIGTERM",
-        _ = stdin_eof => "end of standard input (pass --ignore-stdin to keep running)",
-    }
-}
-
 fn main() -> std::process::ExitCode {
     match run_main() {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -165,16 +122,7 @@ fn main() -> std::process::ExitCode {
 
 fn run_main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
-    let runtime = if args.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.threads)
-            .enable_all()
-            .build()?
-    };
+    let runtime = support::runtime(args.threads)?;
     runtime.block_on(async move {
         let server = start(args.framing, args.listen).await?;
         for endpoint in server.local_endpoints() {
@@ -185,7 +133,7 @@ fn run_main() -> Result<(), Box<dyn Error>> {
             args.framing.name(),
             args.threads
         );
-        let why = stop_signal(!args.ignore_stdin).await;
+        let why = support::stop_signal(!args.ignore_stdin).await;
         println!("{why}: shutting down");
         let stats = server.stats();
         server

@@ -23,6 +23,9 @@
 //! the replies are framed. A request it cannot read closes the connection.
 //! Same `--listen` flags as `bench_server` (`ptcp:PORT[:IP]`, `punix:PATH`).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::error::Error;
 use std::io;
 use std::path::PathBuf;
@@ -329,45 +332,6 @@ fn write_i64(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(&digits[i..]);
 }
 
-/// Resolves on Ctrl-C, SIGTERM, or (unless ignored) the end of stdin.
-async fn stop_signal(watch_stdin: bool) -> &'static str {
-    let stdin_eof = async {
-        if !watch_stdin {
-            return std::future::pending().await;
-        }
-        let mut stdin = tokio::io::stdin();
-        let mut buf = [0u8; 256];
-        while let Ok(n) = stdin.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-        }
-    };
-    let sigterm = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                eprintln!("cannot watch SIGTERM ({e}); stop with Ctrl-C");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => match r {
-            Ok(()) => "Ctrl-C",
-            Err(e) => {
-                eprintln!("cannot watch Ctrl-C ({e})");
-                std::future::pending().await
-            }
-        },
-        _ = sigterm => "SIGTERM",
-        _ = stdin_eof => "end of standard input (pass --ignore-stdin to keep running)",
-    }
-}
-
 fn main() -> std::process::ExitCode {
     match run_main() {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -380,16 +344,7 @@ fn main() -> std::process::ExitCode {
 
 fn run_main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
-    let runtime = if args.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.threads)
-            .enable_all()
-            .build()?
-    };
+    let runtime = support::runtime(args.threads)?;
     runtime.block_on(async move {
         let server = start(args.framing, args.listen).await?;
         for endpoint in server.local_endpoints() {
@@ -404,7 +359,7 @@ fn run_main() -> Result<(), Box<dyn Error>> {
             },
             args.threads
         );
-        let why = stop_signal(!args.ignore_stdin).await;
+        let why = support::stop_signal(!args.ignore_stdin).await;
         println!("{why}: shutting down");
         server.shutdown().await;
         Ok(())

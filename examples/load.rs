@@ -22,6 +22,13 @@
 //! `--connect`: handy for a quick look, but server and client then share one
 //! process; run the server as its own process for figures worth quoting.
 
+// Each server example stands alone with its own `support`, so embedding both
+// here loads that file more than once: harmless, as it is only functions.
+#![allow(clippy::duplicate_mod)]
+
+#[path = "support/mod.rs"]
+mod support;
+
 #[allow(dead_code)]
 #[path = "bench_server.rs"]
 mod bench_server;
@@ -120,19 +127,6 @@ struct Args {
     server_threads: usize,
 }
 
-fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-    }
-}
-
 /// A server started in this process (`--spawn-server`).
 enum Spawned {
     Ours(bench_server::FramingKind, jsonrpc_transport::RunningServer),
@@ -203,7 +197,7 @@ fn run_main() -> Result<(), Box<dyn Error>> {
         );
     }
 
-    let outcome = runtime(args.threads)?.block_on(run(&args, &endpoint));
+    let outcome = support::runtime(args.threads)?.block_on(run(&args, &endpoint));
 
     if let (Some(rt), Some(s)) = (server_runtime, spawned) {
         match s {
