@@ -576,3 +576,50 @@ async fn a_detecting_peer_calls_back_in_the_dialect_the_other_side_speaks() {
         .await;
     assert_eq!(raw.recv().await, json!({"id":1,"result":"42","error":null}));
 }
+
+#[tokio::test]
+async fn a_reply_too_large_for_the_frame_limit_becomes_an_error_on_every_lane() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut router = Router::new();
+    router.method_fn("grow", |(n,): (usize,), _| async move {
+        Ok::<_, ErrorObject>("x".repeat(n))
+    });
+    let config = PeerConfig::default().priority_methods(vec!["grow_now".into()]);
+    router.method_fn("grow_now", |(n,): (usize,), _| async move {
+        Ok::<_, ErrorObject>("x".repeat(n))
+    });
+    let (ours, theirs) = tokio::io::duplex(1 << 16);
+    let _server = Peer::new(LineCodec::new().with_max_frame(512))
+        .router(router)
+        .config(config)
+        .spawn(ours);
+    let (r, mut w) = tokio::io::split(theirs);
+    let mut lines = tokio::io::BufReader::new(r).lines();
+    // An ordinary reply, a priority reply, and a batch reply, each too large.
+    for request in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"grow","params":[2000]}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"grow_now","params":[2000]}"#,
+        r#"[{"jsonrpc":"2.0","id":3,"method":"grow","params":[300]},{"jsonrpc":"2.0","id":4,"method":"grow","params":[300]}]"#,
+    ] {
+        w.write_all(format!("{request}\n").as_bytes())
+            .await
+            .unwrap();
+        let line = within(lines.next_line()).await.unwrap().unwrap();
+        let reply: Value = serde_json::from_str(&line).unwrap();
+        let replies = match reply {
+            Value::Array(items) => items,
+            one => vec![one],
+        };
+        for reply in replies {
+            assert_eq!(
+                reply["error"]["code"],
+                ErrorObject::INTERNAL_ERROR,
+                "{reply}"
+            );
+            assert!(reply["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("frame limit"));
+        }
+    }
+}

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
-use super::serve::{self, lock, BatchEntry, Queued, Work};
+use super::serve::{self, lock, BatchEntry, Queued, Reply, Work};
 use super::stats::{add, bump};
 use super::writer::Writer;
 use super::{CloseReason, PeerHandle, Shared};
@@ -360,7 +360,7 @@ impl<F: Framing> Reader<F> {
             }
         }
         if let Some(reply) = self.answer(&invalid) {
-            self.shared.send_control_reply(&Message::Response(reply));
+            serve::reply_now(&self.shared, Reply::One(reply));
         }
         Ok(())
     }
@@ -379,12 +379,8 @@ impl<F: Framing> Reader<F> {
         let error = self
             .router
             .format_error(&ErrorObject::invalid_request(&too_large), dialect);
-        self.shared
-            .send_control_reply(&Message::Response(Response::err(
-                Id::null(),
-                error,
-                dialect,
-            )));
+        let reply = Response::err(Id::null(), error, dialect);
+        serve::reply_now(&self.shared, Reply::One(reply));
     }
 
     async fn on_batch(&mut self, items: Vec<Result<Message, Invalid>>) -> Result<(), CloseReason> {

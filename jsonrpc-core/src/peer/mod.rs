@@ -251,23 +251,15 @@ impl Shared {
             .unwrap_or(CloseReason::Local)
     }
 
-    /// Queues a reply on the control lane without waiting.
+    /// Queues bytes on the control lane without waiting.
     ///
-    /// The reader sends these, and the reader must never wait on the writer:
-    /// two peers whose readers both waited for their writers, while both
-    /// writers waited for the other side to read, would be stuck for good.
-    /// So when the lane is full — the peer sends requests much faster than it
-    /// reads our replies — the connection is closed with a reason, rather
-    /// than a reply being lost (its caller would wait forever) or the queue
-    /// growing without bound.
-    fn send_control_reply(&self, message: &Message) {
-        let mut out = Vec::with_capacity(128);
-        if message.write_json(&mut out).is_err() {
-            return;
-        }
-        self.queue_control(out);
-    }
-
+    /// The reader queues its own replies here, and the reader must never wait
+    /// on the writer: two peers whose readers both waited for their writers,
+    /// while both writers waited for the other side to read, would be stuck
+    /// for good. So when the lane is full — the peer sends requests much
+    /// faster than it reads our replies — the connection is closed with a
+    /// reason, rather than a reply being lost (its caller would wait forever)
+    /// or the queue growing without bound.
     fn queue_control(&self, out: Vec<u8>) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.control.try_send(out) {
             let limit = self.config.control_queue;

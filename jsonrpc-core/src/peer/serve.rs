@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use super::stats::{bump, Counters};
 use super::{PeerHandle, Shared};
-use crate::message::{Message, Notification, Request, Response};
+use crate::message::{Notification, Request, Response};
 use crate::{ErrorObject, RequestContext, Router};
 
 /// Work for the dispatcher.
@@ -85,24 +85,21 @@ pub(crate) fn refuse(work: Work, shared: &Shared, router: &Router) {
     let overloaded = |req: &Request| {
         bump(&shared.counters.requests_rejected);
         let error = router.format_error(&ErrorObject::overloaded(), req.dialect);
-        Message::Response(Response::err(req.id.clone(), error, req.dialect))
+        Response::err(req.id.clone(), error, req.dialect)
     };
-    match work {
-        Work::Request(req) => shared.send_control_reply(&overloaded(&req)),
-        Work::Batch(entries) => {
-            let replies: Vec<Message> = entries
+    let reply = match work {
+        Work::Request(req) => Reply::One(overloaded(&req)),
+        Work::Batch(entries) => Reply::Batch(
+            entries
                 .into_iter()
                 .map(|entry| match entry {
                     BatchEntry::Run(req) => overloaded(&req),
-                    BatchEntry::Answer(resp) => Message::Response(resp),
+                    BatchEntry::Answer(resp) => resp,
                 })
-                .collect();
-            let mut out = Vec::new();
-            if Message::write_batch(&replies, &mut out).is_ok() {
-                shared.queue_control(out);
-            }
-        }
-    }
+                .collect(),
+        ),
+    };
+    reply_now(shared, reply);
 }
 
 /// Runs admitted work in its own task, holding `slot` until it is done.
@@ -119,7 +116,7 @@ pub(crate) fn start(
         match work {
             Work::Request(req) => {
                 let resp = run_request(&router, &peer, req).await;
-                send_reply(&peer.shared, Message::Response(resp)).await;
+                send_reply(&peer.shared, Reply::One(resp)).await;
             }
             Work::Batch(entries) => run_batch(&router, &peer, entries).await,
         }
@@ -141,7 +138,7 @@ pub(crate) fn start_priority(
     let peer = peer.clone();
     tracker.spawn(async move {
         let resp = run_request(&router, &peer, req).await;
-        peer.shared.send_control_reply(&Message::Response(resp));
+        reply_now(&peer.shared, Reply::One(resp));
     });
 }
 
@@ -177,38 +174,14 @@ async fn run_request(router: &Router, peer: &PeerHandle, req: Request) -> Respon
 async fn run_batch(router: &Router, peer: &PeerHandle, entries: Vec<BatchEntry>) {
     let replies = join_all(entries.into_iter().map(|entry| async move {
         match entry {
-            BatchEntry::Run(req) => Message::Response(run_request(router, peer, req).await),
-            BatchEntry::Answer(resp) => Message::Response(resp),
+            BatchEntry::Run(req) => run_request(router, peer, req).await,
+            BatchEntry::Answer(resp) => resp,
         }
     }))
     .await;
-    if replies.is_empty() {
-        return;
+    if !replies.is_empty() {
+        send_reply(&peer.shared, Reply::Batch(replies)).await;
     }
-    let mut out = Vec::with_capacity(256);
-    if Message::write_batch(&replies, &mut out).is_err() {
-        return;
-    }
-    let shared = &peer.shared;
-    if out.len() > shared.max_frame {
-        tracing::error!(
-            size = out.len(),
-            limit = shared.max_frame,
-            "batch reply exceeds the frame limit; answering each entry with an error"
-        );
-        let errors: Vec<Message> = replies
-            .into_iter()
-            .filter_map(|m| match m {
-                Message::Response(r) => Some(Message::Response(too_large(r, shared.max_frame))),
-                _ => None,
-            })
-            .collect();
-        out.clear();
-        if Message::write_batch(&errors, &mut out).is_err() {
-            return;
-        }
-    }
-    let _ = shared.outgoing.send(out).await;
 }
 
 /// Handles notifications one at a time, in the order they arrived.
@@ -232,27 +205,60 @@ pub(crate) async fn notifications(
     }
 }
 
-/// Serializes and queues a reply, replacing it with an error if it is too
-/// large to send.
-pub(crate) async fn send_reply(shared: &Shared, message: Message) {
-    let mut out = Vec::with_capacity(128);
-    if message.write_json(&mut out).is_err() {
-        return;
-    }
-    if out.len() > shared.max_frame {
-        if let Message::Response(r) = message {
-            tracing::error!(id = %r.id, size = out.len(), limit = shared.max_frame, "reply exceeds the frame limit");
-            out.clear();
-            if Message::Response(too_large(r, shared.max_frame))
-                .write_json(&mut out)
-                .is_err()
-            {
-                return;
-            }
+/// What goes back to the peer for one frame it sent: one response, or a
+/// batch's responses in request order.
+pub(crate) enum Reply {
+    One(Response),
+    Batch(Vec<Response>),
+}
+
+impl Reply {
+    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            Reply::One(r) => serde_json::to_writer(out, r),
+            Reply::Batch(rs) => serde_json::to_writer(out, rs),
         }
     }
-    // The writer is gone only when the connection is closed; nobody can be told.
-    let _ = shared.outgoing.send(out).await;
+}
+
+/// Serializes a reply. One that would exceed the frame limit (the peer could
+/// not take it) is replaced by errors that say so, with the same ids.
+fn encode_reply(shared: &Shared, reply: Reply) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(128);
+    reply.write(&mut out).ok()?;
+    if out.len() <= shared.max_frame {
+        return Some(out);
+    }
+    let limit = shared.max_frame;
+    tracing::error!(
+        size = out.len(),
+        limit,
+        "reply exceeds the frame limit; answering with errors"
+    );
+    let limited = match reply {
+        Reply::One(r) => Reply::One(too_large(r, limit)),
+        Reply::Batch(rs) => Reply::Batch(rs.into_iter().map(|r| too_large(r, limit)).collect()),
+    };
+    out.clear();
+    limited.write(&mut out).ok()?;
+    Some(out)
+}
+
+/// Queues a reply behind the calls and replies already waiting.
+pub(crate) async fn send_reply(shared: &Shared, reply: Reply) {
+    if let Some(out) = encode_reply(shared, reply) {
+        // The writer is gone only when the connection is closed; nobody can be told.
+        let _ = shared.outgoing.send(out).await;
+    }
+}
+
+/// Queues a reply on the control lane, ahead of queued traffic, without
+/// waiting (see [`Shared::queue_control`]): for replies the reader sends
+/// itself and for priority methods.
+pub(crate) fn reply_now(shared: &Shared, reply: Reply) {
+    if let Some(out) = encode_reply(shared, reply) {
+        shared.queue_control(out);
+    }
 }
 
 fn too_large(r: Response, limit: usize) -> Response {
