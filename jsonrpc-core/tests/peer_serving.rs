@@ -329,23 +329,7 @@ async fn a_v1_only_connection_refuses_the_jsonrpc_member() {
 
 #[tokio::test]
 async fn ids_are_echoed_exactly_as_sent() {
-    let (_server, mut raw) = peer_and_raw(echo_router(), PeerConfig::default());
-    for id in [
-        "1e3",
-        "-0",
-        "123456789012345678901234567890",
-        "\"\\u00e9\"",
-        "1.50",
-    ] {
-        raw.send(&format!(
-            r#"{{"jsonrpc":"2.0","id":{id},"method":"echo","params":[]}}"#
-        ))
-        .await;
-        // Read the raw line: a parsed value would hide the difference.
-        let line = raw.recv().await.to_string();
-        let _ = line;
-    }
-    // Compare bytes with a fresh connection reading raw text.
+    // Read raw lines: a parsed value would hide the difference.
     let (ours, theirs) = tokio::io::duplex(1 << 16);
     let _server = Peer::new(LineCodec::new())
         .router(echo_router())

@@ -101,11 +101,15 @@ impl Default for ReconnectOptions {
 /// );
 /// # Ok(()) }
 /// ```
+///
+/// Clones share one client; dropping the last clone stops it, as
+/// [`close`](Self::close) does.
 #[derive(Clone)]
 pub struct ReconnectingClient {
     current: watch::Receiver<Option<PeerHandle>>,
     state: watch::Receiver<ConnectionState>,
     stop: CancellationToken,
+    _stop_when_dropped: Arc<tokio_util::sync::DropGuard>,
     while_disconnected: WhileDisconnected,
 }
 
@@ -139,6 +143,7 @@ impl ReconnectingClient {
         ReconnectingClient {
             current,
             state,
+            _stop_when_dropped: Arc::new(stop.clone().drop_guard()),
             stop,
             while_disconnected,
         }
