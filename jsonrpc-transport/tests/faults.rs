@@ -404,6 +404,33 @@ fn peer_vanishes_mid_message() {
     })
 }
 
+/// Starts three calls the server's `hang` handler never answers, and waits
+/// until all three run there; gives the calls and the server's side.
+async fn three_hanging_calls(
+    f: &Fixture,
+    client: &PeerHandle,
+) -> (
+    Vec<tokio::task::JoinHandle<Result<Value, CallError>>>,
+    PeerHandle,
+) {
+    let calls = (0..3)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .call_raw_typed::<_, Value>("hang", (format!("call {i}"),))
+                    .await
+            })
+        })
+        .collect();
+    let server_side = f.only_connection().await;
+    eventually("three calls running on the server", || {
+        server_side.stats().requests_in_flight == 3
+    })
+    .await;
+    (calls, server_side)
+}
+
 /// The server drops a connection while the client has calls pending: every
 /// pending call fails at once with `ConnectionClosed(PeerClosed)`, the
 /// server's handlers for them are cancelled, and later calls fail at once.
@@ -414,21 +441,7 @@ fn pending_calls_fail_when_the_server_drops_the_connection() {
         let baseline = f.baseline().await;
 
         let client = f.client().await;
-        let calls: Vec<_> = (0..3)
-            .map(|i| {
-                let client = client.clone();
-                tokio::spawn(async move {
-                    client
-                        .call_raw_typed::<_, Value>("hang", (format!("call {i}"),))
-                        .await
-                })
-            })
-            .collect();
-        let server_side = f.only_connection().await;
-        eventually("three calls running on the server", || {
-            server_side.stats().requests_in_flight == 3
-        })
-        .await;
+        let (calls, server_side) = three_hanging_calls(&f, &client).await;
         server_side.close();
         for call in calls {
             let result = within("a pending call", call).await.unwrap();
@@ -466,21 +479,7 @@ fn pending_calls_fail_when_the_server_is_killed() {
         let baseline = f.baseline().await;
 
         let client = f.client().await;
-        let calls: Vec<_> = (0..3)
-            .map(|i| {
-                let client = client.clone();
-                tokio::spawn(async move {
-                    client
-                        .call_raw_typed::<_, Value>("hang", (format!("call {i}"),))
-                        .await
-                })
-            })
-            .collect();
-        let server_side = f.only_connection().await;
-        eventually("three calls running on the server", || {
-            server_side.stats().requests_in_flight == 3
-        })
-        .await;
+        let (calls, server_side) = three_hanging_calls(&f, &client).await;
         drop(server_side);
         drop(f.server.take());
         for call in calls {
