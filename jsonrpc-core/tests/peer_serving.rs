@@ -607,3 +607,50 @@ async fn a_reply_too_large_for_the_frame_limit_becomes_an_error_on_every_lane() 
         }
     }
 }
+
+#[tokio::test]
+async fn a_handler_that_waits_leaves_the_reader_free_whether_or_not_it_starts_inline() {
+    for inline in [true, false] {
+        let gate = Arc::new(Notify::new());
+        let mut router = echo_router();
+        let (wait, open) = (gate.clone(), gate.clone());
+        router.method_fn("wait", move |_: Value, _| {
+            let gate = wait.clone();
+            async move {
+                gate.notified().await;
+                Ok::<_, ErrorObject>("released")
+            }
+        });
+        router.method_fn("open", move |_: Value, _| {
+            open.notify_one();
+            async { Ok::<_, ErrorObject>("opened") }
+        });
+        let config = PeerConfig::default().inline_handlers(inline);
+        let (_server, mut raw) = peer_and_raw(router, config);
+        // `open` is only read if `wait` is not holding the reader.
+        raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"wait","params":[]}"#)
+            .await;
+        raw.send(r#"{"jsonrpc":"2.0","id":2,"method":"open","params":[]}"#)
+            .await;
+        let first = within(raw.recv()).await;
+        let second = within(raw.recv()).await;
+        assert_eq!(
+            (&first["id"], &first["result"]),
+            (&json!(2), &json!("opened")),
+            "inline: {inline}"
+        );
+        assert_eq!(
+            (&second["id"], &second["result"]),
+            (&json!(1), &json!("released")),
+            "inline: {inline}"
+        );
+        // A panic before the first wait is caught either way.
+        raw.send(r#"{"jsonrpc":"2.0","id":3,"method":"panic","params":[]}"#)
+            .await;
+        assert_eq!(
+            within(raw.recv()).await["error"]["code"],
+            -32603,
+            "inline: {inline}"
+        );
+    }
+}

@@ -4,11 +4,16 @@
 //! notifications carry `"id": null`, and successful replies `"error": null`;
 //! error replies leave `result` out, as ovsdb-server does. 2.0 messages carry
 //! `"jsonrpc": "2.0"` and leave out what they do not use.
+//!
+//! Messages are written by hand rather than through serde: every part but the
+//! method name is JSON text already (ids and raw values keep their exact
+//! text), so a message is a few byte copies. Going through a serializer cost
+//! more than the rest of a reply's trip through the connection, most of it
+//! escaping member names that need none.
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 
-use super::{Dialect, Id, Message, Notification, Request, Response};
+use super::{Dialect, Message, Notification, Request, Response};
 
 impl Message {
     /// Appends this message's JSON text to `out`.
@@ -21,87 +26,173 @@ impl Message {
     ///     dialect: Dialect::V1,
     /// });
     /// let mut out = Vec::new();
-    /// n.write_json(&mut out).unwrap();
+    /// n.write_json(&mut out);
     /// assert_eq!(out, br#"{"id":null,"method":"echo","params":[]}"#);
     /// ```
-    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        serde_json::to_writer(out, self)
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Message::Request(r) => r.write_json(out),
+            Message::Notification(n) => n.write_json(out),
+            Message::Response(r) => r.write_json(out),
+        }
     }
 
     /// Appends a batch (a JSON array of messages) to `out`.
-    pub fn write_batch(messages: &[Message], out: &mut Vec<u8>) -> serde_json::Result<()> {
-        serde_json::to_writer(out, messages)
+    pub fn write_batch(messages: &[Message], out: &mut Vec<u8>) {
+        write_array(messages, out, Message::write_json);
     }
 }
 
-impl Serialize for Message {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Message::Request(r) => r.serialize(s),
-            Message::Notification(n) => n.serialize(s),
-            Message::Response(r) => r.serialize(s),
+impl Request {
+    /// Appends this request's JSON text to `out`.
+    ///
+    /// ```
+    /// use jsonrpc_core::{Dialect, Request};
+    /// let req = Request::new(7u64, "add", serde_json::value::to_raw_value(&[1, 2]).ok(), Dialect::V2);
+    /// let mut out = Vec::new();
+    /// req.write_json(&mut out);
+    /// assert_eq!(out, br#"{"jsonrpc":"2.0","id":7,"method":"add","params":[1,2]}"#);
+    /// ```
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        if self.dialect == Dialect::V2 {
+            out.extend_from_slice(br#""jsonrpc":"2.0","#);
         }
+        out.extend_from_slice(br#""id":"#);
+        self.id.write_json(out);
+        write_method_and_params(&self.method, &self.params, self.dialect, out);
     }
 }
 
-fn empty_array() -> &'static RawValue {
-    // Safe by construction: the literal is valid JSON.
-    serde_json::from_str("[]").expect("`[]` is valid JSON")
+impl Notification {
+    /// Appends this notification's JSON text to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(match self.dialect {
+            Dialect::V2 => br#"{"jsonrpc":"2.0""#,
+            Dialect::V1 => br#"{"id":null"#,
+        });
+        write_method_and_params(&self.method, &self.params, self.dialect, out);
+    }
 }
 
-fn params_entry<M: SerializeMap>(
-    map: &mut M,
+impl Response {
+    /// Appends this reply's JSON text to `out`.
+    ///
+    /// ```
+    /// use jsonrpc_core::{Dialect, Response};
+    /// let ok = Response::ok(3u64.into(), serde_json::value::to_raw_value(&5).unwrap(), Dialect::V1);
+    /// let mut out = Vec::new();
+    /// ok.write_json(&mut out);
+    /// assert_eq!(out, br#"{"id":3,"result":5,"error":null}"#);
+    /// ```
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        if self.dialect == Dialect::V2 {
+            out.extend_from_slice(br#""jsonrpc":"2.0","#);
+        }
+        out.extend_from_slice(br#""id":"#);
+        self.id.write_json(out);
+        match (&self.outcome, self.dialect) {
+            (Ok(result), Dialect::V2) => write_member(b"result", result, out),
+            (Ok(result), Dialect::V1) => {
+                write_member(b"result", result, out);
+                out.extend_from_slice(br#","error":null"#);
+            }
+            (Err(error), _) => write_member(b"error", error, out),
+        }
+        out.push(b'}');
+    }
+
+    /// Appends replies as one JSON array (a batch's answer) to `out`.
+    pub fn write_batch(responses: &[Response], out: &mut Vec<u8>) {
+        write_array(responses, out, Response::write_json);
+    }
+}
+
+/// Writes `,"method":...,"params":...}`: the tail requests and notifications share.
+fn write_method_and_params(
+    method: &str,
     params: &Option<Box<RawValue>>,
     dialect: Dialect,
-) -> Result<(), M::Error> {
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(br#","method":"#);
+    write_string(method, out);
     match (params, dialect) {
-        (Some(p), _) => map.serialize_entry("params", p),
-        (None, Dialect::V1) => map.serialize_entry("params", empty_array()),
-        (None, Dialect::V2) => Ok(()),
+        (Some(p), _) => write_member(b"params", p, out),
+        (None, Dialect::V1) => out.extend_from_slice(br#","params":[]"#),
+        (None, Dialect::V2) => {}
     }
+    out.push(b'}');
 }
 
-impl Serialize for Request {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        if self.dialect == Dialect::V2 {
-            map.serialize_entry("jsonrpc", "2.0")?;
-        }
-        map.serialize_entry("id", &self.id)?;
-        map.serialize_entry("method", &self.method)?;
-        params_entry(&mut map, &self.params, self.dialect)?;
-        map.end()
-    }
+/// Writes `,"name":value` (`name` needs no escaping).
+fn write_member(name: &[u8], value: &RawValue, out: &mut Vec<u8>) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name);
+    out.extend_from_slice(b"\":");
+    out.extend_from_slice(value.get().as_bytes());
 }
 
-impl Serialize for Notification {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        match self.dialect {
-            Dialect::V2 => map.serialize_entry("jsonrpc", "2.0")?,
-            Dialect::V1 => map.serialize_entry("id", &Id::null())?,
+fn write_array<T>(items: &[T], out: &mut Vec<u8>, write: impl Fn(&T, &mut Vec<u8>)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-        map.serialize_entry("method", &self.method)?;
-        params_entry(&mut map, &self.params, self.dialect)?;
-        map.end()
+        write(item, out);
     }
+    out.push(b']');
 }
 
-impl Serialize for Response {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        if self.dialect == Dialect::V2 {
-            map.serialize_entry("jsonrpc", "2.0")?;
+/// Writes `s` as a JSON string.
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => br#"\""#,
+            b'\\' => br"\\",
+            b'\n' => br"\n",
+            b'\r' => br"\r",
+            b'\t' => br"\t",
+            b'\x08' => br"\b",
+            b'\x0c' => br"\f",
+            0x00..=0x1f => &[],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
         }
-        map.serialize_entry("id", &self.id)?;
-        match (&self.outcome, self.dialect) {
-            (Ok(result), Dialect::V2) => map.serialize_entry("result", result)?,
-            (Ok(result), Dialect::V1) => {
-                map.serialize_entry("result", result)?;
-                map.serialize_entry("error", &())?;
-            }
-            (Err(error), _) => map.serialize_entry("error", error)?,
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_string;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_does() {
+        for s in [
+            "plain",
+            "",
+            "quote \" back \\ slash",
+            "\n\r\t\u{1}\u{8}\u{c}\u{1f} ünï €",
+            "\u{7f}",
+        ] {
+            let mut out = Vec::new();
+            write_string(s, &mut out);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
         }
-        map.end()
     }
 }

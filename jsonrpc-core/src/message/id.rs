@@ -79,6 +79,15 @@ impl Id {
         }
     }
 
+    /// Appends the id's JSON text to `out`.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        match &self.0 {
+            Repr::Null => out.extend_from_slice(b"null"),
+            Repr::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+            Repr::Raw(raw) => out.extend_from_slice(raw.get().as_bytes()),
+        }
+    }
+
     /// The id's JSON text, exactly as it goes on the wire.
     pub fn to_json(&self) -> String {
         self.to_string()

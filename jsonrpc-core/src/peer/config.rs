@@ -42,6 +42,7 @@ pub struct PeerConfig {
     pub(crate) inactivity_probe: Option<InactivityProbe>,
     pub(crate) priority_methods: Vec<Cow<'static, str>>,
     pub(crate) read_frame_timeout: Option<Duration>,
+    pub(crate) inline_handlers: bool,
 }
 
 impl Default for PeerConfig {
@@ -65,6 +66,7 @@ impl Default for PeerConfig {
             inactivity_probe: None,
             priority_methods: Vec::new(),
             read_frame_timeout: None,
+            inline_handlers: true,
         }
     }
 }
@@ -164,6 +166,16 @@ setters! {
     /// the largest legitimate message takes on the slowest link (OVSDB
     /// initial syncs run to hundreds of MB). Default: none.
     read_frame_timeout / get_read_frame_timeout: Option<Duration>;
+    /// Start each request's handler on the connection's reader, and give it
+    /// a task of its own only if it has to wait. Most handlers answer
+    /// without waiting, and a task per request is then the largest cost of
+    /// serving it. The price: what a handler does before its first `.await`
+    /// delays reading the next message of that connection (never other
+    /// connections, nor replies already queued). Turn it off when handlers
+    /// compute for long before they first wait and a multi-threaded runtime
+    /// should spread one connection's requests over its threads; every
+    /// request then gets its own task at once. Default: `true`.
+    inline_handlers / get_inline_handlers: bool;
 }
 
 /// A request sent after a stretch of silence from the peer, to learn whether

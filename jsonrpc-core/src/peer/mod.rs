@@ -278,9 +278,7 @@ impl Shared {
     /// reply.
     fn send_cancel(&self, message: &Message) {
         let mut out = Vec::with_capacity(64);
-        if message.write_json(&mut out).is_err() {
-            return;
-        }
+        message.write_json(&mut out);
         match self.outgoing.try_send(out) {
             Ok(()) => bump(&self.counters.cancels_sent),
             Err(_) => tracing::debug!("outgoing queue full; not sending a cancel"),
@@ -444,7 +442,7 @@ impl PeerHandle {
 
     fn serialize<E>(&self, message: &Message) -> Result<Vec<u8>, CallError<E>> {
         let mut out = Vec::with_capacity(128);
-        message.write_json(&mut out).map_err(CallError::Encode)?;
+        message.write_json(&mut out);
         if out.len() > self.shared.max_frame {
             return Err(CallError::TooLarge(FrameTooLarge {
                 framing: "outgoing",

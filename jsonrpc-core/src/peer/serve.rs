@@ -1,12 +1,15 @@
 //! Serving the peer's calls: the dispatcher, handler runs, batches, notifications.
 //!
 //! Requests wait in a bounded queue for one of `max_concurrent_requests`
-//! slots, then run as their own tasks. A batch takes one slot and runs its
+//! slots, then run: on the reader until they first wait, and as their own
+//! tasks from there (or from the start, without `inline_handlers`). A batch takes one slot and runs its
 //! entries concurrently with each other; its replies go out as one array in
 //! the order of the requests. Notifications run one at a time, in order.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Context;
 
 use futures::future::join_all;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
@@ -112,7 +115,8 @@ pub(crate) fn start(
 ) {
     let router = router.clone();
     let peer = peer.clone();
-    tracker.spawn(async move {
+    let inline = peer.shared.config.inline_handlers;
+    let run = async move {
         match work {
             Work::Request(req) => {
                 let resp = run_request(&router, &peer, req).await;
@@ -123,7 +127,33 @@ pub(crate) fn start(
         drop(slot);
         // Give back the place this work took when it was admitted.
         peer.shared.admitted.fetch_sub(1, Ordering::AcqRel);
-    });
+    };
+    run_here_or_spawn(run, inline, tracker);
+}
+
+/// Runs `work` to its first wait right here (when `inline`), and gives it a
+/// task only if it is not done by then (see [`PeerConfig::inline_handlers`]).
+///
+/// The first poll gets a waker that does nothing. That loses no wake-up:
+/// a future that returns `Pending` is handed to a new task, which polls it
+/// again at once, and that poll registers the task's real waker and sees
+/// anything that became ready in between.
+///
+/// [`PeerConfig::inline_handlers`]: super::PeerConfig::inline_handlers
+fn run_here_or_spawn(
+    work: impl Future<Output = ()> + Send + 'static,
+    inline: bool,
+    tracker: &TaskTracker,
+) {
+    if !inline {
+        tracker.spawn(work);
+        return;
+    }
+    let mut work = Box::pin(work);
+    let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    if work.as_mut().poll(&mut cx).is_pending() {
+        tracker.spawn(work);
+    }
 }
 
 /// Runs a priority request at once, with no slot, and sends its reply on
@@ -136,10 +166,12 @@ pub(crate) fn start_priority(
 ) {
     let router = router.clone();
     let peer = peer.clone();
-    tracker.spawn(async move {
+    let inline = peer.shared.config.inline_handlers;
+    let run = async move {
         let resp = run_request(&router, &peer, req).await;
         reply_now(&peer.shared, Reply::One(resp));
-    });
+    };
+    run_here_or_spawn(run, inline, tracker);
 }
 
 /// Runs one request through the router.
@@ -213,21 +245,21 @@ pub(crate) enum Reply {
 }
 
 impl Reply {
-    fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn write(&self, out: &mut Vec<u8>) {
         match self {
-            Reply::One(r) => serde_json::to_writer(out, r),
-            Reply::Batch(rs) => serde_json::to_writer(out, rs),
+            Reply::One(r) => r.write_json(out),
+            Reply::Batch(rs) => Response::write_batch(rs, out),
         }
     }
 }
 
 /// Serializes a reply. One that would exceed the frame limit (the peer could
 /// not take it) is replaced by errors that say so, with the same ids.
-fn encode_reply(shared: &Shared, reply: Reply) -> Option<Vec<u8>> {
+fn encode_reply(shared: &Shared, reply: Reply) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
-    reply.write(&mut out).ok()?;
+    reply.write(&mut out);
     if out.len() <= shared.max_frame {
-        return Some(out);
+        return out;
     }
     let limit = shared.max_frame;
     tracing::error!(
@@ -240,25 +272,22 @@ fn encode_reply(shared: &Shared, reply: Reply) -> Option<Vec<u8>> {
         Reply::Batch(rs) => Reply::Batch(rs.into_iter().map(|r| too_large(r, limit)).collect()),
     };
     out.clear();
-    limited.write(&mut out).ok()?;
-    Some(out)
+    limited.write(&mut out);
+    out
 }
 
 /// Queues a reply behind the calls and replies already waiting.
 pub(crate) async fn send_reply(shared: &Shared, reply: Reply) {
-    if let Some(out) = encode_reply(shared, reply) {
-        // The writer is gone only when the connection is closed; nobody can be told.
-        let _ = shared.outgoing.send(out).await;
-    }
+    let out = encode_reply(shared, reply);
+    // The writer is gone only when the connection is closed; nobody can be told.
+    let _ = shared.outgoing.send(out).await;
 }
 
 /// Queues a reply on the control lane, ahead of queued traffic, without
 /// waiting (see [`Shared::queue_control`]): for replies the reader sends
 /// itself and for priority methods.
 pub(crate) fn reply_now(shared: &Shared, reply: Reply) {
-    if let Some(out) = encode_reply(shared, reply) {
-        shared.queue_control(out);
-    }
+    shared.queue_control(encode_reply(shared, reply));
 }
 
 fn too_large(r: Response, limit: usize) -> Response {
