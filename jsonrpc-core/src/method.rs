@@ -10,7 +10,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::message::{to_raw, RawParams};
+use crate::message::{write_raw_params, Dialect, RawParams};
 use crate::ErrorObject;
 
 /// A JSON-RPC method that expects a reply.
@@ -51,28 +51,53 @@ pub trait NotificationMethod: Send + Sync + 'static {
     type Params: Serialize + DeserializeOwned + Send + 'static;
 }
 
-/// Serializes typed params; params that serialize to `null` (such as `()`)
-/// are left out of the message (or sent as `[]` in JSON-RPC 1.0).
+/// Writes typed params into a message being written, after its head (see
+/// [`write_raw_params`]). Params that serialize to `null` (such as `()`)
+/// are left out (or sent as `[]` in JSON-RPC 1.0). They are serialized
+/// straight into the message, not made a value of their own first.
 ///
 /// JSON-RPC params are an array or an object (1.0: an array), so a type that
 /// serializes to anything else is refused here, before it goes anywhere,
 /// rather than by the peer after a round trip (or silently, for a
 /// notification).
-pub(crate) fn encode_params<P: Serialize>(
+pub(crate) fn write_typed_params<P: Serialize>(
     params: &P,
-    dialect: crate::Dialect,
-) -> Result<RawParams, serde_json::Error> {
-    let raw = serde_json::value::to_raw_value(params)?;
-    match (raw.get().as_bytes().first(), dialect) {
-        (Some(b'n'), _) => Ok(None),
-        (Some(b'['), _) | (Some(b'{'), crate::Dialect::V2) => Ok(Some(raw)),
-        (_, crate::Dialect::V1) => Err(serde::ser::Error::custom(format!(
+    dialect: Dialect,
+    out: &mut Vec<u8>,
+) -> Result<(), serde_json::Error> {
+    let start = out.len();
+    out.extend_from_slice(br#","params":"#);
+    let value = out.len();
+    let written = serde_json::to_writer(&mut *out, params)
+        .and_then(|()| params_present(out.get(value..).unwrap_or_default(), dialect));
+    match written {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            out.truncate(start);
+            write_raw_params(&None, dialect, out);
+            Ok(())
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
+        }
+    }
+}
+
+/// Whether serialized params (`json`) go in the message: `false` for `null`,
+/// an error for what cannot be params in `dialect`.
+fn params_present(json: &[u8], dialect: Dialect) -> Result<bool, serde_json::Error> {
+    let shown = || String::from_utf8_lossy(json);
+    match (json.first(), dialect) {
+        (Some(b'n'), _) => Ok(false),
+        (Some(b'['), _) | (Some(b'{'), Dialect::V2) => Ok(true),
+        (_, Dialect::V1) => Err(serde::ser::Error::custom(format!(
             "JSON-RPC 1.0 params must be an array, not {}; use a tuple or a sequence",
-            raw.get()
+            shown()
         ))),
         _ => Err(serde::ser::Error::custom(format!(
             "params must be an array or an object, not {}; wrap a single value in a tuple: `(value,)`",
-            raw.get()
+            shown()
         ))),
     }
 }
@@ -107,7 +132,38 @@ pub(crate) fn encode_value<T: Serialize>(
     })
 }
 
-#[allow(dead_code)]
-pub(crate) fn error_value(e: &ErrorObject) -> Box<serde_json::value::RawValue> {
-    to_raw(e)
+#[cfg(test)]
+mod tests {
+    use super::write_typed_params;
+    use crate::Dialect;
+
+    fn written(params: impl serde::Serialize, dialect: Dialect) -> Result<String, String> {
+        let mut out = b"HEAD".to_vec();
+        match write_typed_params(&params, dialect, &mut out) {
+            Ok(()) => Ok(String::from_utf8(out).unwrap()),
+            Err(e) => {
+                assert_eq!(out, b"HEAD", "a refusal leaves the message as it was");
+                Err(e.to_string())
+            }
+        }
+    }
+
+    #[test]
+    fn typed_params_go_in_as_the_dialect_wants_them() {
+        assert_eq!(
+            written((1, 2), Dialect::V2).unwrap(),
+            r#"HEAD,"params":[1,2]"#
+        );
+        assert_eq!(written((), Dialect::V2).unwrap(), "HEAD");
+        assert_eq!(written((), Dialect::V1).unwrap(), r#"HEAD,"params":[]"#);
+        let named = serde_json::json!({"a": 1});
+        assert_eq!(
+            written(&named, Dialect::V2).unwrap(),
+            r#"HEAD,"params":{"a":1}"#
+        );
+        assert!(written(&named, Dialect::V1).unwrap_err().contains("1.0"));
+        assert!(written("text", Dialect::V2)
+            .unwrap_err()
+            .contains("(value,)"));
+    }
 }

@@ -13,7 +13,7 @@
 
 use serde_json::value::RawValue;
 
-use super::{Dialect, Message, Notification, Request, Response};
+use super::{Dialect, Id, Message, Notification, RawParams, Request, Response};
 
 impl Message {
     /// Appends this message's JSON text to `out`.
@@ -54,24 +54,57 @@ impl Request {
     /// assert_eq!(out, br#"{"jsonrpc":"2.0","id":7,"method":"add","params":[1,2]}"#);
     /// ```
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.push(b'{');
-        if self.dialect == Dialect::V2 {
-            out.extend_from_slice(br#""jsonrpc":"2.0","#);
-        }
-        out.extend_from_slice(br#""id":"#);
-        self.id.write_json(out);
-        write_method_and_params(&self.method, &self.params, self.dialect, out);
+        write_request_head(&self.id, &self.method, self.dialect, out);
+        write_raw_params(&self.params, self.dialect, out);
+        out.push(b'}');
     }
 }
 
 impl Notification {
     /// Appends this notification's JSON text to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(match self.dialect {
-            Dialect::V2 => br#"{"jsonrpc":"2.0""#,
-            Dialect::V1 => br#"{"id":null"#,
-        });
-        write_method_and_params(&self.method, &self.params, self.dialect, out);
+        write_notification_head(&self.method, self.dialect, out);
+        write_raw_params(&self.params, self.dialect, out);
+        out.push(b'}');
+    }
+}
+
+// A request or notification is written as its head, its params and a
+// closing `}`, so that our own calls can write theirs from borrowed parts
+// and serialize typed params straight into the message
+// (see `method::write_typed_params`).
+
+/// Writes a request up to its params: `{"jsonrpc":"2.0","id":..,"method":..`.
+pub(crate) fn write_request_head(id: &Id, method: &str, dialect: Dialect, out: &mut Vec<u8>) {
+    write_open_with_id(id, dialect, out);
+    write_method(method, out);
+}
+
+/// Writes `{"jsonrpc":"2.0","id":..`, as requests and replies begin.
+fn write_open_with_id(id: &Id, dialect: Dialect, out: &mut Vec<u8>) {
+    out.push(b'{');
+    if dialect == Dialect::V2 {
+        out.extend_from_slice(br#""jsonrpc":"2.0","#);
+    }
+    out.extend_from_slice(br#""id":"#);
+    id.write_json(out);
+}
+
+/// Writes a notification up to its params.
+pub(crate) fn write_notification_head(method: &str, dialect: Dialect, out: &mut Vec<u8>) {
+    out.extend_from_slice(match dialect {
+        Dialect::V2 => br#"{"jsonrpc":"2.0""#,
+        Dialect::V1 => br#"{"id":null"#,
+    });
+    write_method(method, out);
+}
+
+/// Writes `,"params":..`, or what a message without params has instead.
+pub(crate) fn write_raw_params(params: &RawParams, dialect: Dialect, out: &mut Vec<u8>) {
+    match (params, dialect) {
+        (Some(p), _) => write_member(b"params", p, out),
+        (None, Dialect::V1) => out.extend_from_slice(br#","params":[]"#),
+        (None, Dialect::V2) => {}
     }
 }
 
@@ -86,12 +119,7 @@ impl Response {
     /// assert_eq!(out, br#"{"id":3,"result":5,"error":null}"#);
     /// ```
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.push(b'{');
-        if self.dialect == Dialect::V2 {
-            out.extend_from_slice(br#""jsonrpc":"2.0","#);
-        }
-        out.extend_from_slice(br#""id":"#);
-        self.id.write_json(out);
+        write_open_with_id(&self.id, self.dialect, out);
         match (&self.outcome, self.dialect) {
             (Ok(result), Dialect::V2) => write_member(b"result", result, out),
             (Ok(result), Dialect::V1) => {
@@ -109,21 +137,9 @@ impl Response {
     }
 }
 
-/// Writes `,"method":...,"params":...}`: the tail requests and notifications share.
-fn write_method_and_params(
-    method: &str,
-    params: &Option<Box<RawValue>>,
-    dialect: Dialect,
-    out: &mut Vec<u8>,
-) {
+fn write_method(method: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(br#","method":"#);
     write_string(method, out);
-    match (params, dialect) {
-        (Some(p), _) => write_member(b"params", p, out),
-        (None, Dialect::V1) => out.extend_from_slice(br#","params":[]"#),
-        (None, Dialect::V2) => {}
-    }
-    out.push(b'}');
 }
 
 /// Writes `,"name":value` (`name` needs no escaping).

@@ -174,7 +174,9 @@ setters! {
     /// connections, nor replies already queued). Turn it off when handlers
     /// compute for long before they first wait and a multi-threaded runtime
     /// should spread one connection's requests over its threads; every
-    /// request then gets its own task at once. Default: `true`.
+    /// request's handler then runs in a task of its own (only the making of
+    /// its future, such as decoding typed params, stays on the reader).
+    /// Default: `true`.
     inline_handlers / get_inline_handlers: bool;
 }
 

@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, TryAcquireError};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -47,8 +47,11 @@ pub use error::{CallError, CloseReason, NotifyError};
 pub use stats::PeerStats;
 
 use crate::codec::{FrameTooLarge, Framing};
-use crate::message::{Dialect, DialectMode, Id, Message, Notification, RawParams, Request};
-use crate::method::{encode_params, Method, NotificationMethod};
+use crate::message::{
+    write_notification_head, write_raw_params, write_request_head, Dialect, DialectMode, Id,
+    RawParams,
+};
+use crate::method::{write_typed_params, Method, NotificationMethod};
 use crate::Router;
 use pending::Pending;
 use stats::{bump, Counters};
@@ -276,9 +279,12 @@ impl Shared {
     /// before the request it names. When that lane is full the cancel is
     /// dropped, which costs the work of a call nobody waits for and a late
     /// reply.
-    fn send_cancel(&self, message: &Message) {
+    fn send_cancel(&self, method: &str, params: &RawParams) {
         let mut out = Vec::with_capacity(64);
-        message.write_json(&mut out);
+        let dialect = self.outgoing_dialect();
+        write_notification_head(method, dialect, &mut out);
+        write_raw_params(params, dialect, &mut out);
+        out.push(b'}');
         match self.outgoing.try_send(out) {
             Ok(()) => bump(&self.counters.cancels_sent),
             Err(_) => tracing::debug!("outgoing queue full; not sending a cancel"),
@@ -322,9 +328,8 @@ impl PeerHandle {
         params: M::Params,
         timeout: Option<Duration>,
     ) -> Result<M::Result, CallError<M::Error>> {
-        let params =
-            encode_params(&params, self.shared.outgoing_dialect()).map_err(CallError::Encode)?;
-        decode_reply(self.call_raw(M::NAME, params, timeout).await)
+        let params = |dialect, out: &mut Vec<u8>| write_typed_params(&params, dialect, out);
+        decode_reply(self.call_with(M::NAME, params, timeout).await)
     }
 
     /// Calls `method` with params serialized from `params` and reads the result
@@ -334,10 +339,9 @@ impl PeerHandle {
         P: serde::Serialize,
         R: serde::de::DeserializeOwned,
     {
-        let params =
-            encode_params(&params, self.shared.outgoing_dialect()).map_err(CallError::Encode)?;
+        let params = |dialect, out: &mut Vec<u8>| write_typed_params(&params, dialect, out);
         decode_reply(
-            self.call_raw(method, params, self.shared.config.call_timeout)
+            self.call_with(method, params, self.shared.config.call_timeout)
                 .await,
         )
     }
@@ -352,9 +356,28 @@ impl PeerHandle {
         params: RawParams,
         timeout: Option<Duration>,
     ) -> Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>> {
+        let params = |dialect, out: &mut Vec<u8>| {
+            write_raw_params(&params, dialect, out);
+            Ok(())
+        };
+        self.call_with(method, params, timeout).await
+    }
+
+    /// Makes a call whose params `write_params` writes into the request.
+    async fn call_with(
+        &self,
+        method: &str,
+        write_params: impl FnOnce(Dialect, &mut Vec<u8>) -> serde_json::Result<()>,
+        timeout: Option<Duration>,
+    ) -> Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let dialect = self.shared.outgoing_dialect();
+        let request = self.serialize(|out| {
+            write_request_head(&Id::from(id), method, dialect, out);
+            write_params(dialect, out)
+        })?;
         let span = tracing::debug_span!("rpc.call", method, id);
-        let call = self.call_unbounded(id, method, params).instrument(span);
+        let call = self.call_unbounded(id, request).instrument(span);
         match timeout {
             None => call.await,
             Some(limit) => tokio::time::timeout(limit, call)
@@ -366,22 +389,21 @@ impl PeerHandle {
     async fn call_unbounded(
         &self,
         id: u64,
-        method: &str,
-        params: RawParams,
+        request: Vec<u8>,
     ) -> Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>> {
         let shared = &self.shared;
-        // Held until this call is over, however it ends.
-        let _slot = shared
-            .call_slots
-            .acquire()
-            .await
-            .map_err(|_| CallError::ConnectionClosed(shared.close_reason()))?;
-        let bytes = self.serialize(&Message::Request(Request {
-            id: Id::from(id),
-            method: method.to_owned(),
-            params,
-            dialect: shared.outgoing_dialect(),
-        }))?;
+        let closed = || CallError::ConnectionClosed(shared.close_reason());
+        // Held until this call is over, however it ends. Trying first skips
+        // making and polling an `Acquire` future when a slot is free, the
+        // usual case; it cannot overtake waiting callers, as a freed permit
+        // goes to the waiters before anyone can try for it.
+        let _slot = match shared.call_slots.try_acquire() {
+            Ok(slot) => slot,
+            Err(TryAcquireError::NoPermits) => {
+                shared.call_slots.acquire().await.map_err(|_| closed())?
+            }
+            Err(TryAcquireError::Closed) => return Err(closed()),
+        };
         let reply = shared
             .pending
             .register(id)
@@ -394,8 +416,13 @@ impl PeerHandle {
             sent: false,
             done: false,
         };
-        if shared.outgoing.send(bytes).await.is_err() {
-            return Err(CallError::ConnectionClosed(shared.close_reason()));
+        // Trying first, for the same reason as with the slot.
+        match shared.outgoing.try_send(request) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(bytes)) => {
+                shared.outgoing.send(bytes).await.map_err(|_| closed())?
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(closed()),
         }
         guard.sent = true;
         bump(&shared.counters.calls_sent);
@@ -405,7 +432,7 @@ impl PeerHandle {
             Ok(Ok(Ok(result))) => Ok(result),
             Ok(Ok(Err(error))) => Err(CallError::Rpc(error)),
             Ok(Err(reason)) => Err(CallError::InvalidReply(reason)),
-            Err(_) => Err(CallError::ConnectionClosed(shared.close_reason())),
+            Err(_) => Err(closed()),
         }
     }
 
@@ -414,23 +441,34 @@ impl PeerHandle {
         &self,
         params: N::Params,
     ) -> Result<(), NotifyError> {
-        let params =
-            encode_params(&params, self.shared.outgoing_dialect()).map_err(CallError::Encode)?;
-        self.notify_raw(N::NAME, params).await
+        let params = |dialect, out: &mut Vec<u8>| write_typed_params(&params, dialect, out);
+        self.notify_with(N::NAME, params).await
     }
 
     /// Sends a notification with raw params.
     pub async fn notify_raw(&self, method: &str, params: RawParams) -> Result<(), NotifyError> {
+        let params = |dialect, out: &mut Vec<u8>| {
+            write_raw_params(&params, dialect, out);
+            Ok(())
+        };
+        self.notify_with(method, params).await
+    }
+
+    /// Sends a notification whose params `write_params` writes into it.
+    async fn notify_with(
+        &self,
+        method: &str,
+        write_params: impl FnOnce(Dialect, &mut Vec<u8>) -> serde_json::Result<()>,
+    ) -> Result<(), NotifyError> {
         let shared = &self.shared;
         if shared.shutdown.is_cancelled() {
             return Err(CallError::ConnectionClosed(shared.close_reason()));
         }
-        let message = Message::Notification(Notification {
-            method: method.to_owned(),
-            params,
-            dialect: shared.outgoing_dialect(),
-        });
-        let bytes = self.serialize(&message)?;
+        let dialect = shared.outgoing_dialect();
+        let bytes = self.serialize(|out| {
+            write_notification_head(method, dialect, out);
+            write_params(dialect, out)
+        })?;
         shared
             .outgoing
             .send(bytes)
@@ -440,9 +478,15 @@ impl PeerHandle {
         Ok(())
     }
 
-    fn serialize<E>(&self, message: &Message) -> Result<Vec<u8>, CallError<E>> {
+    /// Writes a request or notification with `write_head_and_params` and
+    /// closes it, refusing one the peer could not take.
+    fn serialize<E>(
+        &self,
+        write_head_and_params: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
+    ) -> Result<Vec<u8>, CallError<E>> {
         let mut out = Vec::with_capacity(128);
-        message.write_json(&mut out);
+        write_head_and_params(&mut out).map_err(CallError::Encode)?;
+        out.push(b'}');
         if out.len() > self.shared.max_frame {
             return Err(CallError::TooLarge(FrameTooLarge {
                 framing: "outgoing",
@@ -504,12 +548,8 @@ impl Drop for PendingGuard<'_> {
         if let Some(cancel) = &self.shared.config.wire_cancel {
             if self.sent && !self.shared.shutdown.is_cancelled() {
                 let id = Id::from(self.id);
-                self.shared
-                    .send_cancel(&Message::Notification(Notification {
-                        method: cancel.method().to_owned(),
-                        params: Some(cancel.params_for(&id)),
-                        dialect: self.shared.outgoing_dialect(),
-                    }));
+                let params = Some(cancel.params_for(&id));
+                self.shared.send_cancel(cancel.method(), &params);
             }
         }
     }
@@ -522,6 +562,7 @@ fn decode_reply<R: serde::de::DeserializeOwned, E: serde::de::DeserializeOwned>(
     let raw = reply.map_err(CallError::decode_rpc)?;
     serde_json::from_str(raw.get()).map_err(|error| CallError::Decode {
         error,
-        reply: raw.get().to_owned(),
+        // The reply's own buffer becomes the string: no copy.
+        reply: Box::<str>::from(raw).into_string(),
     })
 }

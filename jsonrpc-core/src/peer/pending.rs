@@ -5,9 +5,9 @@
 //! closes. A reply whose entry is already gone is reported to the caller of
 //! [`Pending::complete`] and counted as late, never kept.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
+use rustc_hash::FxHashMap;
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
@@ -24,7 +24,11 @@ pub(crate) struct Pending {
 
 #[derive(Default)]
 struct Inner {
-    calls: HashMap<u64, oneshot::Sender<Outcome>>,
+    /// Keyed by ids this side hands out from a counter, never ones the peer
+    /// chooses (a reply's id is only looked up, and an unknown one finds
+    /// nothing), so the peer cannot aim collisions at one bucket: SipHash's
+    /// flood resistance would buy nothing here, at a fifth of the map's cost.
+    calls: FxHashMap<u64, oneshot::Sender<Outcome>>,
     closed: Option<CloseReason>,
 }
 

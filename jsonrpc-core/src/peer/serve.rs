@@ -2,14 +2,16 @@
 //!
 //! Requests wait in a bounded queue for one of `max_concurrent_requests`
 //! slots, then run: on the reader until they first wait, and as their own
-//! tasks from there (or from the start, without `inline_handlers`). A batch takes one slot and runs its
+//! tasks from there (or from the start, without `inline_handlers`; batches
+//! always get a task). A batch takes one slot and runs its
 //! entries concurrently with each other; its replies go out as one array in
 //! the order of the requests. Notifications run one at a time, in order.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::Context;
+use std::task::{Context, Poll};
 
 use futures::future::join_all;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
@@ -18,7 +20,8 @@ use tracing::Instrument;
 
 use super::stats::{bump, Counters};
 use super::{PeerHandle, Shared};
-use crate::message::{Notification, Request, Response};
+use crate::message::{Id, Notification, Request, Response};
+use crate::router::Handling;
 use crate::{ErrorObject, RequestContext, Router};
 
 /// Work for the dispatcher.
@@ -105,7 +108,7 @@ pub(crate) fn refuse(work: Work, shared: &Shared, router: &Router) {
     reply_now(shared, reply);
 }
 
-/// Runs admitted work in its own task, holding `slot` until it is done.
+/// Starts admitted work, holding `slot` until its reply is queued.
 pub(crate) fn start(
     work: Work,
     slot: OwnedSemaphorePermit,
@@ -113,46 +116,21 @@ pub(crate) fn start(
     peer: &PeerHandle,
     tracker: &TaskTracker,
 ) {
-    let router = router.clone();
-    let peer = peer.clone();
-    let inline = peer.shared.config.inline_handlers;
-    let run = async move {
-        match work {
-            Work::Request(req) => {
-                let resp = run_request(&router, &peer, req).await;
-                send_reply(&peer.shared, Reply::One(resp)).await;
-            }
-            Work::Batch(entries) => run_batch(&router, &peer, entries).await,
+    match work {
+        Work::Request(req) => {
+            let (peer2, tracker2) = (peer.clone(), tracker.clone());
+            serve(req, router, peer, tracker, move |resp| {
+                reply_and_release(resp, slot, &peer2, &tracker2)
+            });
         }
-        drop(slot);
-        // Give back the place this work took when it was admitted.
-        peer.shared.admitted.fetch_sub(1, Ordering::AcqRel);
-    };
-    run_here_or_spawn(run, inline, tracker);
-}
-
-/// Runs `work` to its first wait right here (when `inline`), and gives it a
-/// task only if it is not done by then (see [`PeerConfig::inline_handlers`]).
-///
-/// The first poll gets a waker that does nothing. That loses no wake-up:
-/// a future that returns `Pending` is handed to a new task, which polls it
-/// again at once, and that poll registers the task's real waker and sees
-/// anything that became ready in between.
-///
-/// [`PeerConfig::inline_handlers`]: super::PeerConfig::inline_handlers
-fn run_here_or_spawn(
-    work: impl Future<Output = ()> + Send + 'static,
-    inline: bool,
-    tracker: &TaskTracker,
-) {
-    if !inline {
-        tracker.spawn(work);
-        return;
-    }
-    let mut work = Box::pin(work);
-    let mut cx = Context::from_waker(futures::task::noop_waker_ref());
-    if work.as_mut().poll(&mut cx).is_pending() {
-        tracker.spawn(work);
+        // Batches are rare enough that they always get a task.
+        Work::Batch(entries) => {
+            let (router, peer) = (router.clone(), peer.clone());
+            tracker.spawn(async move {
+                run_batch(&router, &peer, entries).await;
+                release(slot, &peer.shared);
+            });
+        }
     }
 }
 
@@ -164,49 +142,134 @@ pub(crate) fn start_priority(
     peer: &PeerHandle,
     tracker: &TaskTracker,
 ) {
-    let router = router.clone();
-    let peer = peer.clone();
-    let inline = peer.shared.config.inline_handlers;
-    let run = async move {
-        let resp = run_request(&router, &peer, req).await;
-        reply_now(&peer.shared, Reply::One(resp));
-    };
-    run_here_or_spawn(run, inline, tracker);
+    let shared = peer.shared.clone();
+    serve(req, router, peer, tracker, move |resp| {
+        reply_now(&shared, Reply::One(resp))
+    });
 }
 
-/// Runs one request through the router.
+/// Serves one request and hands its response to `reply`: right here, on
+/// the reader, when the handler finishes without waiting (most do, and a
+/// task per request would then be the largest cost of serving it), and
+/// otherwise in a task of its own (see [`PeerConfig::inline_handlers`]).
 ///
-/// Its cancellation token is the connection's own unless the protocol has an
-/// on-wire cancel, which needs a token per request: most connections thus
-/// spend nothing on tokens per request.
-async fn run_request(router: &Router, peer: &PeerHandle, req: Request) -> Response {
-    let shared = &peer.shared;
-    let counters: &Counters = &shared.counters;
-    let track_cancel = shared.config.wire_cancel.is_some();
-    let token = if track_cancel {
-        let token = shared.shutdown.child_token();
-        lock(&shared.in_flight).insert(req.id.clone(), token.clone());
-        token
-    } else {
-        shared.shutdown.clone()
-    };
-    let id = track_cancel.then(|| req.id.clone());
-    let span = tracing::debug_span!("rpc.request", method = %req.method, id = %req.id);
-    let ctx = RequestContext::new(Some(req.id.clone()), req.dialect, token, peer.clone());
-    counters.requests_in_flight.fetch_add(1, Ordering::Relaxed);
-    let resp = router.handle(req, ctx).instrument(span).await;
-    counters.requests_in_flight.fetch_sub(1, Ordering::Relaxed);
-    bump(&counters.requests_handled);
-    if let Some(id) = id {
-        lock(&shared.in_flight).remove(&id);
+/// The first poll gets a waker that does nothing. That loses no wake-up: a
+/// handler that returns `Pending` is handed to a new task, which polls it
+/// again at once, and that poll registers the task's real waker and sees
+/// anything that became ready in between.
+///
+/// [`PeerConfig::inline_handlers`]: super::PeerConfig::inline_handlers
+fn serve(
+    req: Request,
+    router: &Router,
+    peer: &PeerHandle,
+    tracker: &TaskTracker,
+    reply: impl FnOnce(Response) + Send + 'static,
+) {
+    let mut serving = Serving::begin(router, peer, req);
+    if peer.shared.config.inline_handlers {
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let polled = {
+            let _entered = serving.span.enter();
+            Pin::new(&mut serving.handling).poll(&mut cx)
+        };
+        if let Poll::Ready(resp) = polled {
+            reply(serving.finish(resp));
+            return;
+        }
     }
-    resp
+    tracker.spawn(async move { reply(serving.run().await) });
+}
+
+/// Queues a request's reply behind the calls and replies already waiting,
+/// then gives back its slot and its place among the admitted. Without room
+/// in the queue, a task waits for it, so the reader never does.
+fn reply_and_release(
+    resp: Response,
+    slot: OwnedSemaphorePermit,
+    peer: &PeerHandle,
+    tracker: &TaskTracker,
+) {
+    let shared = &peer.shared;
+    let out = encode_reply(shared, Reply::One(resp));
+    match shared.outgoing.try_send(out) {
+        // Closed: the connection is closing and nobody can be told.
+        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => release(slot, shared),
+        Err(mpsc::error::TrySendError::Full(out)) => {
+            let shared = shared.clone();
+            tracker.spawn(async move {
+                let _ = shared.outgoing.send(out).await;
+                release(slot, &shared);
+            });
+        }
+    }
+}
+
+/// Gives back a slot, and the place the work took when it was admitted.
+fn release(slot: OwnedSemaphorePermit, shared: &Shared) {
+    drop(slot);
+    shared.admitted.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// A request going through the router, and the bookkeeping around it.
+struct Serving {
+    handling: Handling,
+    span: tracing::Span,
+    /// The id under which its cancel token is registered, if it has one.
+    cancel_id: Option<Id>,
+    peer: PeerHandle,
+}
+
+impl Serving {
+    /// Its cancellation token is the connection's own unless the protocol
+    /// has an on-wire cancel, which needs a token per request: most
+    /// connections thus spend nothing on tokens per request.
+    fn begin(router: &Router, peer: &PeerHandle, req: Request) -> Self {
+        let shared = &peer.shared;
+        let track_cancel = shared.config.wire_cancel.is_some();
+        let token = if track_cancel {
+            let token = shared.shutdown.child_token();
+            lock(&shared.in_flight).insert(req.id.clone(), token.clone());
+            token
+        } else {
+            shared.shutdown.clone()
+        };
+        let cancel_id = track_cancel.then(|| req.id.clone());
+        let span = tracing::debug_span!("rpc.request", method = %req.method, id = %req.id);
+        let ctx = RequestContext::new(Some(req.id.clone()), req.dialect, token, peer.clone());
+        shared
+            .counters
+            .requests_in_flight
+            .fetch_add(1, Ordering::Relaxed);
+        Serving {
+            handling: router.handle(req, ctx),
+            span,
+            cancel_id,
+            peer: peer.clone(),
+        }
+    }
+
+    async fn run(mut self) -> Response {
+        let resp = (&mut self.handling).instrument(self.span.clone()).await;
+        self.finish(resp)
+    }
+
+    fn finish(&mut self, resp: Response) -> Response {
+        let shared = &self.peer.shared;
+        let counters: &Counters = &shared.counters;
+        counters.requests_in_flight.fetch_sub(1, Ordering::Relaxed);
+        bump(&counters.requests_handled);
+        if let Some(id) = self.cancel_id.take() {
+            lock(&shared.in_flight).remove(&id);
+        }
+        resp
+    }
 }
 
 async fn run_batch(router: &Router, peer: &PeerHandle, entries: Vec<BatchEntry>) {
     let replies = join_all(entries.into_iter().map(|entry| async move {
         match entry {
-            BatchEntry::Run(req) => run_request(router, peer, req).await,
+            BatchEntry::Run(req) => Serving::begin(router, peer, req).run().await,
             BatchEntry::Answer(resp) => resp,
         }
     }))

@@ -12,18 +12,21 @@
 mod context;
 mod handler;
 
-use std::collections::HashMap;
+use std::any::Any;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use futures::FutureExt;
+use rustc_hash::FxHashMap;
 use serde_json::value::RawValue;
 
 pub use context::RequestContext;
 pub use handler::{BoxFuture, HandlerError, HandlerResult, MethodHandler, NotificationHandler};
 
-use crate::message::{to_raw, Dialect, Notification, Request, Response};
+use crate::message::{to_raw, Dialect, Id, Notification, Request, Response};
 use crate::method::{Method, NotificationMethod};
 use crate::ErrorObject;
 
@@ -60,14 +63,17 @@ enum Route {
 /// ```
 #[derive(Clone)]
 pub struct Router {
-    routes: HashMap<Box<str>, Route>,
+    /// Method names are looked up for every message, and only this side
+    /// adds them: a peer cannot fill the table with colliding names, so a
+    /// fast hash serves where SipHash's flood resistance buys nothing.
+    routes: FxHashMap<Box<str>, Route>,
     error_format: ErrorFormat,
 }
 
 impl Default for Router {
     fn default() -> Self {
         Router {
-            routes: HashMap::new(),
+            routes: FxHashMap::default(),
             error_format: error_object_format,
         }
     }
@@ -175,24 +181,30 @@ impl Router {
         matches!(self.routes.get(name), Some(Route::Method(_)))
     }
 
-    /// Handles one request and gives its reply. Never panics, even when the
-    /// handler does.
-    pub async fn handle(&self, req: Request, ctx: RequestContext) -> Response {
-        let outcome = match self.routes.get(req.method.as_str()) {
+    /// Handles one request: the returned future gives its reply. Never
+    /// panics, even when the handler does.
+    ///
+    /// The future is [`Unpin`], so it can be polled where it stands and moved
+    /// afterwards: a connection polls it once on its reader and gives it a
+    /// task only if it has to wait (see `PeerConfig::inline_handlers`).
+    pub fn handle(&self, req: Request, ctx: RequestContext) -> Handling {
+        let state = match self.routes.get(req.method.as_str()) {
+            // Typed handlers decode params, and closures may run code, before
+            // they return a future: that part can panic too.
             Some(Route::Method(h)) => {
-                let fut = h.call(req.params, ctx);
-                catch_panic(&req.method, fut).await
+                match catch_unwind(AssertUnwindSafe(|| h.call(req.params, ctx))) {
+                    Ok(fut) => State::Running(fut),
+                    Err(panic) => State::Done(Err(panicked(&req.method, panic))),
+                }
             }
-            _ => Err(ErrorObject::method_not_found(&req.method).into()),
+            _ => State::Done(Err(ErrorObject::method_not_found(&req.method).into())),
         };
-        let outcome = outcome.map_err(|e| match e {
-            HandlerError::Method(raw) => raw,
-            HandlerError::Standard(e) => self.format_error(&e, req.dialect),
-        });
-        Response {
-            id: req.id,
-            outcome,
+        Handling {
+            state,
+            method: req.method,
+            id: Some(req.id),
             dialect: req.dialect,
+            error_format: self.error_format,
         }
     }
 
@@ -202,14 +214,20 @@ impl Router {
     pub async fn handle_notification(&self, n: Notification, ctx: RequestContext) {
         let result = match self.routes.get(n.method.as_str()) {
             Some(Route::Notification(h)) => {
-                let fut = h.notify(n.params, ctx);
-                catch_panic(&n.method, fut.map(|r| r.map_err(HandlerError::Standard)))
-                    .await
-                    .map(|_| ())
+                match catch_unwind(AssertUnwindSafe(|| h.notify(n.params, ctx))) {
+                    Ok(fut) => {
+                        catch_panic(&n.method, fut.map(|r| r.map_err(HandlerError::Standard)))
+                            .await
+                            .map(|_| ())
+                    }
+                    Err(panic) => Err(panicked(&n.method, panic)),
+                }
             }
             Some(Route::Method(h)) => {
-                let fut = h.call(n.params, ctx);
-                catch_panic(&n.method, fut).await.map(|_| ())
+                match catch_unwind(AssertUnwindSafe(|| h.call(n.params, ctx))) {
+                    Ok(fut) => catch_panic(&n.method, fut).await.map(|_| ()),
+                    Err(panic) => Err(panicked(&n.method, panic)),
+                }
             }
             None => Err(ErrorObject::method_not_found(&n.method).into()),
         };
@@ -230,17 +248,86 @@ async fn catch_panic<T>(
 ) -> Result<T, HandlerError> {
     match AssertUnwindSafe(fut).catch_unwind().await {
         Ok(r) => r,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a non-string panic payload".into());
-            tracing::error!(%method, panic = %what, "handler panicked");
-            Err(
-                ErrorObject::internal_error(format!("the handler for `{method}` panicked: {what}"))
-                    .into(),
-            )
-        }
+        Err(panic) => Err(panicked(method, panic)),
+    }
+}
+
+/// The -32603 error for a handler that panicked, logged.
+fn panicked(method: &str, panic: Box<dyn Any + Send>) -> HandlerError {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".into());
+    tracing::error!(%method, panic = %what, "handler panicked");
+    ErrorObject::internal_error(format!("the handler for `{method}` panicked: {what}")).into()
+}
+
+/// A request being handled; gives the [`Response`] (see [`Router::handle`]).
+#[must_use = "a request is only handled when its future is polled"]
+pub struct Handling {
+    state: State,
+    method: String,
+    /// Taken out for the response.
+    id: Option<Id>,
+    dialect: Dialect,
+    error_format: ErrorFormat,
+}
+
+enum State {
+    Running(BoxFuture<HandlerResult>),
+    /// Answered before any handler ran: an unknown method, or a panic in
+    /// the handler's synchronous part.
+    Done(HandlerResult),
+    /// The response has been given.
+    Finished,
+}
+
+impl Handling {
+    /// The method being handled.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+}
+
+impl std::fmt::Debug for Handling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handling")
+            .field("method", &self.method)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for Handling {
+    type Output = Response;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let this = &mut *self;
+        let outcome = match std::mem::replace(&mut this.state, State::Finished) {
+            State::Running(mut fut) => {
+                match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => {
+                        this.state = State::Running(fut);
+                        return Poll::Pending;
+                    }
+                    Ok(Poll::Ready(outcome)) => outcome,
+                    Err(panic) => Err(panicked(&this.method, panic)),
+                }
+            }
+            State::Done(outcome) => outcome,
+            // A future is not polled past completion; if it is anyway, it
+            // stays pending rather than answer twice.
+            State::Finished => return Poll::Pending,
+        };
+        let outcome = outcome.map_err(|e| match e {
+            HandlerError::Method(raw) => raw,
+            HandlerError::Standard(e) => (this.error_format)(&e, this.dialect),
+        });
+        Poll::Ready(Response {
+            id: this.id.take().unwrap_or_else(Id::null),
+            outcome,
+            dialect: this.dialect,
+        })
     }
 }
