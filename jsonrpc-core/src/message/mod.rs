@@ -163,5 +163,76 @@ impl Response {
 /// Serializes `value` to raw JSON; a value that cannot be serialized becomes
 /// `null` (our own error objects and ids always serialize).
 pub(crate) fn to_raw<T: serde::Serialize + ?Sized>(value: &T) -> Box<RawValue> {
-    serde_json::value::to_raw_value(value).unwrap_or_else(|_| null_raw())
+    to_raw_value(value).unwrap_or_else(|_| null_raw())
+}
+
+/// What `serde_json::value::to_raw_value` does, for much less on small
+/// values, which most results and errors are.
+///
+/// serde_json writes into a 128-byte buffer and then shrinks it to fit: a
+/// reallocation that costs more than serializing a small result. A value
+/// that fits in a stack buffer is written there and copied out at its exact
+/// size instead; serde_json checks the copy on the way (a `RawValue` has no
+/// unchecked constructor), which for that few bytes costs less than the
+/// reallocation. Larger values take serde_json's path.
+pub(crate) fn to_raw_value<T: serde::Serialize + ?Sized>(
+    value: &T,
+) -> serde_json::Result<Box<RawValue>> {
+    let mut small = StackBuffer {
+        bytes: [0; 256],
+        len: 0,
+    };
+    match serde_json::to_writer(&mut small, value) {
+        Ok(()) => serde_json::from_slice(small.bytes.get(..small.len).unwrap_or_default()),
+        // Only the stack buffer running out is an I/O error here.
+        Err(e) if e.is_io() => serde_json::value::to_raw_value(value),
+        Err(e) => Err(e),
+    }
+}
+
+struct StackBuffer {
+    bytes: [u8; 256],
+    len: usize,
+}
+
+impl std::io::Write for StackBuffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let end = self.len + data.len();
+        let room = self
+            .bytes
+            .get_mut(self.len..end)
+            .ok_or(std::io::ErrorKind::WriteZero)?;
+        room.copy_from_slice(data);
+        self.len = end;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn to_raw_value_matches_serde_json_whatever_the_size() {
+        let long = "x".repeat(300);
+        let values = [
+            serde_json::json!(130),
+            serde_json::json!({"a": [1, 2.5, null], "b": "\u{1}é"}),
+            serde_json::json!([long, 1]),
+            serde_json::json!("y".repeat(254)), // 256 bytes with its quotes: exactly fills
+        ];
+        for value in values {
+            let ours = super::to_raw_value(&value).unwrap();
+            let theirs = serde_json::value::to_raw_value(&value).unwrap();
+            assert_eq!(ours.get(), theirs.get());
+        }
+        // A value serde_json refuses is refused the same way.
+        let bad: BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        assert!(super::to_raw_value(&bad).is_err());
+        assert!(serde_json::value::to_raw_value(&bad).is_err());
+    }
 }

@@ -24,6 +24,7 @@
 //! then the connection closes. Any other close (an I/O error,
 //! [`PeerHandle::close`]) cancels every running handler's token at once.
 
+mod buffers;
 mod config;
 mod driver;
 mod error;
@@ -124,6 +125,7 @@ impl<F: Framing + Clone> Peer<F> {
             next_id: AtomicU64::new(0),
             call_slots: tokio::sync::Semaphore::new(config.max_pending_calls.max(1)),
             pending: Pending::default(),
+            buffers: Default::default(),
             outgoing: out_tx,
             control: ctl_tx,
             counters: Counters::default(),
@@ -171,6 +173,8 @@ pub(crate) struct Shared {
     /// One permit per call that may be pending at once.
     call_slots: tokio::sync::Semaphore,
     pending: Pending,
+    /// Spare buffers for outgoing messages.
+    buffers: buffers::Buffers,
     outgoing: mpsc::Sender<Vec<u8>>,
     control: mpsc::Sender<Vec<u8>>,
     counters: Counters,
@@ -280,7 +284,7 @@ impl Shared {
     /// dropped, which costs the work of a call nobody waits for and a late
     /// reply.
     fn send_cancel(&self, method: &str, params: &RawParams) {
-        let mut out = Vec::with_capacity(64);
+        let mut out = self.buffers.take();
         let dialect = self.outgoing_dialect();
         write_notification_head(method, dialect, &mut out);
         write_raw_params(params, dialect, &mut out);
@@ -484,7 +488,7 @@ impl PeerHandle {
         &self,
         write_head_and_params: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
     ) -> Result<Vec<u8>, CallError<E>> {
-        let mut out = Vec::with_capacity(128);
+        let mut out = self.shared.buffers.take();
         write_head_and_params(&mut out).map_err(CallError::Encode)?;
         out.push(b'}');
         if out.len() > self.shared.max_frame {

@@ -319,7 +319,7 @@ impl Reply {
 /// Serializes a reply. One that would exceed the frame limit (the peer could
 /// not take it) is replaced by errors that say so, with the same ids.
 fn encode_reply(shared: &Shared, reply: Reply) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
+    let mut out = shared.buffers.take();
     reply.write(&mut out);
     if out.len() <= shared.max_frame {
         return out;

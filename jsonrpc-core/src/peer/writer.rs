@@ -40,7 +40,7 @@ impl<F: Framing> Writer<F> {
                 Some(m) = self.outgoing.recv() => m,
                 _ = &mut shutdown => break,
             };
-            self.frame(&first, &mut buf);
+            self.frame(first, &mut buf);
             while buf.len() < BATCH_BYTES {
                 let Some(next) = self
                     .control
@@ -50,7 +50,7 @@ impl<F: Framing> Writer<F> {
                 else {
                     break;
                 };
-                self.frame(&next, &mut buf);
+                self.frame(next, &mut buf);
             }
             let written = match self.shared.config.write_timeout {
                 None => flush(&self.shared, &mut io, &mut buf).await,
@@ -77,7 +77,7 @@ impl<F: Framing> Writer<F> {
             .try_recv()
             .or_else(|_| self.outgoing.try_recv())
         {
-            self.frame(&m, &mut buf);
+            self.frame(m, &mut buf);
         }
         if flush(&self.shared, &mut io, &mut buf).await.is_ok() {
             let _ = io.shutdown().await;
@@ -86,10 +86,11 @@ impl<F: Framing> Writer<F> {
 
     /// Frames one message into `buf`. A message the framing refuses is
     /// dropped and logged; the ones around it still go out.
-    fn frame(&mut self, message: &[u8], buf: &mut BytesMut) {
-        if let Err(e) = self.framing.encode(message, buf) {
+    fn frame(&mut self, message: Vec<u8>, buf: &mut BytesMut) {
+        if let Err(e) = self.framing.encode(&message, buf) {
             tracing::error!(error = %e, "dropping an outgoing message the framing cannot carry");
         }
+        self.shared.buffers.give(message);
     }
 }
 
