@@ -281,7 +281,7 @@ impl<F: Framing> Reader<F> {
     fn run_or_queue(&self, work: Work) {
         let shared = &self.shared;
         if shared.queued.load(Ordering::Acquire) == 0 {
-            if let Ok(slot) = shared.slots.clone().try_acquire_owned() {
+            if let Some(slot) = shared.slots.try_take() {
                 serve::start(work, slot, &self.router, &self.peer, &self.tracker);
                 return;
             }

@@ -31,6 +31,7 @@ mod error;
 mod pending;
 mod probe;
 mod serve;
+mod slots;
 mod stats;
 mod writer;
 
@@ -139,9 +140,7 @@ impl<F: Framing + Clone> Peer<F> {
             in_flight: Mutex::default(),
             admitted: Default::default(),
             queued: Default::default(),
-            slots: Arc::new(tokio::sync::Semaphore::new(
-                config.max_concurrent_requests.max(1),
-            )),
+            slots: slots::Slots::new(config.max_concurrent_requests),
             config,
         });
         let handle = PeerHandle {
@@ -197,7 +196,7 @@ pub(crate) struct Shared {
     /// Of those, how many wait in the dispatcher's queue.
     queued: std::sync::atomic::AtomicUsize,
     /// One permit per request that may run at once.
-    slots: Arc<tokio::sync::Semaphore>,
+    slots: Arc<slots::Slots>,
     /// Tokens of the peer's requests being handled, for on-wire cancels.
     in_flight: Mutex<std::collections::HashMap<Id, CancellationToken>>,
 }

@@ -14,10 +14,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::join_all;
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use super::slots::Slot;
 use super::stats::{bump, Counters};
 use super::{PeerHandle, Shared};
 use crate::message::{Id, Notification, Request, Response};
@@ -71,7 +72,7 @@ pub(crate) async fn dispatch(
         let slot = tokio::select! {
             biased;
             _ = &mut shutdown => break,
-            s = shared.slots.clone().acquire_owned() => match s { Ok(s) => Some(s), Err(_) => break },
+            s = shared.slots.take() => Some(s),
             _ = tokio::time::sleep_until(since + wait_limit) => None,
         };
         shared.queued.fetch_sub(1, Ordering::AcqRel);
@@ -111,7 +112,7 @@ pub(crate) fn refuse(work: Work, shared: &Shared, router: &Router) {
 /// Starts admitted work, holding `slot` until its reply is queued.
 pub(crate) fn start(
     work: Work,
-    slot: OwnedSemaphorePermit,
+    slot: Slot,
     router: &Arc<Router>,
     peer: &PeerHandle,
     tracker: &TaskTracker,
@@ -184,12 +185,7 @@ fn serve(
 /// Queues a request's reply behind the calls and replies already waiting,
 /// then gives back its slot and its place among the admitted. Without room
 /// in the queue, a task waits for it, so the reader never does.
-fn reply_and_release(
-    resp: Response,
-    slot: OwnedSemaphorePermit,
-    peer: &PeerHandle,
-    tracker: &TaskTracker,
-) {
+fn reply_and_release(resp: Response, slot: Slot, peer: &PeerHandle, tracker: &TaskTracker) {
     let shared = &peer.shared;
     let out = encode_reply(shared, Reply::One(resp));
     match shared.outgoing.try_send(out) {
@@ -206,7 +202,7 @@ fn reply_and_release(
 }
 
 /// Gives back a slot, and the place the work took when it was admitted.
-fn release(slot: OwnedSemaphorePermit, shared: &Shared) {
+fn release(slot: Slot, shared: &Shared) {
     drop(slot);
     shared.admitted.fetch_sub(1, Ordering::AcqRel);
 }
