@@ -28,6 +28,7 @@ mod buffers;
 mod config;
 mod driver;
 mod error;
+mod outbox;
 mod pending;
 mod probe;
 mod serve;
@@ -40,7 +41,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, TryAcquireError};
+use tokio::sync::TryAcquireError;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -55,6 +56,7 @@ use crate::message::{
 };
 use crate::method::{write_typed_params, Method, NotificationMethod};
 use crate::Router;
+use outbox::Refused;
 use pending::Pending;
 use stats::{bump, Counters};
 
@@ -119,16 +121,13 @@ impl<F: Framing + Clone> Peer<F> {
         W: AsyncWrite + Send + Unpin + 'static,
     {
         let config = self.config;
-        let (out_tx, out_rx) = mpsc::channel(config.outgoing_queue.max(1));
-        let (ctl_tx, ctl_rx) = mpsc::channel(config.control_queue.max(1));
         let shared = Arc::new(Shared {
             max_frame: self.framing.max_frame(),
             next_id: AtomicU64::new(0),
             call_slots: tokio::sync::Semaphore::new(config.max_pending_calls.max(1)),
             pending: Pending::default(),
             buffers: Default::default(),
-            outgoing: out_tx,
-            control: ctl_tx,
+            outbox: outbox::Outbox::new(config.outgoing_queue, config.control_queue),
             counters: Counters::default(),
             shutdown: CancellationToken::new(),
             stop_reading: CancellationToken::new(),
@@ -149,8 +148,6 @@ impl<F: Framing + Clone> Peer<F> {
         let writer_task = writer::Writer {
             framing: self.framing.clone(),
             shared: shared.clone(),
-            outgoing: out_rx,
-            control: ctl_rx,
         };
         tokio::spawn(driver::run(
             reader,
@@ -174,8 +171,8 @@ pub(crate) struct Shared {
     pending: Pending,
     /// Spare buffers for outgoing messages.
     buffers: buffers::Buffers,
-    outgoing: mpsc::Sender<Vec<u8>>,
-    control: mpsc::Sender<Vec<u8>>,
+    /// Encoded messages waiting for the writer.
+    outbox: outbox::Outbox,
     counters: Counters,
     /// Fires when the connection starts closing: stops reading and cancels
     /// every handler (their tokens are children of this one).
@@ -267,7 +264,7 @@ impl Shared {
     /// reason, rather than a reply being lost (its caller would wait forever)
     /// or the queue growing without bound.
     fn queue_control(&self, out: Vec<u8>) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.control.try_send(out) {
+        if let Err(Refused::Full(_)) = self.outbox.try_send_control(out) {
             let limit = self.config.control_queue;
             tracing::warn!(
                 limit,
@@ -288,7 +285,7 @@ impl Shared {
         write_notification_head(method, dialect, &mut out);
         write_raw_params(params, dialect, &mut out);
         out.push(b'}');
-        match self.outgoing.try_send(out) {
+        match self.outbox.try_send(out) {
             Ok(()) => bump(&self.counters.cancels_sent),
             Err(_) => tracing::debug!("outgoing queue full; not sending a cancel"),
         }
@@ -419,14 +416,7 @@ impl PeerHandle {
             sent: false,
             done: false,
         };
-        // Trying first, for the same reason as with the slot.
-        match shared.outgoing.try_send(request) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(bytes)) => {
-                shared.outgoing.send(bytes).await.map_err(|_| closed())?
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(closed()),
-        }
+        shared.outbox.send(request).await.map_err(|_| closed())?;
         guard.sent = true;
         bump(&shared.counters.calls_sent);
         let outcome = reply.await;
@@ -473,7 +463,7 @@ impl PeerHandle {
             write_params(dialect, out)
         })?;
         shared
-            .outgoing
+            .outbox
             .send(bytes)
             .await
             .map_err(|_| CallError::ConnectionClosed(shared.close_reason()))?;
@@ -498,6 +488,11 @@ impl PeerHandle {
             }));
         }
         Ok(out)
+    }
+
+    /// Fires when the connection starts closing.
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.shared.shutdown
     }
 
     /// A snapshot of this connection's counters.

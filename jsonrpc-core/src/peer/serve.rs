@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use super::outbox::Refused;
 use super::slots::Slot;
 use super::stats::{bump, Counters};
 use super::{PeerHandle, Shared};
@@ -188,13 +189,13 @@ fn serve(
 fn reply_and_release(resp: Response, slot: Slot, peer: &PeerHandle, tracker: &TaskTracker) {
     let shared = &peer.shared;
     let out = encode_reply(shared, Reply::One(resp));
-    match shared.outgoing.try_send(out) {
+    match shared.outbox.try_send(out) {
         // Closed: the connection is closing and nobody can be told.
-        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => release(slot, shared),
-        Err(mpsc::error::TrySendError::Full(out)) => {
+        Ok(()) | Err(Refused::Closed(_)) => release(slot, shared),
+        Err(Refused::Full(out)) => {
             let shared = shared.clone();
             tracker.spawn(async move {
-                let _ = shared.outgoing.send(out).await;
+                let _ = shared.outbox.send(out).await;
                 release(slot, &shared);
             });
         }
@@ -223,13 +224,11 @@ impl Serving {
     fn begin(router: &Router, peer: &PeerHandle, req: Request) -> Self {
         let shared = &peer.shared;
         let track_cancel = shared.config.wire_cancel.is_some();
-        let token = if track_cancel {
+        let token = track_cancel.then(|| {
             let token = shared.shutdown.child_token();
             lock(&shared.in_flight).insert(req.id.clone(), token.clone());
             token
-        } else {
-            shared.shutdown.clone()
-        };
+        });
         let cancel_id = track_cancel.then(|| req.id.clone());
         let span = tracing::debug_span!("rpc.request", method = %req.method, id = %req.id);
         let ctx = RequestContext::new(Some(req.id.clone()), req.dialect, token, peer.clone());
@@ -291,7 +290,7 @@ pub(crate) async fn notifications(
             n = queue.recv() => match n { Some(n) => n, None => break },
         };
         let span = tracing::debug_span!("rpc.notification", method = %n.method);
-        let ctx = RequestContext::new(None, n.dialect, shared.shutdown.clone(), peer.clone());
+        let ctx = RequestContext::new(None, n.dialect, None, peer.clone());
         router.handle_notification(n, ctx).instrument(span).await;
     }
 }
@@ -339,7 +338,7 @@ fn encode_reply(shared: &Shared, reply: Reply) -> Vec<u8> {
 pub(crate) async fn send_reply(shared: &Shared, reply: Reply) {
     let out = encode_reply(shared, reply);
     // The writer is gone only when the connection is closed; nobody can be told.
-    let _ = shared.outgoing.send(out).await;
+    let _ = shared.outbox.send(out).await;
 }
 
 /// Queues a reply on the control lane, ahead of queued traffic, without

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 use super::stats::add;
 use super::{CloseReason, Shared};
@@ -22,36 +21,32 @@ const BATCH_BYTES: usize = 256 * 1024;
 pub(crate) struct Writer<F> {
     pub(crate) framing: F,
     pub(crate) shared: Arc<Shared>,
-    pub(crate) outgoing: mpsc::Receiver<Vec<u8>>,
-    pub(crate) control: mpsc::Receiver<Vec<u8>>,
 }
 
 impl<F: Framing> Writer<F> {
     pub(crate) async fn run<W: AsyncWrite + Unpin>(mut self, mut io: W) {
+        // However the writer ends, nothing more can be queued after it.
+        struct CloseOutbox<'a>(&'a Shared);
+        impl Drop for CloseOutbox<'_> {
+            fn drop(&mut self) {
+                self.0.outbox.close();
+            }
+        }
+        let shared = self.shared.clone();
+        let _close = CloseOutbox(&shared);
         let mut buf = BytesMut::with_capacity(8 * 1024);
+        let mut batch = Vec::new();
         // Made once: a `cancelled()` future per pass would register a new
         // waiter on the token each time.
         let shutdown = self.shared.shutdown.clone().cancelled_owned();
         tokio::pin!(shutdown);
         loop {
-            let first = tokio::select! {
+            tokio::select! {
                 biased;
-                Some(m) = self.control.recv() => m,
-                Some(m) = self.outgoing.recv() => m,
+                more = shared.outbox.next_batch(&mut batch, BATCH_BYTES) => if !more { break },
                 _ = &mut shutdown => break,
             };
-            self.frame(first, &mut buf);
-            while buf.len() < BATCH_BYTES {
-                let Some(next) = self
-                    .control
-                    .try_recv()
-                    .or_else(|_| self.outgoing.try_recv())
-                    .ok()
-                else {
-                    break;
-                };
-                self.frame(next, &mut buf);
-            }
+            self.frame_all(&mut batch, &mut buf);
             let written = match self.shared.config.write_timeout {
                 None => flush(&self.shared, &mut io, &mut buf).await,
                 Some(limit) => {
@@ -72,25 +67,24 @@ impl<F: Framing> Writer<F> {
             }
         }
         // Closing: what was queued before the close still goes out.
-        while let Ok(m) = self
-            .control
-            .try_recv()
-            .or_else(|_| self.outgoing.try_recv())
-        {
-            self.frame(m, &mut buf);
+        shared.outbox.close();
+        while shared.outbox.take(&mut batch, usize::MAX) {
+            self.frame_all(&mut batch, &mut buf);
         }
         if flush(&self.shared, &mut io, &mut buf).await.is_ok() {
             let _ = io.shutdown().await;
         }
     }
 
-    /// Frames one message into `buf`. A message the framing refuses is
-    /// dropped and logged; the ones around it still go out.
-    fn frame(&mut self, message: Vec<u8>, buf: &mut BytesMut) {
-        if let Err(e) = self.framing.encode(&message, buf) {
-            tracing::error!(error = %e, "dropping an outgoing message the framing cannot carry");
+    /// Frames a batch of messages into `buf`. A message the framing refuses
+    /// is dropped and logged; the ones around it still go out.
+    fn frame_all(&mut self, batch: &mut Vec<Vec<u8>>, buf: &mut BytesMut) {
+        for message in batch.drain(..) {
+            if let Err(e) = self.framing.encode(&message, buf) {
+                tracing::error!(error = %e, "dropping an outgoing message the framing cannot carry");
+            }
+            self.shared.buffers.give(message);
         }
-        self.shared.buffers.give(message);
     }
 }
 

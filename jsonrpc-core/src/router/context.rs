@@ -16,8 +16,21 @@ use crate::PeerHandle;
 pub struct RequestContext {
     id: Option<Id>,
     dialect: Dialect,
-    cancel: CancellationToken,
-    peer: Option<PeerHandle>,
+    scope: Scope,
+}
+
+#[derive(Clone, Debug)]
+enum Scope {
+    /// No connection; a token of its own.
+    Detached(CancellationToken),
+    /// On a connection. A request has a token of its own only when the
+    /// protocol can cancel it on the wire; otherwise the connection's token
+    /// is its token, borrowed when asked for, so that most requests spend
+    /// nothing on tokens (cloning one takes a lock).
+    Connection {
+        peer: PeerHandle,
+        own: Option<CancellationToken>,
+    },
 }
 
 impl RequestContext {
@@ -27,22 +40,20 @@ impl RequestContext {
         RequestContext {
             id,
             dialect,
-            cancel: CancellationToken::new(),
-            peer: None,
+            scope: Scope::Detached(CancellationToken::new()),
         }
     }
 
     pub(crate) fn new(
         id: Option<Id>,
         dialect: Dialect,
-        cancel: CancellationToken,
+        own: Option<CancellationToken>,
         peer: PeerHandle,
     ) -> Self {
         RequestContext {
             id,
             dialect,
-            cancel,
-            peer: Some(peer),
+            scope: Scope::Connection { peer, own },
         }
     }
 
@@ -59,22 +70,35 @@ impl RequestContext {
     /// A token that fires when this call is cancelled, for APIs that take
     /// one. Cancelling it does not cancel the call.
     pub fn cancel_token(&self) -> CancellationToken {
-        self.cancel.child_token()
+        self.token().child_token()
     }
 
     /// Completes when this call is cancelled.
     pub async fn cancelled(&self) {
-        self.cancel.cancelled().await
+        self.token().cancelled().await
     }
 
     /// True once this call has been cancelled.
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
+        self.token().is_cancelled()
     }
 
     /// The connection the call came in on, to call the other side back.
     /// `None` for a [`detached`](Self::detached) context.
     pub fn peer(&self) -> Option<&PeerHandle> {
-        self.peer.as_ref()
+        match &self.scope {
+            Scope::Connection { peer, .. } => Some(peer),
+            Scope::Detached(_) => None,
+        }
+    }
+
+    fn token(&self) -> &CancellationToken {
+        match &self.scope {
+            Scope::Detached(token)
+            | Scope::Connection {
+                own: Some(token), ..
+            } => token,
+            Scope::Connection { peer, own: None } => peer.shutdown_token(),
+        }
     }
 }
