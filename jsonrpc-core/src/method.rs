@@ -127,7 +127,7 @@ pub(crate) fn decode_params<P: DeserializeOwned>(params: &RawParams) -> Result<P
 pub(crate) fn encode_value<T: Serialize>(
     value: &T,
 ) -> Result<Box<serde_json::value::RawValue>, ErrorObject> {
-    crate::message::to_raw_value(value).map_err(|e| {
+    serde_json::value::to_raw_value(value).map_err(|e| {
         ErrorObject::internal_error(format!("the handler's reply could not be serialized: {e}"))
     })
 }

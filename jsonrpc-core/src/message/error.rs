@@ -56,7 +56,7 @@ impl ErrorObject {
 
     /// Attaches `data`, serialized to JSON.
     pub fn with_data(mut self, data: impl Serialize) -> Self {
-        self.data = super::to_raw_value(&data).ok();
+        self.data = serde_json::value::to_raw_value(&data).ok();
         self
     }
 

@@ -136,7 +136,7 @@ impl From<i32> for Id {
 impl From<&str> for Id {
     fn from(s: &str) -> Self {
         Id(Repr::Raw(
-            super::to_raw_value(s).unwrap_or_else(|_| raw_text("\"\"".into())),
+            serde_json::value::to_raw_value(s).unwrap_or_else(|_| raw_text("\"\"".into())),
         ))
     }
 }

@@ -191,7 +191,7 @@ fn reply_and_release(resp: Response, slot: Slot, peer: &PeerHandle, tracker: &Ta
     let out = encode_reply(shared, Reply::One(resp));
     match shared.outbox.try_send(out) {
         // Closed: the connection is closing and nobody can be told.
-        Ok(()) | Err(Refused::Closed(_)) => release(slot, shared),
+        Ok(()) | Err(Refused::Closed) => release(slot, shared),
         Err(Refused::Full(out)) => {
             let shared = shared.clone();
             tracker.spawn(async move {

@@ -306,12 +306,19 @@ impl Future for Handling {
         let this = &mut *self;
         let outcome = match std::mem::replace(&mut this.state, State::Finished) {
             State::Running(mut fut) => {
-                match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-                    Ok(Poll::Pending) => {
+                // A finished future is dropped inside the guard too: this may
+                // run on the connection's reader, where a panic in a
+                // handler's `Drop` must not end the connection.
+                let polled = catch_unwind(AssertUnwindSafe(move || match fut.as_mut().poll(cx) {
+                    Poll::Pending => Err(fut),
+                    Poll::Ready(outcome) => Ok(outcome),
+                }));
+                match polled {
+                    Ok(Err(fut)) => {
                         this.state = State::Running(fut);
                         return Poll::Pending;
                     }
-                    Ok(Poll::Ready(outcome)) => outcome,
+                    Ok(Ok(outcome)) => outcome,
                     Err(panic) => Err(panicked(&this.method, panic)),
                 }
             }
