@@ -111,13 +111,7 @@ pub async fn start(
 }
 
 fn main() -> std::process::ExitCode {
-    match run_main() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bench_server: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::exit_code("bench_server", run_main())
 }
 
 fn run_main() -> Result<(), Box<dyn Error>> {

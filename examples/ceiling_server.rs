@@ -333,13 +333,7 @@ fn write_i64(out: &mut Vec<u8>, v: i64) {
 }
 
 fn main() -> std::process::ExitCode {
-    match run_main() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ceiling_server: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::exit_code("ceiling_server", run_main())
 }
 
 fn run_main() -> Result<(), Box<dyn Error>> {

@@ -142,13 +142,7 @@ fn ceiling_framing(f: FramingKind) -> ceiling_server::ReplyFraming {
 }
 
 fn main() -> std::process::ExitCode {
-    match run_main() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("load: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    support::exit_code("load", run_main())
 }
 
 fn run_main() -> Result<(), Box<dyn Error>> {

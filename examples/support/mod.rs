@@ -1,9 +1,23 @@
 //! What the load-testing examples share that is not about JSON-RPC: a
-//! runtime of N threads, and waiting for the signal to stop. Each example
+//! runtime of N threads, waiting for the signal to stop, the exit status. Each example
 //! pulls this in with `#[path = "support/mod.rs"] mod support;` (Cargo does
 //! not build a folder without a `main.rs` as an example of its own).
 
 #![allow(dead_code)]
+
+/// The exit status for how `main` went, an error reported as `name: error`.
+pub fn exit_code(
+    name: &str,
+    result: Result<(), Box<dyn std::error::Error>>,
+) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 /// A current-thread runtime for one thread, a multi-thread one otherwise.
 pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {

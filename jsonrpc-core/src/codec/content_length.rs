@@ -233,22 +233,6 @@ fn excerpt(bytes: &[u8]) -> String {
     out
 }
 
-/// Appends `n` in decimal without going through `fmt`, which cannot fail
-/// here but would need its error handled.
-fn put_decimal(dst: &mut BytesMut, mut n: usize) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    dst.extend_from_slice(&digits[i..]);
-}
-
 impl Decoder for ContentLengthCodec {
     type Item = Frame;
     type Error = FrameError;
@@ -317,7 +301,7 @@ impl Encoder<&[u8]> for ContentLengthCodec {
         check_outgoing(NAME, self.max_frame, body)?;
         dst.reserve(body.len() + 40);
         dst.extend_from_slice(b"Content-Length: ");
-        put_decimal(dst, body.len());
+        dst.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
         dst.extend_from_slice(HEADER_END);
         dst.extend_from_slice(body);
         Ok(())
@@ -507,8 +491,5 @@ mod tests {
             codec.encode(&[b' '; 13][..], &mut dst),
             Err(FrameError::TooLarge(FrameTooLarge { size: 13, .. }))
         ));
-        let mut big = BytesMut::new();
-        put_decimal(&mut big, usize::MAX);
-        assert_eq!(&big[..], usize::MAX.to_string().as_bytes());
     }
 }

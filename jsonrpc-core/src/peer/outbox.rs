@@ -181,6 +181,8 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
+    use tokio::task::JoinHandle;
+
     use super::*;
 
     #[test]
@@ -200,8 +202,9 @@ mod tests {
         assert!(!outbox.take(&mut batch, 1 << 20), "nothing is left");
     }
 
-    #[tokio::test]
-    async fn freed_room_goes_to_the_sender_that_waited_first() {
+    /// An outgoing lane of one place, taken by `a`, and a sender waiting to
+    /// queue `b`.
+    async fn full_with_a_waiter() -> (Arc<Outbox>, JoinHandle<Result<(), Vec<u8>>>) {
         let outbox = Arc::new(Outbox::new(1, 1));
         outbox.try_send(b"a".to_vec()).unwrap();
         let waiting = tokio::spawn({
@@ -209,6 +212,12 @@ mod tests {
             async move { outbox.send(b"b".to_vec()).await }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
+        (outbox, waiting)
+    }
+
+    #[tokio::test]
+    async fn freed_room_goes_to_the_sender_that_waited_first() {
+        let (outbox, waiting) = full_with_a_waiter().await;
         let mut batch = Vec::new();
         assert!(outbox.take(&mut batch, 1 << 20));
         // The freed place is the waiter's: a sender that does not wait
@@ -237,13 +246,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_sender_waits_for_room_and_close_releases_it() {
-        let outbox = Arc::new(Outbox::new(1, 1));
-        outbox.try_send(b"a".to_vec()).unwrap();
-        let waiting = tokio::spawn({
-            let outbox = outbox.clone();
-            async move { outbox.send(b"b".to_vec()).await }
-        });
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (outbox, waiting) = full_with_a_waiter().await;
         assert!(!waiting.is_finished(), "no room yet");
         let mut batch = Vec::new();
         assert!(outbox.next_batch(&mut batch, 1 << 20).await);
