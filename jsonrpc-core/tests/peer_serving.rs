@@ -674,3 +674,82 @@ async fn a_handler_that_panics_before_making_its_future_gets_internal_error() {
         assert!(!server.is_closed());
     }
 }
+
+/// A result that cannot be written: its `Serialize` fails or panics. Results
+/// are serialized straight into the reply, on the connection, after the
+/// handler has finished.
+struct Unwritable {
+    panics: bool,
+}
+
+impl serde::Serialize for Unwritable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.panics {
+            panic!("serialize blew up");
+        }
+        use serde::ser::SerializeSeq;
+        // Part of a value is written before it fails: none of it may go out.
+        let mut seq = s.serialize_seq(None)?;
+        seq.serialize_element(&1)?;
+        Err(serde::ser::Error::custom("no way to write this"))
+    }
+}
+
+#[tokio::test]
+async fn a_result_that_cannot_be_serialized_gets_internal_error_and_nothing_of_it_is_sent() {
+    let mut router = echo_router();
+    router.method_fn("fails", |_: Value, _| async {
+        Ok::<_, ErrorObject>(Unwritable { panics: false })
+    });
+    router.method_fn("panics", |_: Value, _| async {
+        Ok::<_, ErrorObject>(Unwritable { panics: true })
+    });
+    for inline in [true, false] {
+        let config = PeerConfig::default().inline_handlers(inline);
+        let (server, mut raw) = peer_and_raw(router.clone(), config);
+        raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"fails"}"#)
+            .await;
+        let reply = within(raw.recv()).await;
+        assert_eq!(reply["id"], 1, "inline: {inline}");
+        assert_eq!(reply["error"]["code"], -32603);
+        let message = reply["error"]["message"].as_str().unwrap();
+        assert!(message.contains("no way to write this"), "{message}");
+        assert!(reply.get("result").is_none(), "no partial result: {reply}");
+
+        raw.send(r#"{"jsonrpc":"2.0","id":2,"method":"panics"}"#)
+            .await;
+        let reply = within(raw.recv()).await;
+        assert_eq!(reply["id"], 2);
+        assert_eq!(reply["error"]["code"], -32603);
+        let message = reply["error"]["message"].as_str().unwrap();
+        assert!(message.contains("serialize blew up"), "{message}");
+
+        // In a batch, the failed entry is answered in its place, the others as usual.
+        raw.send(concat!(
+            r#"[{"jsonrpc":"2.0","id":3,"method":"add","params":[1,2]},"#,
+            r#"{"jsonrpc":"2.0","id":4,"method":"fails"},"#,
+            r#"{"jsonrpc":"2.0","id":5,"method":"panics"},"#,
+            r#"{"jsonrpc":"2.0","id":6,"method":"add","params":[3,4]}]"#
+        ))
+        .await;
+        let batch = within(raw.recv()).await;
+        assert_eq!(batch[0]["result"], 3);
+        assert_eq!(batch[1]["id"], 4);
+        assert_eq!(batch[1]["error"]["code"], -32603);
+        assert_eq!(batch[2]["id"], 5);
+        assert_eq!(batch[2]["error"]["code"], -32603);
+        assert_eq!(batch[3]["result"], 7);
+
+        raw.send(r#"{"jsonrpc":"2.0","id":7,"method":"add","params":[2,3]}"#)
+            .await;
+        assert_eq!(within(raw.recv()).await["result"], 5);
+        assert!(!server.is_closed());
+    }
+
+    // Without a connection, `Router::handle` says the same.
+    let req = jsonrpc_core::Request::new(8u64, "fails", None, jsonrpc_core::Dialect::V2);
+    let ctx = RequestContext::detached(Some(8u64.into()), jsonrpc_core::Dialect::V2);
+    let resp = router.handle(req, ctx).await;
+    let error: Value = serde_json::from_str(resp.outcome.unwrap_err().get()).unwrap();
+    assert_eq!(error["code"], -32603);
+}

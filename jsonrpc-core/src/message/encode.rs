@@ -119,22 +119,45 @@ impl Response {
     /// assert_eq!(out, br#"{"id":3,"result":5,"error":null}"#);
     /// ```
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        write_open_with_id(&self.id, self.dialect, out);
-        match (&self.outcome, self.dialect) {
-            (Ok(result), Dialect::V2) => write_member(b"result", result, out),
-            (Ok(result), Dialect::V1) => {
-                write_member(b"result", result, out);
-                out.extend_from_slice(br#","error":null"#);
+        match &self.outcome {
+            Ok(result) => {
+                write_result_head(&self.id, self.dialect, out);
+                out.extend_from_slice(result.get().as_bytes());
+                write_result_tail(self.dialect, out);
             }
-            (Err(error), _) => write_member(b"error", error, out),
+            Err(error) => write_error_reply(&self.id, self.dialect, error, out),
         }
-        out.push(b'}');
     }
 
     /// Appends replies as one JSON array (a batch's answer) to `out`.
     pub fn write_batch(responses: &[Response], out: &mut Vec<u8>) {
         write_array(responses, out, Response::write_json);
     }
+}
+
+// A successful reply is written as its head, its result and its tail, so
+// that a handler's typed result can be serialized straight into the reply
+// (see `router::Handling`).
+
+/// Writes a successful reply up to its result: `{"jsonrpc":"2.0","id":..,"result":`.
+pub(crate) fn write_result_head(id: &Id, dialect: Dialect, out: &mut Vec<u8>) {
+    write_open_with_id(id, dialect, out);
+    out.extend_from_slice(br#","result":"#);
+}
+
+/// Writes what follows a successful reply's result.
+pub(crate) fn write_result_tail(dialect: Dialect, out: &mut Vec<u8>) {
+    out.extend_from_slice(match dialect {
+        Dialect::V2 => b"}",
+        Dialect::V1 => br#","error":null}"#,
+    });
+}
+
+/// Writes an error reply.
+pub(crate) fn write_error_reply(id: &Id, dialect: Dialect, error: &RawValue, out: &mut Vec<u8>) {
+    write_open_with_id(id, dialect, out);
+    write_member(b"error", error, out);
+    out.push(b'}');
 }
 
 fn write_method(method: &str, out: &mut Vec<u8>) {

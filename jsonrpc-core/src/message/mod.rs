@@ -18,7 +18,10 @@ pub use error::ErrorObject;
 pub use id::{Id, InvalidId};
 pub use parse::MessageParser;
 
-pub(crate) use encode::{write_notification_head, write_raw_params, write_request_head};
+pub(crate) use encode::{
+    write_error_reply, write_notification_head, write_raw_params, write_request_head,
+    write_result_head, write_result_tail,
+};
 pub(crate) use id::null_raw;
 
 use serde_json::value::RawValue;

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
-use super::serve::{self, lock, BatchEntry, Queued, Reply, Work};
+use super::serve::{self, lock, Answer, BatchEntry, Queued, Reply, Work};
 use super::stats::{add, bump};
 use super::writer::Writer;
 use super::{CloseReason, PeerHandle, Shared};
@@ -360,7 +360,7 @@ impl<F: Framing> Reader<F> {
             }
         }
         if let Some(reply) = self.answer(&invalid) {
-            serve::reply_now(&self.shared, Reply::One(reply));
+            serve::reply_now(&self.shared, Reply::One(Answer::Made(reply)));
         }
         Ok(())
     }
@@ -380,7 +380,7 @@ impl<F: Framing> Reader<F> {
             .router
             .format_error(&ErrorObject::invalid_request(&too_large), dialect);
         let reply = Response::err(Id::null(), error, dialect);
-        serve::reply_now(&self.shared, Reply::One(reply));
+        serve::reply_now(&self.shared, Reply::One(Answer::Made(reply)));
     }
 
     async fn on_batch(&mut self, items: Vec<Result<Message, Invalid>>) -> Result<(), CloseReason> {

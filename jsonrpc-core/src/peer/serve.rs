@@ -7,11 +7,9 @@
 //! entries concurrently with each other; its replies go out as one array in
 //! the order of the requests. Notifications run one at a time, in order.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Context;
 
 use futures::future::join_all;
 use tokio::sync::mpsc;
@@ -22,7 +20,7 @@ use super::outbox::Refused;
 use super::slots::Slot;
 use super::stats::{bump, Counters};
 use super::{PeerHandle, Shared};
-use crate::message::{Id, Notification, Request, Response};
+use crate::message::{Dialect, Id, Notification, Request, Response};
 use crate::router::Handling;
 use crate::{ErrorObject, RequestContext, Router};
 
@@ -93,7 +91,7 @@ pub(crate) fn refuse(work: Work, shared: &Shared, router: &Router) {
     let overloaded = |req: &Request| {
         bump(&shared.counters.requests_rejected);
         let error = router.format_error(&ErrorObject::overloaded(), req.dialect);
-        Response::err(req.id.clone(), error, req.dialect)
+        Answer::Made(Response::err(req.id.clone(), error, req.dialect))
     };
     let reply = match work {
         Work::Request(req) => Reply::One(overloaded(&req)),
@@ -102,7 +100,7 @@ pub(crate) fn refuse(work: Work, shared: &Shared, router: &Router) {
                 .into_iter()
                 .map(|entry| match entry {
                     BatchEntry::Run(req) => overloaded(&req),
-                    BatchEntry::Answer(resp) => resp,
+                    BatchEntry::Answer(resp) => Answer::Made(resp),
                 })
                 .collect(),
         ),
@@ -150,7 +148,7 @@ pub(crate) fn start_priority(
     });
 }
 
-/// Serves one request and hands its response to `reply`: right here, on
+/// Serves one request and hands its answer to `reply`: right here, on
 /// the reader, when the handler finishes without waiting (most do, and a
 /// task per request would then be the largest cost of serving it), and
 /// otherwise in a task of its own (see [`PeerConfig::inline_handlers`]).
@@ -166,17 +164,17 @@ fn serve(
     router: &Router,
     peer: &PeerHandle,
     tracker: &TaskTracker,
-    reply: impl FnOnce(Response) + Send + 'static,
+    reply: impl FnOnce(Answer) + Send + 'static,
 ) {
     let mut serving = Serving::begin(router, peer, req);
     if peer.shared.config.inline_handlers {
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
         let polled = {
             let _entered = serving.span.enter();
-            Pin::new(&mut serving.handling).poll(&mut cx)
+            serving.handling.poll_done(&mut cx)
         };
-        if let Poll::Ready(resp) = polled {
-            reply(serving.finish(resp));
+        if polled.is_ready() {
+            reply(serving.finish());
             return;
         }
     }
@@ -186,9 +184,9 @@ fn serve(
 /// Queues a request's reply behind the calls and replies already waiting,
 /// then gives back its slot and its place among the admitted. Without room
 /// in the queue, a task waits for it, so the reader never does.
-fn reply_and_release(resp: Response, slot: Slot, peer: &PeerHandle, tracker: &TaskTracker) {
+fn reply_and_release(answer: Answer, slot: Slot, peer: &PeerHandle, tracker: &TaskTracker) {
     let shared = &peer.shared;
-    let out = encode_reply(shared, Reply::One(resp));
+    let out = encode_reply(shared, Reply::One(answer));
     match shared.outbox.try_send(out) {
         // Closed: the connection is closing and nobody can be told.
         Ok(()) | Err(Refused::Closed) => release(slot, shared),
@@ -244,20 +242,24 @@ impl Serving {
         }
     }
 
-    async fn run(mut self) -> Response {
-        let resp = (&mut self.handling).instrument(self.span.clone()).await;
-        self.finish(resp)
+    async fn run(mut self) -> Answer {
+        let span = self.span.clone();
+        std::future::poll_fn(|cx| self.handling.poll_done(cx))
+            .instrument(span)
+            .await;
+        self.finish()
     }
 
-    fn finish(&mut self, resp: Response) -> Response {
+    /// The handler is done: its answer, written later straight from its result.
+    fn finish(self) -> Answer {
         let shared = &self.peer.shared;
         let counters: &Counters = &shared.counters;
         counters.requests_in_flight.fetch_sub(1, Ordering::Relaxed);
         bump(&counters.requests_handled);
-        if let Some(id) = self.cancel_id.take() {
-            lock(&shared.in_flight).remove(&id);
+        if let Some(id) = &self.cancel_id {
+            lock(&shared.in_flight).remove(id);
         }
-        resp
+        Answer::Handled(self.handling)
     }
 }
 
@@ -265,7 +267,7 @@ async fn run_batch(router: &Router, peer: &PeerHandle, entries: Vec<BatchEntry>)
     let replies = join_all(entries.into_iter().map(|entry| async move {
         match entry {
             BatchEntry::Run(req) => Serving::begin(router, peer, req).run().await,
-            BatchEntry::Answer(resp) => resp,
+            BatchEntry::Answer(resp) => Answer::Made(resp),
         }
     }))
     .await;
@@ -295,25 +297,58 @@ pub(crate) async fn notifications(
     }
 }
 
-/// What goes back to the peer for one frame it sent: one response, or a
-/// batch's responses in request order.
+/// What goes back to the peer for one frame it sent: one answer, or a
+/// batch's answers in request order.
 pub(crate) enum Reply {
-    One(Response),
-    Batch(Vec<Response>),
+    One(Answer),
+    Batch(Vec<Answer>),
 }
 
 impl Reply {
-    fn write(&self, out: &mut Vec<u8>) {
+    fn write(&mut self, out: &mut Vec<u8>) {
         match self {
-            Reply::One(r) => r.write_json(out),
-            Reply::Batch(rs) => Response::write_batch(rs, out),
+            Reply::One(answer) => answer.write(out),
+            Reply::Batch(answers) => {
+                out.push(b'[');
+                for (i, answer) in answers.iter_mut().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    answer.write(out);
+                }
+                out.push(b']');
+            }
+        }
+    }
+}
+
+/// The reply to one request: a handled request's, written from the
+/// handler's result, or one made before any handler ran.
+pub(crate) enum Answer {
+    Handled(Handling),
+    Made(Response),
+}
+
+impl Answer {
+    /// Writes the reply; a handled request's only once (its result goes).
+    fn write(&mut self, out: &mut Vec<u8>) {
+        match self {
+            Answer::Handled(handling) => handling.write_reply(out),
+            Answer::Made(resp) => resp.write_json(out),
+        }
+    }
+
+    fn id_and_dialect(&self) -> (&Id, Dialect) {
+        match self {
+            Answer::Handled(handling) => (handling.id(), handling.dialect()),
+            Answer::Made(resp) => (&resp.id, resp.dialect),
         }
     }
 }
 
 /// Serializes a reply. One that would exceed the frame limit (the peer could
 /// not take it) is replaced by errors that say so, with the same ids.
-fn encode_reply(shared: &Shared, reply: Reply) -> Vec<u8> {
+fn encode_reply(shared: &Shared, mut reply: Reply) -> Vec<u8> {
     let mut out = shared.buffers.take();
     reply.write(&mut out);
     if out.len() <= shared.max_frame {
@@ -325,7 +360,7 @@ fn encode_reply(shared: &Shared, reply: Reply) -> Vec<u8> {
         limit,
         "reply exceeds the frame limit; answering with errors"
     );
-    let limited = match reply {
+    let mut limited = match reply {
         Reply::One(r) => Reply::One(too_large(r, limit)),
         Reply::Batch(rs) => Reply::Batch(rs.into_iter().map(|r| too_large(r, limit)).collect()),
     };
@@ -348,11 +383,12 @@ pub(crate) fn reply_now(shared: &Shared, reply: Reply) {
     shared.queue_control(encode_reply(shared, reply));
 }
 
-fn too_large(r: Response, limit: usize) -> Response {
+fn too_large(answer: Answer, limit: usize) -> Answer {
     let error = ErrorObject::internal_error(format!(
         "the reply exceeds the connection's frame limit of {limit} bytes"
     ));
-    Response::error_object(r.id, &error, r.dialect)
+    let (id, dialect) = answer.id_and_dialect();
+    Answer::Made(Response::error_object(id.clone(), &error, dialect))
 }
 
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

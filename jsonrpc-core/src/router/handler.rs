@@ -1,19 +1,25 @@
 //! Type-erased handlers: typed closures behind one object-safe signature.
 //!
 //! The router stores every handler as a [`MethodHandler`] or
-//! [`NotificationHandler`] that takes raw params and gives raw JSON back; the
-//! typed wrappers here do the (de)serialization at that boundary, so the router
-//! itself never sees a user type.
+//! [`NotificationHandler`] that takes raw params; the typed wrappers here
+//! decode params at that boundary, so the router itself never sees a user
+//! type. A method's result stays typed until its reply is written
+//! ([`HandlerCall`]): it is serialized once, straight into the reply.
 
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
+use futures::future::MaybeDone;
+use futures::FutureExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::RequestContext;
 use crate::message::RawParams;
-use crate::method::{decode_params, encode_value, Method, NotificationMethod};
+use crate::method::{decode_params, encode_value};
 use crate::ErrorObject;
 
 /// A boxed, sendable future.
@@ -35,13 +41,105 @@ impl From<ErrorObject> for HandlerError {
     }
 }
 
-/// What a method handler returns: a raw result or an error.
+/// What a raw method handler returns: a raw result or an error.
 pub type HandlerResult = Result<Box<RawValue>, HandlerError>;
 
-/// A handler for calls that expect a reply, with raw params and result.
+/// One run of a method handler: a future that keeps its result until the
+/// reply is written, so a typed result is serialized once, straight into
+/// the reply, with no JSON value of its own in between.
+///
+/// Made from any future whose output is a serializable result or a
+/// [`HandlerError`]:
+///
+/// ```
+/// use jsonrpc_core::router::{HandlerCall, HandlerError, MethodHandler};
+/// use jsonrpc_core::{RawParams, RequestContext};
+///
+/// /// Answers every call with how many bytes of params it had.
+/// struct ParamsLength;
+///
+/// impl MethodHandler for ParamsLength {
+///     fn call(&self, params: RawParams, _ctx: RequestContext) -> HandlerCall {
+///         let len = params.map_or(0, |p| p.get().len());
+///         HandlerCall::new(async move { Ok::<_, HandlerError>(len) })
+///     }
+/// }
+/// ```
+pub struct HandlerCall {
+    run: Pin<Box<dyn Run>>,
+}
+
+/// What [`HandlerCall`] needs of its future: run it, then write its result.
+trait Run: Send {
+    /// `Ok(())` once the result is ready to write.
+    fn poll_run(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>>;
+    /// Writes the result as JSON; only after `poll_run` gave `Ok(())`.
+    fn write_result(self: Pin<&mut Self>, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
+}
+
+impl<Fut, R> Run for MaybeDone<Fut>
+where
+    Fut: Future<Output = Result<R, HandlerError>> + Send,
+    R: Serialize + Send,
+{
+    fn poll_run(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
+        ready!(self.as_mut().poll(cx));
+        Poll::Ready(match self.as_mut().output_mut() {
+            Some(Ok(_)) => Ok(()),
+            _ => match self.take_output() {
+                Some(Err(e)) => Err(e),
+                _ => Err(ErrorObject::internal_error("the handler was run after it ended").into()),
+            },
+        })
+    }
+
+    fn write_result(self: Pin<&mut Self>, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        match self.output_mut() {
+            Some(Ok(result)) => serde_json::to_writer(out, result),
+            _ => Err(serde::ser::Error::custom("the handler has no result")),
+        }
+    }
+}
+
+impl HandlerCall {
+    /// The call that `fut` makes.
+    pub fn new<Fut, R>(fut: Fut) -> Self
+    where
+        Fut: Future<Output = Result<R, HandlerError>> + Send + 'static,
+        R: Serialize + Send + 'static,
+    {
+        HandlerCall {
+            run: Box::pin(MaybeDone::Future(fut)),
+        }
+    }
+
+    /// A call that has failed before it started (its params were wrong, say).
+    pub fn failed(error: impl Into<HandlerError>) -> Self {
+        Self::new(std::future::ready(Err::<(), _>(error.into())))
+    }
+
+    /// Runs the handler until its result is ready (kept for
+    /// [`write_result`](Self::write_result)) or it has failed.
+    pub(crate) fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
+        self.run.as_mut().poll_run(cx)
+    }
+
+    /// Appends the result's JSON text to `out`, once the run gave `Ok(())`.
+    pub(crate) fn write_result(&mut self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        self.run.as_mut().write_result(out)
+    }
+}
+
+impl std::fmt::Debug for HandlerCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandlerCall").finish_non_exhaustive()
+    }
+}
+
+/// A handler for calls that expect a reply, with raw params.
 pub trait MethodHandler: Send + Sync + 'static {
-    /// Handles one call.
-    fn call(&self, params: RawParams, ctx: RequestContext) -> BoxFuture<HandlerResult>;
+    /// Starts handling one call.
+    fn call(&self, params: RawParams, ctx: RequestContext) -> HandlerCall;
 }
 
 /// A handler for notifications.
@@ -56,8 +154,8 @@ where
     F: Fn(RawParams, RequestContext) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = HandlerResult> + Send + 'static,
 {
-    fn call(&self, params: RawParams, ctx: RequestContext) -> BoxFuture<HandlerResult> {
-        Box::pin(self(params, ctx))
+    fn call(&self, params: RawParams, ctx: RequestContext) -> HandlerCall {
+        HandlerCall::new(self(params, ctx))
     }
 }
 
@@ -72,57 +170,76 @@ where
     }
 }
 
-/// A typed method handler: decodes params, encodes the result or error.
-pub(crate) struct Typed<M, F> {
+/// A typed method handler: decodes params into `P`; its error `E` becomes a
+/// [`HandlerError`] through `error` (a method's own error is sent as it is,
+/// an [`ErrorObject`] from a closure goes through the router's format).
+pub(crate) struct Typed<P, F, E> {
     f: F,
-    _method: PhantomData<fn() -> M>,
+    error: fn(E) -> HandlerError,
+    _params: PhantomData<fn() -> P>,
 }
 
-impl<M, F> Typed<M, F> {
-    pub(crate) fn new(f: F) -> Self {
+impl<P, F, E> Typed<P, F, E> {
+    pub(crate) fn new(f: F, error: fn(E) -> HandlerError) -> Self {
         Typed {
             f,
-            _method: PhantomData,
+            error,
+            _params: PhantomData,
         }
     }
 }
 
-impl<M, F, Fut> MethodHandler for Typed<M, F>
-where
-    M: Method,
-    F: Fn(M::Params, RequestContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<M::Result, M::Error>> + Send + 'static,
-{
-    fn call(&self, params: RawParams, ctx: RequestContext) -> BoxFuture<HandlerResult> {
-        let params = match decode_params::<M::Params>(&params) {
-            Ok(p) => p,
-            Err(e) => return Box::pin(std::future::ready(Err(e.into()))),
-        };
-        let fut = (self.f)(params, ctx);
-        Box::pin(async move {
-            match fut.await {
-                Ok(result) => Ok(encode_value(&result)?),
-                Err(error) => Err(HandlerError::Method(encode_value(&error)?)),
-            }
-        })
+/// The [`HandlerError`] for a method's own error value.
+pub(crate) fn method_error<E: Serialize>(error: E) -> HandlerError {
+    match encode_value(&error) {
+        Ok(raw) => HandlerError::Method(raw),
+        Err(e) => HandlerError::Standard(e),
     }
 }
 
-impl<N, F, Fut> NotificationHandler for Typed<N, F>
+impl<P, R, E, F, Fut> MethodHandler for Typed<P, F, E>
 where
-    N: NotificationMethod,
-    F: Fn(N::Params, RequestContext) -> Fut + Send + Sync + 'static,
+    P: DeserializeOwned + Send + 'static,
+    R: Serialize + Send + 'static,
+    E: Send + 'static,
+    F: Fn(P, RequestContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+{
+    fn call(&self, params: RawParams, ctx: RequestContext) -> HandlerCall {
+        match decode_params::<P>(&params) {
+            Ok(p) => {
+                let error = self.error;
+                HandlerCall::new((self.f)(p, ctx).map(move |r| r.map_err(error)))
+            }
+            Err(e) => HandlerCall::failed(e),
+        }
+    }
+}
+
+/// A typed notification handler: decodes params into `P`.
+pub(crate) struct TypedNotification<P, F> {
+    f: F,
+    _params: PhantomData<fn() -> P>,
+}
+
+impl<P, F> TypedNotification<P, F> {
+    pub(crate) fn new(f: F) -> Self {
+        TypedNotification {
+            f,
+            _params: PhantomData,
+        }
+    }
+}
+
+impl<P, F, Fut> NotificationHandler for TypedNotification<P, F>
+where
+    P: DeserializeOwned + Send + 'static,
+    F: Fn(P, RequestContext) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     fn notify(&self, params: RawParams, ctx: RequestContext) -> BoxFuture<Result<(), ErrorObject>> {
-        match decode_params::<N::Params>(&params) {
-            Ok(p) => {
-                let fut = (self.f)(p, ctx);
-                Box::pin(async move {
-                    fut.await;
-                    Ok(())
-                })
-            }
+        match decode_params::<P>(&params) {
+            Ok(p) => Box::pin((self.f)(p, ctx).map(Ok)),
             Err(e) => Box::pin(std::future::ready(Err(e))),
         }
     }

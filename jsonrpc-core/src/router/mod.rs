@@ -17,16 +17,21 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use futures::FutureExt;
 use rustc_hash::FxHashMap;
 use serde_json::value::RawValue;
 
 pub use context::RequestContext;
-pub use handler::{BoxFuture, HandlerError, HandlerResult, MethodHandler, NotificationHandler};
+pub use handler::{
+    BoxFuture, HandlerCall, HandlerError, HandlerResult, MethodHandler, NotificationHandler,
+};
 
-use crate::message::{to_raw, Dialect, Id, Notification, Request, Response};
+use crate::message::{
+    to_raw, write_error_reply, write_result_head, write_result_tail, Dialect, Id, Notification,
+    Request, Response,
+};
 use crate::method::{Method, NotificationMethod};
 use crate::ErrorObject;
 
@@ -100,7 +105,8 @@ impl Router {
         F: Fn(M::Params, RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<M::Result, M::Error>> + Send + 'static,
     {
-        self.raw_method(M::NAME, handler::Typed::<M, F>::new(handler))
+        let typed = handler::Typed::<M::Params, F, M::Error>::new(handler, handler::method_error);
+        self.raw_method(M::NAME, typed)
     }
 
     /// Registers a typed notification handler for `N`.
@@ -110,7 +116,10 @@ impl Router {
         F: Fn(N::Params, RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.raw_notification(N::NAME, handler::Typed::<N, F>::new(handler))
+        self.raw_notification(
+            N::NAME,
+            handler::TypedNotification::<N::Params, F>::new(handler),
+        )
     }
 
     /// Registers a handler for `name` with params and result types taken from
@@ -122,15 +131,8 @@ impl Router {
         F: Fn(P, RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, ErrorObject>> + Send + 'static,
     {
-        let handler = move |params: crate::RawParams, ctx: RequestContext| {
-            let decoded = crate::method::decode_params::<P>(&params);
-            let fut = decoded.map(|p| handler(p, ctx));
-            async move {
-                let result = fut?.await?;
-                Ok(crate::method::encode_value(&result)?)
-            }
-        };
-        self.raw_method(name, handler)
+        let typed = handler::Typed::<P, F, ErrorObject>::new(handler, HandlerError::Standard);
+        self.raw_method(name, typed)
     }
 
     /// Registers a notification handler for `name` with the params type taken
@@ -141,14 +143,7 @@ impl Router {
         F: Fn(P, RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler = move |params: crate::RawParams, ctx: RequestContext| {
-            let fut = crate::method::decode_params::<P>(&params).map(|p| handler(p, ctx));
-            async move {
-                fut?.await;
-                Ok(())
-            }
-        };
-        self.raw_notification(name, handler)
+        self.raw_notification(name, handler::TypedNotification::<P, F>::new(handler))
     }
 
     /// Registers a handler that works on raw JSON.
@@ -193,16 +188,16 @@ impl Router {
             // they return a future: that part can panic too.
             Some(Route::Method(h)) => {
                 match catch_unwind(AssertUnwindSafe(|| h.call(req.params, ctx))) {
-                    Ok(fut) => State::Running(fut),
-                    Err(panic) => State::Done(Err(panicked(&req.method, panic))),
+                    Ok(call) => State::Running(call),
+                    Err(panic) => State::Failed(panicked(&req.method, panic)),
                 }
             }
-            _ => State::Done(Err(ErrorObject::method_not_found(&req.method).into())),
+            _ => State::Failed(ErrorObject::method_not_found(&req.method).into()),
         };
         Handling {
             state,
             method: req.method,
-            id: Some(req.id),
+            id: req.id,
             dialect: req.dialect,
             error_format: self.error_format,
         }
@@ -225,7 +220,10 @@ impl Router {
             }
             Some(Route::Method(h)) => {
                 match catch_unwind(AssertUnwindSafe(|| h.call(n.params, ctx))) {
-                    Ok(fut) => catch_panic(&n.method, fut).await.map(|_| ()),
+                    Ok(mut call) => {
+                        let run = std::future::poll_fn(move |cx| call.poll_run(cx));
+                        catch_panic(&n.method, run).await
+                    }
                     Err(panic) => Err(panicked(&n.method, panic)),
                 }
             }
@@ -264,22 +262,26 @@ fn panicked(method: &str, panic: Box<dyn Any + Send>) -> HandlerError {
 }
 
 /// A request being handled; gives the [`Response`] (see [`Router::handle`]).
+///
+/// On a connection the reply is written straight from the handler's result
+/// instead, with no [`Response`] made (see `write_reply`).
 #[must_use = "a request is only handled when its future is polled"]
 pub struct Handling {
     state: State,
     method: String,
-    /// Taken out for the response.
-    id: Option<Id>,
+    id: Id,
     dialect: Dialect,
     error_format: ErrorFormat,
 }
 
 enum State {
-    Running(BoxFuture<HandlerResult>),
-    /// Answered before any handler ran: an unknown method, or a panic in
-    /// the handler's synchronous part.
-    Done(HandlerResult),
-    /// The response has been given.
+    /// The handler is running.
+    Running(HandlerCall),
+    /// The handler has its result, kept until the reply is written.
+    Ready(HandlerCall),
+    /// The call failed: an unknown method, a panic, the handler's error.
+    Failed(HandlerError),
+    /// The reply has been given.
     Finished,
 }
 
@@ -287,6 +289,85 @@ impl Handling {
     /// The method being handled.
     pub fn method(&self) -> &str {
         &self.method
+    }
+
+    /// The id the reply carries.
+    pub fn id(&self) -> &Id {
+        &self.id
+    }
+
+    /// The dialect the reply is written in.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Runs the handler until it has its result or has failed.
+    ///
+    /// This may run on a connection's reader, where a panic must not end
+    /// the connection: the handler's future is polled, and dropped when it
+    /// panics, under a guard.
+    pub(crate) fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let state = std::mem::replace(&mut self.state, State::Finished);
+        let State::Running(mut call) = state else {
+            self.state = state;
+            return Poll::Ready(());
+        };
+        self.state = match catch_unwind(AssertUnwindSafe(|| call.poll_run(cx))) {
+            Ok(Poll::Pending) => {
+                self.state = State::Running(call);
+                return Poll::Pending;
+            }
+            Ok(Poll::Ready(Ok(()))) => State::Ready(call),
+            // The handler's own future is gone already: its call holds nothing.
+            Ok(Poll::Ready(Err(e))) => State::Failed(e),
+            Err(panic) => {
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(call)));
+                State::Failed(panicked(&self.method, panic))
+            }
+        };
+        Poll::Ready(())
+    }
+
+    /// Appends the reply's JSON text to `out`, once [`poll_done`](Self::poll_done)
+    /// is ready: the result is serialized right into it.
+    pub(crate) fn write_reply(&mut self, out: &mut Vec<u8>) {
+        let start = out.len();
+        write_result_head(&self.id, self.dialect, out);
+        match self.write_outcome(out) {
+            Ok(()) => write_result_tail(self.dialect, out),
+            Err(error) => {
+                out.truncate(start);
+                write_error_reply(&self.id, self.dialect, &error, out);
+            }
+        }
+    }
+
+    /// Appends the result's JSON text to `out`, or gives the error to answer
+    /// with instead (then `out` may hold part of a result, to be cut off).
+    /// A result's `Serialize` is the user's code, so it runs under a guard,
+    /// and the result is dropped there too.
+    fn write_outcome(&mut self, out: &mut Vec<u8>) -> Result<(), Box<RawValue>> {
+        let failure = match std::mem::replace(&mut self.state, State::Finished) {
+            State::Ready(mut call) => {
+                let written = catch_unwind(AssertUnwindSafe(move || call.write_result(out)));
+                match written {
+                    Ok(Ok(())) => return Ok(()),
+                    Ok(Err(e)) => ErrorObject::internal_error(format!(
+                        "the handler's result could not be serialized: {e}"
+                    ))
+                    .into(),
+                    Err(panic) => panicked(&self.method, panic),
+                }
+            }
+            State::Failed(e) => e,
+            State::Running(_) | State::Finished => {
+                ErrorObject::internal_error("the handler has no result to send").into()
+            }
+        };
+        Err(match failure {
+            HandlerError::Method(raw) => raw,
+            HandlerError::Standard(e) => (self.error_format)(&e, self.dialect),
+        })
     }
 }
 
@@ -304,35 +385,24 @@ impl Future for Handling {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
         let this = &mut *self;
-        let outcome = match std::mem::replace(&mut this.state, State::Finished) {
-            State::Running(mut fut) => {
-                // A finished future is dropped inside the guard too: this may
-                // run on the connection's reader, where a panic in a
-                // handler's `Drop` must not end the connection.
-                let polled = catch_unwind(AssertUnwindSafe(move || match fut.as_mut().poll(cx) {
-                    Poll::Pending => Err(fut),
-                    Poll::Ready(outcome) => Ok(outcome),
-                }));
-                match polled {
-                    Ok(Err(fut)) => {
-                        this.state = State::Running(fut);
-                        return Poll::Pending;
-                    }
-                    Ok(Ok(outcome)) => outcome,
-                    Err(panic) => Err(panicked(&this.method, panic)),
-                }
-            }
-            State::Done(outcome) => outcome,
-            // A future is not polled past completion; if it is anyway, it
-            // stays pending rather than answer twice.
-            State::Finished => return Poll::Pending,
-        };
-        let outcome = outcome.map_err(|e| match e {
-            HandlerError::Method(raw) => raw,
-            HandlerError::Standard(e) => (this.error_format)(&e, this.dialect),
+        // A future is not polled past completion; if it is anyway, it
+        // stays pending rather than answer twice.
+        if matches!(this.state, State::Finished) {
+            return Poll::Pending;
+        }
+        ready!(this.poll_done(cx));
+        let mut text = Vec::new();
+        let outcome = this.write_outcome(&mut text).and_then(|()| {
+            String::from_utf8(text)
+                .ok()
+                .and_then(|text| RawValue::from_string(text).ok())
+                .ok_or_else(|| {
+                    let e = ErrorObject::internal_error("the handler's result is not JSON");
+                    (this.error_format)(&e, this.dialect)
+                })
         });
         Poll::Ready(Response {
-            id: this.id.take().unwrap_or_else(Id::null),
+            id: this.id.clone(),
             outcome,
             dialect: this.dialect,
         })
