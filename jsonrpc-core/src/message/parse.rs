@@ -424,6 +424,14 @@ impl<'a> Walker<'a> {
         }
         loop {
             self.skip_whitespace();
+            // Nearly every 2.0 message has this member, written just so.
+            if let Some(version) = self.version_member() {
+                set(&mut f.jsonrpc, version, "jsonrpc", &mut f.duplicate);
+                if !self.another(b'}')? {
+                    return Ok(f);
+                }
+                continue;
+            }
             let key = self.key()?;
             self.skip_whitespace();
             if self.bump() != Some(b':') {
@@ -447,6 +455,16 @@ impl<'a> Walker<'a> {
                 return Ok(f);
             }
         }
+    }
+
+    /// The member `"jsonrpc":"2.0"` written with no space in it: its value's
+    /// text (`"2.0"`). `None` (nothing consumed) for anything else, which
+    /// is then read as any member is.
+    fn version_member(&mut self) -> Option<&'a [u8]> {
+        const MEMBER: &[u8] = br#""jsonrpc":"2.0""#;
+        let member = self.rest().get(..MEMBER.len()).filter(|m| *m == MEMBER)?;
+        self.pos += MEMBER.len();
+        member.get(MEMBER.len() - 5..)
     }
 
     /// Just after an opening bracket: whether the object or array is empty
