@@ -30,9 +30,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use jsonrpc_core::codec::{ContentLengthCodec, Framing, JsonStreamCodec, LineCodec};
-use jsonrpc_core::{ErrorObject, Router};
+use jsonrpc_core::{ErrorObject, RawJson, Router};
 use jsonrpc_transport::{ListenEndpoint, RunningServer, Server};
-use serde_json::value::RawValue;
 
 /// How messages are delimited on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,7 +85,7 @@ pub fn router() -> Router {
             a.checked_add(b)
                 .ok_or_else(|| ErrorObject::invalid_params("the sum overflows an i64"))
         })
-        .method_fn("echo", |params: Box<RawValue>, _ctx| async move {
+        .method_fn("echo", |params: RawJson, _ctx| async move {
             Ok::<_, ErrorObject>(params)
         });
     router

@@ -26,11 +26,10 @@ use jsonrpc_core::codec::JsonStreamCodec;
 use jsonrpc_core::router::HandlerError;
 use jsonrpc_core::{
     CallError, CloseReason, Dialect, DialectMode, ErrorObject, InactivityProbe, Method, Peer,
-    PeerConfig, PeerHandle, RawParams, RequestContext, Router,
+    PeerConfig, PeerHandle, RawJson, RawParams, RequestContext, Router,
 };
 use jsonrpc_transport::{connect, ConnectOptions, Endpoint, ListenEndpoint, Server};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
@@ -71,12 +70,12 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn raw(value: Value) -> Box<RawValue> {
-    serde_json::value::to_raw_value(&value).expect("a Value always serializes")
+fn raw(value: Value) -> RawJson {
+    RawJson::from_value(&value).expect("a Value always serializes")
 }
 
-fn value_of(raw: &RawValue) -> Value {
-    serde_json::from_str(raw.get()).expect("raw JSON from the peer parses")
+fn value_of(raw: &RawJson) -> Value {
+    raw.decode().expect("raw JSON from the peer parses")
 }
 
 /// Returns `Err` from the enclosing function unless the two are equal, so a
@@ -307,14 +306,14 @@ fn fails_with(router: &mut Router, name: &str, error: Value) {
     let error = raw(error);
     router.raw_method(name, move |_: RawParams, _: RequestContext| {
         let error = error.clone();
-        async move { Err::<Box<RawValue>, _>(HandlerError::Method(error)) }
+        async move { Err::<RawJson, _>(HandlerError::Method(error)) }
     });
 }
 
 /// ovsdb-server's convention for standard errors: an unknown method is the
 /// bare string "unknown method" (clients match it exactly); the rest stay
 /// error objects.
-fn ovsdb_error_format(error: &ErrorObject, _: Dialect) -> Box<RawValue> {
+fn ovsdb_error_format(error: &ErrorObject, _: Dialect) -> RawJson {
     if error.code == ErrorObject::METHOD_NOT_FOUND {
         raw(json!("unknown method"))
     } else {

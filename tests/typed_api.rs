@@ -198,7 +198,7 @@ async fn custom_error_is_decoded_into_its_type() {
     }
 
     // On the wire it is a plain 2.0 error object, for clients without the type.
-    let params = serde_json::value::to_raw_value(&zero).ok();
+    let params = jsonrpc_core::RawJson::from_value(&zero).ok();
     match within(
         "raw divide",
         s.client.peer().call_raw("divide", params, None),
@@ -270,7 +270,7 @@ async fn params_that_do_not_deserialize_are_invalid_params_with_serdes_reason() 
 
     // A method with its own error type gets the standard error too, as the
     // catch-all variant of that type.
-    let bad = serde_json::value::to_raw_value(&json!({"dividend": "seven", "divisor": 1})).ok();
+    let bad = jsonrpc_core::RawJson::from_value(&json!({"dividend": "seven", "divisor": 1})).ok();
     let reply = within("raw divide", s.client.peer().call_raw("divide", bad, None)).await;
     let Err(CallError::Rpc(raw)) = reply else {
         panic!("expected an error reply, got {reply:?}");

@@ -21,7 +21,7 @@ pub mod message;
 
 pub use message::{
     Dialect, DialectMode, ErrorObject, Id, Incoming, Invalid, InvalidId, InvalidKind, Message,
-    MessageParser, Notification, RawParams, Request, Response,
+    MessageParser, MethodName, Notification, RawJson, RawParams, Request, Response,
 };
 pub mod peer;
 pub mod router;

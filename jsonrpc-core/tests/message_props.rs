@@ -6,8 +6,8 @@ use jsonrpc_core::codec::{
     ContentLengthCodec, Frame, FrameParser, Framing, JsonStreamCodec, LineCodec,
 };
 use jsonrpc_core::{
-    Dialect, DialectMode, Id, Incoming, InvalidKind, Message, MessageParser, Notification, Request,
-    Response,
+    Dialect, DialectMode, Id, Incoming, InvalidKind, Message, MessageParser, Notification, RawJson,
+    Request, Response,
 };
 use proptest::prelude::*;
 use serde_json::value::RawValue;
@@ -48,11 +48,11 @@ fn id(allow_null: bool) -> impl Strategy<Value = Id> {
     }
 }
 
-fn raw(v: &Value) -> Box<RawValue> {
-    serde_json::value::to_raw_value(v).unwrap()
+fn raw(v: &Value) -> RawJson {
+    RawJson::from_value(v).unwrap()
 }
 
-fn params(dialect: Dialect) -> impl Strategy<Value = Option<Box<RawValue>>> {
+fn params(dialect: Dialect) -> impl Strategy<Value = Option<RawJson>> {
     let array = prop::collection::vec(json_value(), 0..4).prop_map(|v| Some(raw(&Value::Array(v))));
     match dialect {
         Dialect::V1 => array.boxed(),
@@ -75,7 +75,7 @@ fn message(dialect: Dialect) -> impl Strategy<Value = Message> {
             move |(id, method, params)| {
                 Message::Request(Request {
                     id,
-                    method,
+                    method: method.into(),
                     params,
                     dialect,
                 })
@@ -83,7 +83,7 @@ fn message(dialect: Dialect) -> impl Strategy<Value = Message> {
         ),
         (method, params(dialect)).prop_map(move |(method, params)| {
             Message::Notification(Notification {
-                method,
+                method: method.into(),
                 params,
                 dialect,
             })
@@ -110,7 +110,7 @@ fn any_message() -> impl Strategy<Value = Message> {
 /// A comparable form of a message: kind, dialect, id text, method, and
 /// params/result/error as parsed JSON.
 fn shape(m: &Message) -> (String, Dialect, String, String, Value) {
-    let json = |r: &Option<Box<RawValue>>| {
+    let json = |r: &Option<RawJson>| {
         r.as_ref()
             .map_or(Value::Null, |r| serde_json::from_str(r.get()).unwrap())
     };
@@ -119,14 +119,14 @@ fn shape(m: &Message) -> (String, Dialect, String, String, Value) {
             "request".into(),
             r.dialect,
             r.id.to_string(),
-            r.method.clone(),
+            r.method.to_string(),
             json(&r.params),
         ),
         Message::Notification(n) => (
             "notification".into(),
             n.dialect,
             String::new(),
-            n.method.clone(),
+            n.method.to_string(),
             json(&n.params),
         ),
         Message::Response(r) => {
@@ -547,7 +547,7 @@ fn check_members(got: &Incoming, raw: &RawValue) -> Result<(), TestCaseError> {
     };
     let id = || serde_json::from_str::<Id>(member("id").unwrap()).unwrap();
     let method = || serde_json::from_str::<String>(member("method").unwrap()).unwrap();
-    let params = |p: &Option<Box<RawValue>>| {
+    let params = |p: &Option<RawJson>| {
         if let Some(p) = p {
             prop_assert_eq!(Some(p.get()), member("params"));
         }

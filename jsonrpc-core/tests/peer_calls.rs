@@ -210,7 +210,7 @@ async fn the_deadline_covers_a_peer_that_never_reads() {
     let calls = (0..8).map(|_| {
         client.call_raw(
             "x",
-            serde_json::value::to_raw_value(&["y".repeat(100)]).ok(),
+            jsonrpc_core::RawJson::from_value(&["y".repeat(100)]).ok(),
             Some(Duration::from_millis(50)),
         )
     });

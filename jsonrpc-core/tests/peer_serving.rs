@@ -266,7 +266,7 @@ async fn an_oversized_frame_is_refused_and_the_connection_goes_on() {
     let err = client
         .call_raw(
             "echo",
-            serde_json::value::to_raw_value(&[big]).ok(),
+            jsonrpc_core::RawJson::from_value(&[big]).ok(),
             Some(std::time::Duration::from_millis(200)),
         )
         .await

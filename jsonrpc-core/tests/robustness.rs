@@ -151,7 +151,7 @@ async fn a_probe_is_answered_while_every_slot_is_busy_and_a_large_message_is_in_
     client
         .notify_raw(
             "bulk",
-            serde_json::value::to_raw_value(&["y".repeat(BIG)]).ok(),
+            jsonrpc_core::RawJson::from_value(&["y".repeat(BIG)]).ok(),
         )
         .await
         .unwrap();
@@ -162,14 +162,14 @@ async fn a_probe_is_answered_while_every_slot_is_busy_and_a_large_message_is_in_
             server
                 .notify_raw(
                     "bulk",
-                    serde_json::value::to_raw_value(&["x".repeat(BIG)]).ok(),
+                    jsonrpc_core::RawJson::from_value(&["x".repeat(BIG)]).ok(),
                 )
                 .await
         }
     });
     let echo = client.call_raw(
         "echo",
-        serde_json::value::to_raw_value(&[1]).ok(),
+        jsonrpc_core::RawJson::from_value(&[1]).ok(),
         Some(Duration::from_secs(5)),
     );
     assert_eq!(echo.await.unwrap().get(), "[1]");

@@ -173,7 +173,7 @@ fn fault_router(
         "flood",
         |(count, size): (usize, usize), ctx: RequestContext| async move {
             let peer = ctx.peer().expect("a connection").clone();
-            let payload = serde_json::value::to_raw_value(&["x".repeat(size)]).unwrap();
+            let payload = jsonrpc_core::RawJson::from_value(&["x".repeat(size)]).unwrap();
             for sent in 0..count {
                 if peer
                     .notify_raw("flood", Some(payload.clone()))

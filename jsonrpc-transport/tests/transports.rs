@@ -496,7 +496,7 @@ async fn a_cancel_never_overtakes_its_request() {
         .spawn(client_end);
     // More than the pipe holds: the writer is stuck in this write until the
     // other end reads.
-    let filler = serde_json::value::to_raw_value(&["x".repeat(8 * 1024)]).ok();
+    let filler = jsonrpc_core::RawJson::from_value(&["x".repeat(8 * 1024)]).ok();
     client.notify_raw("filler", filler).await.unwrap();
     tokio::task::yield_now().await;
     let caller = client.clone();

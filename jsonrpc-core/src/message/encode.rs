@@ -11,8 +11,6 @@
 //! more than the rest of a reply's trip through the connection, most of it
 //! escaping member names that need none.
 
-use serde_json::value::RawValue;
-
 use super::{Dialect, Id, Message, Notification, RawParams, Request, Response};
 
 impl Message {
@@ -48,7 +46,7 @@ impl Request {
     ///
     /// ```
     /// use jsonrpc_core::{Dialect, Request};
-    /// let req = Request::new(7u64, "add", serde_json::value::to_raw_value(&[1, 2]).ok(), Dialect::V2);
+    /// let req = Request::new(7u64, "add", jsonrpc_core::RawJson::from_value(&[1, 2]).ok(), Dialect::V2);
     /// let mut out = Vec::new();
     /// req.write_json(&mut out);
     /// assert_eq!(out, br#"{"jsonrpc":"2.0","id":7,"method":"add","params":[1,2]}"#);
@@ -102,7 +100,7 @@ pub(crate) fn write_notification_head(method: &str, dialect: Dialect, out: &mut 
 /// Writes `,"params":..`, or what a message without params has instead.
 pub(crate) fn write_raw_params(params: &RawParams, dialect: Dialect, out: &mut Vec<u8>) {
     match (params, dialect) {
-        (Some(p), _) => write_member(b"params", p, out),
+        (Some(p), _) => write_member(b"params", p.as_bytes(), out),
         (None, Dialect::V1) => out.extend_from_slice(br#","params":[]"#),
         (None, Dialect::V2) => {}
     }
@@ -113,7 +111,7 @@ impl Response {
     ///
     /// ```
     /// use jsonrpc_core::{Dialect, Response};
-    /// let ok = Response::ok(3u64.into(), serde_json::value::to_raw_value(&5).unwrap(), Dialect::V1);
+    /// let ok = Response::ok(3u64.into(), jsonrpc_core::RawJson::from_value(&5).unwrap(), Dialect::V1);
     /// let mut out = Vec::new();
     /// ok.write_json(&mut out);
     /// assert_eq!(out, br#"{"id":3,"result":5,"error":null}"#);
@@ -122,10 +120,10 @@ impl Response {
         match &self.outcome {
             Ok(result) => {
                 write_result_head(&self.id, self.dialect, out);
-                out.extend_from_slice(result.get().as_bytes());
+                out.extend_from_slice(result.as_bytes());
                 write_result_tail(self.dialect, out);
             }
-            Err(error) => write_error_reply(&self.id, self.dialect, error, out),
+            Err(error) => write_error_reply(&self.id, self.dialect, error.as_bytes(), out),
         }
     }
 
@@ -154,7 +152,7 @@ pub(crate) fn write_result_tail(dialect: Dialect, out: &mut Vec<u8>) {
 }
 
 /// Writes an error reply.
-pub(crate) fn write_error_reply(id: &Id, dialect: Dialect, error: &RawValue, out: &mut Vec<u8>) {
+pub(crate) fn write_error_reply(id: &Id, dialect: Dialect, error: &[u8], out: &mut Vec<u8>) {
     write_open_with_id(id, dialect, out);
     write_member(b"error", error, out);
     out.push(b'}');
@@ -166,11 +164,11 @@ fn write_method(method: &str, out: &mut Vec<u8>) {
 }
 
 /// Writes `,"name":value` (`name` needs no escaping).
-fn write_member(name: &[u8], value: &RawValue, out: &mut Vec<u8>) {
+fn write_member(name: &[u8], value: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"");
     out.extend_from_slice(name);
     out.extend_from_slice(b"\":");
-    out.extend_from_slice(value.get().as_bytes());
+    out.extend_from_slice(value);
 }
 
 fn write_array<T>(items: &[T], out: &mut Vec<u8>, write: impl Fn(&T, &mut Vec<u8>)) {

@@ -1,8 +1,9 @@
 //! JSON-RPC messages: requests, notifications, responses and batches, in both dialects.
 //!
-//! Params, results and errors stay raw JSON ([`RawValue`]) here: the bytes are
+//! Params, results and errors stay raw JSON ([`RawJson`]) here: the bytes are
 //! checked once by the parser and deserialized into the handler's own types only
-//! where they are used, with no `serde_json::Value` in between.
+//! where they are used, with no `serde_json::Value` in between. A received
+//! message's method name and values share the buffer it was read into.
 //!
 //! [`MessageParser`] turns a frame into [`Incoming`] (validating it against the
 //! connection's [`DialectMode`]); [`Message::write_json`] writes a message back.
@@ -11,12 +12,16 @@ mod dialect;
 mod encode;
 mod error;
 mod id;
+mod name;
 mod parse;
+mod raw;
 
 pub use dialect::{Dialect, DialectMode};
 pub use error::ErrorObject;
 pub use id::{Id, InvalidId};
+pub use name::MethodName;
 pub use parse::MessageParser;
+pub use raw::RawJson;
 
 pub(crate) use encode::{
     write_error_reply, write_notification_head, write_raw_params, write_request_head,
@@ -27,7 +32,7 @@ pub(crate) use id::null_raw;
 use serde_json::value::RawValue;
 
 /// Raw JSON params: `None` when the message had none.
-pub type RawParams = Option<Box<RawValue>>;
+pub type RawParams = Option<RawJson>;
 
 /// A call that expects a reply.
 #[derive(Debug, Clone)]
@@ -35,7 +40,7 @@ pub struct Request {
     /// The id the reply must carry.
     pub id: Id,
     /// The method name.
-    pub method: String,
+    pub method: MethodName,
     /// The params, as raw JSON.
     pub params: RawParams,
     /// The dialect the request was written in; its reply uses the same.
@@ -46,7 +51,7 @@ pub struct Request {
 #[derive(Debug, Clone)]
 pub struct Notification {
     /// The method name.
-    pub method: String,
+    pub method: MethodName,
     /// The params, as raw JSON.
     pub params: RawParams,
     /// The dialect the notification was written in.
@@ -59,7 +64,7 @@ pub struct Response {
     /// The id of the request this answers.
     pub id: Id,
     /// The result, or the error (any JSON value; an [`ErrorObject`] in 2.0).
-    pub outcome: Result<Box<RawValue>, Box<RawValue>>,
+    pub outcome: Result<RawJson, RawJson>,
     /// The dialect of the request this answers.
     pub dialect: Dialect,
 }
@@ -125,7 +130,7 @@ impl Request {
     /// serializes to `null`).
     pub fn new(
         id: impl Into<Id>,
-        method: impl Into<String>,
+        method: impl Into<MethodName>,
         params: RawParams,
         dialect: Dialect,
     ) -> Self {
@@ -140,19 +145,19 @@ impl Request {
 
 impl Response {
     /// A successful reply.
-    pub fn ok(id: Id, result: Box<RawValue>, dialect: Dialect) -> Self {
+    pub fn ok(id: Id, result: impl Into<RawJson>, dialect: Dialect) -> Self {
         Response {
             id,
-            outcome: Ok(result),
+            outcome: Ok(result.into()),
             dialect,
         }
     }
 
     /// An error reply carrying any JSON error value.
-    pub fn err(id: Id, error: Box<RawValue>, dialect: Dialect) -> Self {
+    pub fn err(id: Id, error: impl Into<RawJson>, dialect: Dialect) -> Self {
         Response {
             id,
-            outcome: Err(error),
+            outcome: Err(error.into()),
             dialect,
         }
     }

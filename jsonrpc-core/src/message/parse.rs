@@ -23,8 +23,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{
-    Dialect, DialectMode, Id, Incoming, Invalid, InvalidId, InvalidKind, Message, Notification,
-    Request, Response,
+    Dialect, DialectMode, Id, Incoming, Invalid, InvalidId, InvalidKind, Message, MethodName,
+    Notification, RawJson, Request, Response,
 };
 use crate::codec::{is_json_whitespace, FrameParser};
 
@@ -204,7 +204,7 @@ impl MessageParser {
         let params = match f.params {
             None => None,
             Some(p) => match (p.get().as_bytes().first(), dialect) {
-                (Some(b'['), _) | (Some(b'{'), Dialect::V2) => Some(p.to_owned()),
+                (Some(b'['), _) | (Some(b'{'), Dialect::V2) => Some(RawJson::from(p)),
                 // `null` params mean none (SPDK treats them so; 2.0 peers send it).
                 (Some(b'n'), _) => None,
                 (_, Dialect::V1) => {
@@ -252,14 +252,16 @@ impl MessageParser {
         let id = id.ok_or("a reply must carry the `id` of its request")?;
         let is_null = |v: &RawValue| v.get() == "null";
         let outcome = match (result, error, dialect) {
-            (Some(r), None, _) => Ok(r.to_owned()),
-            (None, Some(e), Dialect::V2) => Err(e.to_owned()),
+            (Some(r), None, _) => Ok(RawJson::from(r)),
+            (None, Some(e), Dialect::V2) => Err(RawJson::from(e)),
             (Some(_), Some(_), Dialect::V2) => {
                 return Err("a 2.0 reply carries `result` or `error`, not both".into())
             }
             // 1.0: the one that is not null wins; `error` may come alone.
-            (Some(r), Some(e), Dialect::V1) if is_null(e) => Ok(r.to_owned()),
-            (r, Some(e), Dialect::V1) if r.is_none_or(is_null) && !is_null(e) => Err(e.to_owned()),
+            (Some(r), Some(e), Dialect::V1) if is_null(e) => Ok(RawJson::from(r)),
+            (r, Some(e), Dialect::V1) if r.is_none_or(is_null) && !is_null(e) => {
+                Err(RawJson::from(e))
+            }
             (_, Some(_), Dialect::V1) => {
                 return Err("a 1.0 reply must have a null `result` or a null `error`".into())
             }
@@ -276,12 +278,14 @@ impl MessageParser {
 /// The value of a JSON string's (checked) text, or `None` if `text` is not a
 /// string. Method names rarely hold escapes, so only those that do are
 /// decoded; the others are copied out as they are.
-fn json_string(text: &[u8]) -> Option<String> {
+fn json_string(text: &[u8]) -> Option<MethodName> {
     let inner = text.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     if inner.contains(&b'\\') {
-        serde_json::from_slice(text).ok()
+        serde_json::from_slice::<String>(text)
+            .ok()
+            .map(MethodName::from)
     } else {
-        String::from_utf8(inner.to_vec()).ok()
+        std::str::from_utf8(inner).ok().map(MethodName::from)
     }
 }
 

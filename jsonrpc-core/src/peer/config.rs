@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::value::RawValue;
 
-use crate::message::{to_raw, DialectMode, Id, RawParams};
+use crate::message::{to_raw, DialectMode, Id, RawJson, RawParams};
 
 /// Settings for one connection.
 ///
@@ -224,9 +224,7 @@ impl InactivityProbe {
     }
 
     pub(crate) fn raw_params(&self) -> RawParams {
-        self.params
-            .as_ref()
-            .and_then(|p| RawValue::from_string(p.clone()).ok())
+        self.params.as_ref().and_then(|p| RawJson::parse(p).ok())
     }
 }
 
@@ -274,7 +272,7 @@ impl WireCancel {
     }
 
     /// The params that cancel the call with `id`.
-    pub fn params_for(&self, id: &Id) -> Box<RawValue> {
+    pub fn params_for(&self, id: &Id) -> RawJson {
         match &self.key {
             Some(key) => {
                 let mut map = serde_json::Map::new();
@@ -282,9 +280,9 @@ impl WireCancel {
                     key.to_string(),
                     serde_json::to_value(id).unwrap_or_default(),
                 );
-                to_raw(&map)
+                to_raw(&map).into()
             }
-            None => to_raw(&[id]),
+            None => to_raw(&[id]).into(),
         }
     }
 

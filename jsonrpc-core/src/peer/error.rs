@@ -119,10 +119,10 @@ impl NotifyError {
     }
 }
 
-impl CallError<Box<serde_json::value::RawValue>> {
+impl CallError<crate::RawJson> {
     /// Decodes a raw error reply into the method's error type.
     pub(crate) fn decode_rpc<E: serde::de::DeserializeOwned>(self) -> CallError<E> {
-        self.and_then_rpc(|raw| match serde_json::from_str(raw.get()) {
+        self.and_then_rpc(|raw| match raw.decode() {
             Ok(e) => CallError::Rpc(e),
             Err(error) => CallError::Decode {
                 error,

@@ -52,7 +52,7 @@ pub use stats::PeerStats;
 use crate::codec::{FrameTooLarge, Framing};
 use crate::message::{
     write_notification_head, write_raw_params, write_request_head, Dialect, DialectMode, Id,
-    RawParams,
+    RawJson, RawParams,
 };
 use crate::method::{write_typed_params, Method, NotificationMethod};
 use crate::Router;
@@ -355,7 +355,7 @@ impl PeerHandle {
         method: &str,
         params: RawParams,
         timeout: Option<Duration>,
-    ) -> Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>> {
+    ) -> Result<RawJson, CallError<RawJson>> {
         let params = |dialect, out: &mut Vec<u8>| {
             write_raw_params(&params, dialect, out);
             Ok(())
@@ -369,7 +369,7 @@ impl PeerHandle {
         method: &str,
         write_params: impl FnOnce(Dialect, &mut Vec<u8>) -> serde_json::Result<()>,
         timeout: Option<Duration>,
-    ) -> Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>> {
+    ) -> Result<RawJson, CallError<RawJson>> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let dialect = self.shared.outgoing_dialect();
         let request = self.serialize(|out| {
@@ -390,7 +390,7 @@ impl PeerHandle {
         &self,
         id: u64,
         request: Vec<u8>,
-    ) -> Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>> {
+    ) -> Result<RawJson, CallError<RawJson>> {
         let shared = &self.shared;
         let closed = || CallError::ConnectionClosed(shared.close_reason());
         // Held until this call is over, however it ends. Trying first skips
@@ -555,12 +555,11 @@ impl Drop for PendingGuard<'_> {
 
 /// Reads a raw reply as the method's result, or its error as the method's error.
 fn decode_reply<R: serde::de::DeserializeOwned, E: serde::de::DeserializeOwned>(
-    reply: Result<Box<serde_json::value::RawValue>, CallError<Box<serde_json::value::RawValue>>>,
+    reply: Result<RawJson, CallError<RawJson>>,
 ) -> Result<R, CallError<E>> {
     let raw = reply.map_err(CallError::decode_rpc)?;
-    serde_json::from_str(raw.get()).map_err(|error| CallError::Decode {
+    raw.decode().map_err(|error| CallError::Decode {
         error,
-        // The reply's own buffer becomes the string: no copy.
-        reply: Box::<str>::from(raw).into_string(),
+        reply: raw.get().to_owned(),
     })
 }

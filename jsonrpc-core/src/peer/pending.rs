@@ -7,15 +7,15 @@
 
 use std::sync::Mutex;
 
+use crate::RawJson;
 use rustc_hash::FxHashMap;
-use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
 use super::CloseReason;
 
 /// What a waiting call is handed: the reply's outcome (the result, or the
 /// error value), or why the reply that came for it could not be used.
-pub(crate) type Outcome = Result<Result<Box<RawValue>, Box<RawValue>>, String>;
+pub(crate) type Outcome = Result<Result<RawJson, RawJson>, String>;
 
 #[derive(Default)]
 pub(crate) struct Pending {

@@ -6,6 +6,7 @@
 //! type. A method's result stays typed until its reply is written
 //! ([`HandlerCall`]): it is serialized once, straight into the reply.
 
+use std::any::Any;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -15,10 +16,9 @@ use futures::future::MaybeDone;
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use super::RequestContext;
-use crate::message::RawParams;
+use crate::message::{RawJson, RawParams};
 use crate::method::{decode_params, encode_value};
 use crate::ErrorObject;
 
@@ -29,7 +29,7 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 #[derive(Debug, Clone)]
 pub enum HandlerError {
     /// The method's own error value, already serialized.
-    Method(Box<RawValue>),
+    Method(RawJson),
     /// A standard JSON-RPC error (bad params, not found, internal), written
     /// with the router's [`ErrorFormat`](super::ErrorFormat).
     Standard(ErrorObject),
@@ -42,7 +42,7 @@ impl From<ErrorObject> for HandlerError {
 }
 
 /// What a raw method handler returns: a raw result or an error.
-pub type HandlerResult = Result<Box<RawValue>, HandlerError>;
+pub type HandlerResult = Result<RawJson, HandlerError>;
 
 /// One run of a method handler: a future that keeps its result until the
 /// reply is written, so a typed result is serialized once, straight into
@@ -80,7 +80,7 @@ trait Run: Send {
 impl<Fut, R> Run for MaybeDone<Fut>
 where
     Fut: Future<Output = Result<R, HandlerError>> + Send,
-    R: Serialize + Send,
+    R: Serialize + Send + 'static,
 {
     fn poll_run(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
         ready!(self.as_mut().poll(cx));
@@ -95,7 +95,15 @@ where
 
     fn write_result(self: Pin<&mut Self>, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         match self.output_mut() {
-            Some(Ok(result)) => serde_json::to_writer(out, result),
+            // Raw JSON (a raw handler's result) is text already, written as
+            // it is rather than checked again by serde_json.
+            Some(Ok(result)) => match (result as &dyn Any).downcast_ref::<RawJson>() {
+                Some(raw) => {
+                    out.extend_from_slice(raw.as_bytes());
+                    Ok(())
+                }
+                None => serde_json::to_writer(out, result),
+            },
             _ => Err(serde::ser::Error::custom("the handler has no result")),
         }
     }
@@ -192,7 +200,7 @@ impl<P, F, E> Typed<P, F, E> {
 /// The [`HandlerError`] for a method's own error value.
 pub(crate) fn method_error<E: Serialize>(error: E) -> HandlerError {
     match encode_value(&error) {
-        Ok(raw) => HandlerError::Method(raw),
+        Ok(raw) => HandlerError::Method(raw.into()),
         Err(e) => HandlerError::Standard(e),
     }
 }

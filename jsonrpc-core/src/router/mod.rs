@@ -21,7 +21,6 @@ use std::task::{ready, Context, Poll};
 
 use futures::FutureExt;
 use rustc_hash::FxHashMap;
-use serde_json::value::RawValue;
 
 pub use context::RequestContext;
 pub use handler::{
@@ -29,8 +28,8 @@ pub use handler::{
 };
 
 use crate::message::{
-    to_raw, write_error_reply, write_result_head, write_result_tail, Dialect, Id, Notification,
-    Request, Response,
+    to_raw, write_error_reply, write_result_head, write_result_tail, Dialect, Id, MethodName,
+    Notification, RawJson, Request, Response,
 };
 use crate::method::{Method, NotificationMethod};
 use crate::ErrorObject;
@@ -40,10 +39,10 @@ use crate::ErrorObject;
 /// The default writes the 2.0 error object in both dialects. A 1.0 protocol
 /// with its own conventions plugs in its own: OVSDB, for one, answers an
 /// unknown method with the bare string `"unknown method"`.
-pub type ErrorFormat = fn(&ErrorObject, Dialect) -> Box<RawValue>;
+pub type ErrorFormat = fn(&ErrorObject, Dialect) -> RawJson;
 
-fn error_object_format(error: &ErrorObject, _: Dialect) -> Box<RawValue> {
-    to_raw(error)
+fn error_object_format(error: &ErrorObject, _: Dialect) -> RawJson {
+    to_raw(error).into()
 }
 
 #[derive(Clone)]
@@ -61,7 +60,7 @@ enum Route {
 /// let mut router = Router::new();
 /// router.method_fn("add", |(a, b): (i64, i64), _ctx| async move { Ok::<_, ErrorObject>(a + b) });
 ///
-/// let req = Request::new(1u64, "add", serde_json::value::to_raw_value(&[2, 3]).ok(), Dialect::V2);
+/// let req = Request::new(1u64, "add", jsonrpc_core::RawJson::from_value(&[2, 3]).ok(), Dialect::V2);
 /// let resp = router.handle(req, RequestContext::detached(Some(Id::from(1u64)), Dialect::V2)).await;
 /// assert_eq!(resp.outcome.unwrap().get(), "5");
 /// # }
@@ -167,7 +166,7 @@ impl Router {
     }
 
     /// Writes a standard error the way this router's protocol does.
-    pub fn format_error(&self, error: &ErrorObject, dialect: Dialect) -> Box<RawValue> {
+    pub fn format_error(&self, error: &ErrorObject, dialect: Dialect) -> RawJson {
         (self.error_format)(error, dialect)
     }
 
@@ -268,7 +267,7 @@ fn panicked(method: &str, panic: Box<dyn Any + Send>) -> HandlerError {
 #[must_use = "a request is only handled when its future is polled"]
 pub struct Handling {
     state: State,
-    method: String,
+    method: MethodName,
     id: Id,
     dialect: Dialect,
     error_format: ErrorFormat,
@@ -337,7 +336,7 @@ impl Handling {
             Ok(()) => write_result_tail(self.dialect, out),
             Err(error) => {
                 out.truncate(start);
-                write_error_reply(&self.id, self.dialect, &error, out);
+                write_error_reply(&self.id, self.dialect, error.as_bytes(), out);
             }
         }
     }
@@ -346,7 +345,7 @@ impl Handling {
     /// with instead (then `out` may hold part of a result, to be cut off).
     /// A result's `Serialize` is the user's code, so it runs under a guard,
     /// and the result is dropped there too.
-    fn write_outcome(&mut self, out: &mut Vec<u8>) -> Result<(), Box<RawValue>> {
+    fn write_outcome(&mut self, out: &mut Vec<u8>) -> Result<(), RawJson> {
         let failure = match std::mem::replace(&mut self.state, State::Finished) {
             State::Ready(mut call) => {
                 let written = catch_unwind(AssertUnwindSafe(move || call.write_result(out)));
@@ -393,11 +392,11 @@ impl Future for Handling {
         ready!(this.poll_done(cx));
         let mut text = Vec::new();
         let outcome = this.write_outcome(&mut text).and_then(|()| {
+            // serde_json wrote it (or copied raw JSON): it is JSON.
             String::from_utf8(text)
-                .ok()
-                .and_then(|text| RawValue::from_string(text).ok())
-                .ok_or_else(|| {
-                    let e = ErrorObject::internal_error("the handler's result is not JSON");
+                .map(|text| RawJson::trusted(text.into()))
+                .map_err(|_| {
+                    let e = ErrorObject::internal_error("the handler's result is not UTF-8");
                     (this.error_format)(&e, this.dialect)
                 })
         });

@@ -47,7 +47,7 @@ async fn tell(ctx: &RequestContext, method: &str, params: Value) {
 }
 
 async fn notify(peer: &PeerHandle, method: &str, params: Value) {
-    let raw = serde_json::value::to_raw_value(&params).ok();
+    let raw = jsonrpc_core::RawJson::from_value(&params).ok();
     // The client may be gone (a cancelled call on a closing connection).
     let _ = peer.notify_raw(method, raw).await;
 }
