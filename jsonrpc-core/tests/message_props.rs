@@ -310,6 +310,11 @@ fn member_value() -> impl Strategy<Value = String> {
         ])
         .prop_map(String::from),
         8 => json_value().prop_map(|v| v.to_string()),
+        // Whitespace inside values, and nesting past what the parser reads
+        // by hand (16) and past serde_json's limit (128).
+        2 => json_value().prop_map(|v| serde_json::to_string_pretty(&v).unwrap()),
+        1 => (1usize..140, prop::sample::select(vec!["1", "\"a\"", "{\"k\":[]}", "1.5"]))
+            .prop_map(|(depth, inner)| format!("{}{inner}{}", "[".repeat(depth), "]".repeat(depth))),
         1 => prop::sample::select(vec![
             "01",
             "00",
@@ -641,10 +646,20 @@ fn check_against_serde_json(
         let mut prefix_parser = parser;
         let got = prefix_parser.parse_prefix(&stream);
         prop_assert_eq!(got.as_ref().map(|(_, n)| *n), want);
-        if let Some((incoming, n)) = got {
-            let alone = parser.parse_slice(&stream[..n]);
+        if let Some((incoming, n)) = &got {
+            let alone = parser.parse_slice(&stream[..*n]);
             prop_assert_eq!(format!("{incoming:?}"), format!("{alone:?}"));
         }
+        // Splitting the value off a buffer (what the framings do, sharing
+        // its bytes) reads the same and leaves the rest in place.
+        let mut buf = BytesMut::from(&stream[..]);
+        let split = prefix_parser.split_prefix(&mut buf, stream.len());
+        prop_assert_eq!(
+            format!("{split:?}"),
+            format!("{:?}", got.as_ref().map(|(i, _)| i))
+        );
+        let rest = got.map_or(&stream[..], |(_, n)| &stream[n..]);
+        prop_assert_eq!(&buf[..], rest);
     }
     Ok(())
 }

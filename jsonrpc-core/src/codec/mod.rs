@@ -35,7 +35,7 @@
 //! }
 //! ```
 
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 pub mod content_length;
@@ -159,6 +159,33 @@ pub trait FrameParser {
         let _ = buf;
         None
     }
+
+    /// [`parse`](FrameParser::parse), given the frame's own bytes: a parser
+    /// whose output keeps parts of the frame overrides this to share them
+    /// instead of copying. The framings call this one.
+    fn parse_bytes(&mut self, frame: Bytes) -> Self::Output {
+        self.parse(&frame)
+    }
+
+    /// [`parse_prefix`](FrameParser::parse_prefix) on the front of `buf`,
+    /// looking at no more than its first `limit` bytes: on success, the
+    /// value's bytes are split off `buf`; on `None`, `buf` is as it was. A
+    /// parser that keeps parts of the frame overrides this to share them.
+    /// The framings call this one.
+    fn split_prefix(&mut self, buf: &mut BytesMut, limit: usize) -> Option<Self::Output> {
+        let limit = limit.min(buf.len());
+        let (out, len) = self.parse_prefix(buf.get(..limit)?)?;
+        if len == 0 || len > limit {
+            tracing::debug!(
+                consumed = len,
+                available = limit,
+                "FrameParser::parse_prefix reported an impossible length; scanning instead"
+            );
+            return None;
+        }
+        buf.advance(len);
+        Some(out)
+    }
 }
 
 /// A framing: splits a byte stream into JSON texts and wraps outgoing texts.
@@ -259,5 +286,5 @@ pub(crate) fn parse_frame<P: FrameParser>(
     frame: Option<Frame>,
     parser: &mut P,
 ) -> Option<Frame<P::Output>> {
-    frame.map(|f| f.map(|text| parser.parse(&text)))
+    frame.map(|f| f.map(|text| parser.parse_bytes(text.freeze())))
 }

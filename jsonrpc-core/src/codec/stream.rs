@@ -231,16 +231,8 @@ impl JsonStreamCodec {
                 // where the failed attempt on the value cut by the read is
                 // about what scanning the values that parse would cost.
                 if limit > 0 && (first == b'{' || first == b'[') {
-                    if let Some((out, n)) = emit.prefix(&src[..limit]) {
-                        if n > 0 && n <= limit {
-                            src.advance(n);
-                            return Ok(Some(Frame::Complete(out)));
-                        }
-                        tracing::debug!(
-                            consumed = n,
-                            available = limit,
-                            "FrameParser::parse_prefix reported an impossible length; scanning instead"
-                        );
+                    if let Some(out) = emit.prefix(src, limit) {
+                        return Ok(Some(Frame::Complete(out)));
                     }
                     // From here the scanner owns this frame; the fast path is
                     // not retried as more bytes arrive, which keeps
@@ -664,7 +656,7 @@ fn walk_word(depth: &mut usize, in_string: &mut bool, m: &Masks, avail: usize) -
 /// What the decoder does with a found frame: hand out the bytes, or parse.
 trait Emit {
     type Out;
-    fn prefix(&mut self, buf: &[u8]) -> Option<(Self::Out, usize)>;
+    fn prefix(&mut self, src: &mut BytesMut, limit: usize) -> Option<Self::Out>;
     fn take(&mut self, src: &mut BytesMut, len: usize) -> Self::Out;
 }
 
@@ -673,7 +665,7 @@ struct Raw;
 
 impl Emit for Raw {
     type Out = BytesMut;
-    fn prefix(&mut self, _buf: &[u8]) -> Option<(BytesMut, usize)> {
+    fn prefix(&mut self, _src: &mut BytesMut, _limit: usize) -> Option<BytesMut> {
         None
     }
     fn take(&mut self, src: &mut BytesMut, len: usize) -> BytesMut {
@@ -686,13 +678,11 @@ struct Parse<'p, P>(&'p mut P);
 
 impl<P: FrameParser> Emit for Parse<'_, P> {
     type Out = P::Output;
-    fn prefix(&mut self, buf: &[u8]) -> Option<(P::Output, usize)> {
-        self.0.parse_prefix(buf)
+    fn prefix(&mut self, src: &mut BytesMut, limit: usize) -> Option<P::Output> {
+        self.0.split_prefix(src, limit)
     }
     fn take(&mut self, src: &mut BytesMut, len: usize) -> P::Output {
-        let out = self.0.parse(&src[..len]);
-        src.advance(len);
-        out
+        self.0.parse_bytes(src.split_to(len).freeze())
     }
 }
 

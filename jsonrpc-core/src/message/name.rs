@@ -29,7 +29,6 @@ impl MethodName {
     }
 
     /// A name that shares `text`'s storage.
-    #[allow(dead_code)]
     pub(crate) fn shared(text: ByteString) -> Self {
         MethodName(text)
     }

@@ -2,23 +2,27 @@
 //!
 //! Parsing happens in one pass. JSON-RPC only looks at the top level of a
 //! text (the message object, or a batch and the objects in it), so a small
-//! walker reads that level by hand and hands each member value to serde_json
-//! as raw text ([`RawValue`]), which finds where the value ends and checks it
-//! in the same pass. Driving serde_json's deserializer over the whole message
-//! with a visitor cost about 1.7 times as many instructions on a small call
-//! or reply. The walker checks by hand only what it can check as strictly as
-//! serde_json: strings of plain ASCII (member names, `jsonrpc`, `method`),
-//! `null` ids and ids that are plain unsigned integers. So it accepts exactly
-//! the texts serde_json accepts as one raw value; when it rejects one,
-//! serde_json reads that text again, only to say what is wrong and where.
+//! walker reads that level by hand and notes where each member's value is.
+//! Values are checked as they are passed over: by hand when they are plain
+//! (strings of printable ASCII with no escapes, integers, literals, and
+//! arrays and objects of them, a few levels deep: what params and results
+//! mostly are), by serde_json otherwise. The walker accepts exactly the
+//! texts serde_json accepts as one value (a proptest holds it to that);
+//! when it rejects one, serde_json reads that text again, only to say what
+//! is wrong and where. Driving serde_json's deserializer over the whole
+//! message with a visitor cost about 1.7 times as many instructions on a
+//! small call or reply, and handing every value to serde_json about 1.3.
 //!
-//! Each message object is validated once its members are found. Validation
-//! never fails the parse: a message that is JSON but not JSON-RPC becomes an
-//! [`Invalid`] with the reason and the id (when one could be read), so the
-//! caller can answer it and carry on.
+//! Each message object is validated once its members are found. Its method
+//! name and values are slices of the text's own [`Bytes`], not copies.
+//! Validation never fails the parse: a message that is JSON but not
+//! JSON-RPC becomes an [`Invalid`] with the reason and the id (when one
+//! could be read), so the caller can answer it and carry on.
 
-use std::borrow::Cow;
+use std::ops::Range;
 
+use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -29,6 +33,9 @@ use super::{
 use crate::codec::{is_json_whitespace, FrameParser};
 
 /// Turns JSON texts into [`Incoming`] messages for one connection.
+///
+/// A message's method name and values share the text's storage (see
+/// [`parse_bytes`](Self::parse_bytes)): they are not copied out of it.
 ///
 /// ```
 /// use jsonrpc_core::{DialectMode, Incoming, Message, MessageParser};
@@ -61,51 +68,63 @@ impl MessageParser {
         self
     }
 
-    /// Parses one complete JSON text.
+    /// Parses one complete JSON text, copied.
     pub fn parse_slice(&self, text: &[u8]) -> Incoming {
-        let mut walker = Walker::new(text);
+        self.parse_bytes(Bytes::copy_from_slice(text))
+    }
+
+    /// Parses one complete JSON text. The messages keep slices of `text`
+    /// (method names, params, results, errors) rather than copies.
+    pub fn parse_bytes(&self, text: Bytes) -> Incoming {
+        let mut walker = Walker::new(&text);
         walker.skip_whitespace();
-        let read = self.read(&mut walker);
-        match read.and_then(|incoming| walker.end().map(|()| incoming)) {
-            Ok(incoming) => incoming,
-            Err(NotJson) => Incoming::Single(Err(Invalid {
-                id: Id::null(),
-                dialect: self.mode.outgoing(),
-                kind: InvalidKind::Parse,
-                reason: why_not_json(text),
-            })),
+        let mut read = Read::Other;
+        match walker.value(&mut read).and_then(|()| walker.end()) {
+            Ok(()) => self.validate(&mut read, text),
+            Err(NotJson) => Incoming::Single(Err(self.not_json(why_not_json(&text)))),
         }
     }
 
-    /// Reads the value at the walker's position, validating each message
-    /// as soon as its object has been read.
-    fn read(&self, walker: &mut Walker<'_>) -> Result<Incoming, NotJson> {
-        Ok(match walker.peek() {
-            Some(b'{') => Incoming::Single(self.validate_fields(walker.object()?, false)),
-            Some(b'[') => {
-                let mut entries = Vec::new();
-                walker.array(|walker| {
-                    entries.push(if walker.peek() == Some(b'{') {
-                        self.validate_fields(walker.object()?, true)
-                    } else {
-                        walker.raw()?;
-                        Err(self.invalid_request(Id::null(), "batch entry is not an object"))
-                    });
-                    Ok(())
-                })?;
-                if entries.is_empty() {
-                    Incoming::Single(Err(self.invalid_request(Id::null(), "empty batch")))
-                } else {
-                    Incoming::Batch(entries)
-                }
+    /// Reads the value at the front of `buf` (at most its first `limit`
+    /// bytes) if it is a complete object or batch, and splits it off.
+    fn take_prefix(&self, buf: &mut BytesMut, limit: usize) -> Option<Incoming> {
+        let mut read = Read::Other;
+        let len = read_prefix(buf.get(..limit)?, &mut read)?;
+        Some(self.validate(&mut read, buf.split_to(len).freeze()))
+    }
+
+    /// Validates what the walker read from `text` (positions in `read` are
+    /// offsets into it), each message on its own.
+    fn validate(&self, read: &mut Read, text: Bytes) -> Incoming {
+        match read {
+            Read::Object(f) => Incoming::Single(self.validate_fields(f, false, &text)),
+            Read::Batch(entries) if entries.is_empty() => {
+                Incoming::Single(Err(self.invalid_request(Id::null(), "empty batch")))
             }
-            _ => {
-                walker.raw()?;
-                Incoming::Single(Err(
-                    self.invalid_request(Id::null(), "a message must be an object or an array")
-                ))
-            }
-        })
+            Read::Batch(entries) => Incoming::Batch(
+                entries
+                    .iter_mut()
+                    .map(|entry| match entry {
+                        Some(f) => self.validate_fields(f, true, &text),
+                        None => {
+                            Err(self.invalid_request(Id::null(), "batch entry is not an object"))
+                        }
+                    })
+                    .collect(),
+            ),
+            Read::Other => Incoming::Single(Err(
+                self.invalid_request(Id::null(), "a message must be an object or an array")
+            )),
+        }
+    }
+
+    fn not_json(&self, reason: String) -> Invalid {
+        Invalid {
+            id: Id::null(),
+            dialect: self.mode.outgoing(),
+            kind: InvalidKind::Parse,
+            reason,
+        }
     }
 
     fn invalid_request(&self, id: Id, reason: impl Into<String>) -> Invalid {
@@ -117,9 +136,16 @@ impl MessageParser {
         }
     }
 
-    /// Validates one message object; `in_batch` because only 2.0 has
-    /// batches, so a batch entry without `jsonrpc` is 2.0 even when detecting.
-    fn validate_fields(&self, f: Fields<'_>, in_batch: bool) -> Result<Message, Invalid> {
+    /// Validates one message object, read from `text`; `in_batch` because
+    /// only 2.0 has batches, so a batch entry without `jsonrpc` is 2.0 even
+    /// when detecting.
+    fn validate_fields(
+        &self,
+        f: &mut Fields,
+        in_batch: bool,
+        text: &Bytes,
+    ) -> Result<Message, Invalid> {
+        let bytes = |at: Range<usize>| text.get(at).unwrap_or_default();
         let is_reply = f.method.is_none() && (f.result.is_some() || f.error.is_some());
         let kind = if is_reply {
             InvalidKind::Response
@@ -127,7 +153,7 @@ impl MessageParser {
             InvalidKind::Request
         };
         // Read the id first so every later complaint can carry it.
-        let (id, id_problem) = match f.id {
+        let (id, id_problem) = match f.id.take() {
             None => (None, None),
             Some(Ok(id)) => (Some(id), None),
             Some(Err(e)) => (None, Some(e.to_string())),
@@ -139,7 +165,7 @@ impl MessageParser {
             kind: kind.clone(),
             reason,
         };
-        let dialect = match (f.jsonrpc, self.mode) {
+        let dialect = match (f.jsonrpc.take().map(bytes), self.mode) {
             (None, DialectMode::V2) => Dialect::V2,
             (None, DialectMode::Detect) if in_batch => Dialect::V2,
             (None, _) => Dialect::V1,
@@ -167,20 +193,27 @@ impl MessageParser {
             return Err(fail(dialect, format!("duplicate member `{member}`")));
         }
         if self.reject_unknown_members {
-            if let Some(member) = f.unknown {
-                return Err(fail(dialect, format!("unknown member `{member}`")));
+            if let Some(name) = f.unknown.take() {
+                let name = member_name(bytes(name));
+                return Err(fail(dialect, format!("unknown member `{name}`")));
             }
         }
 
-        let Some(method) = f.method else {
+        let Some(method) = f.method.take() else {
             if !is_reply {
                 return Err(fail(
                     dialect,
                     "no `method` (and not a reply: no `result` or `error`)".into(),
                 ));
             }
+            let value = |at: Range<usize>| share(text, at).map(RawJson::trusted);
             return self
-                .validate_reply(id, f.result, f.error, dialect)
+                .validate_reply(
+                    id,
+                    f.result.take().map(value),
+                    f.error.take().map(value),
+                    dialect,
+                )
                 .map_err(|r| fail(dialect, r));
         };
         if f.result.is_some() || f.error.is_some() {
@@ -189,22 +222,21 @@ impl MessageParser {
                 "a message with `method` cannot carry `result` or `error`".into(),
             ));
         }
-        let method = match json_string(method) {
-            Some(m) => m,
-            None => {
-                return Err(fail(
-                    dialect,
-                    format!(
-                        "`method` must be a string, not {}",
-                        String::from_utf8_lossy(method)
-                    ),
-                ))
-            }
+        let Some(method) = json_string(text, method.clone()) else {
+            return Err(fail(
+                dialect,
+                format!(
+                    "`method` must be a string, not {}",
+                    String::from_utf8_lossy(bytes(method))
+                ),
+            ));
         };
-        let params = match f.params {
+        let params = match f.params.take() {
             None => None,
-            Some(p) => match (p.get().as_bytes().first(), dialect) {
-                (Some(b'['), _) | (Some(b'{'), Dialect::V2) => Some(RawJson::from(p)),
+            Some(at) => match (bytes(at.clone()).first(), dialect) {
+                (Some(b'[' | b'{'), Dialect::V2) | (Some(b'['), Dialect::V1) => {
+                    share(text, at).map(RawJson::trusted)
+                }
                 // `null` params mean none (SPDK treats them so; 2.0 peers send it).
                 (Some(b'n'), _) => None,
                 (_, Dialect::V1) => {
@@ -216,7 +248,10 @@ impl MessageParser {
                 _ => {
                     return Err(fail(
                         dialect,
-                        format!("`params` must be an array or an object, not {}", p.get()),
+                        format!(
+                            "`params` must be an array or an object, not {}",
+                            String::from_utf8_lossy(bytes(at))
+                        ),
                     ))
                 }
             },
@@ -242,25 +277,31 @@ impl MessageParser {
         }
     }
 
+    /// A reply's `result` and `error` (`None` inside: absent from the text).
     fn validate_reply(
         &self,
         id: Option<Id>,
-        result: Option<&RawValue>,
-        error: Option<&RawValue>,
+        result: Option<Option<RawJson>>,
+        error: Option<Option<RawJson>>,
         dialect: Dialect,
     ) -> Result<Message, String> {
         let id = id.ok_or("a reply must carry the `id` of its request")?;
-        let is_null = |v: &RawValue| v.get() == "null";
+        let (result, error) = match (result, error) {
+            (Some(None), _) | (_, Some(None)) => return Err("a reply that cannot be read".into()),
+            (r, e) => (r.flatten(), e.flatten()),
+        };
         let outcome = match (result, error, dialect) {
-            (Some(r), None, _) => Ok(RawJson::from(r)),
-            (None, Some(e), Dialect::V2) => Err(RawJson::from(e)),
+            (Some(r), None, _) => Ok(r),
+            (None, Some(e), Dialect::V2) => Err(e),
             (Some(_), Some(_), Dialect::V2) => {
                 return Err("a 2.0 reply carries `result` or `error`, not both".into())
             }
             // 1.0: the one that is not null wins; `error` may come alone.
-            (Some(r), Some(e), Dialect::V1) if is_null(e) => Ok(RawJson::from(r)),
-            (r, Some(e), Dialect::V1) if r.is_none_or(is_null) && !is_null(e) => {
-                Err(RawJson::from(e))
+            (Some(r), Some(e), Dialect::V1) if e.is_null() => Ok(r),
+            (r, Some(e), Dialect::V1)
+                if r.as_ref().is_none_or(RawJson::is_null) && !e.is_null() =>
+            {
+                Err(e)
             }
             (_, Some(_), Dialect::V1) => {
                 return Err("a 1.0 reply must have a null `result` or a null `error`".into())
@@ -275,18 +316,35 @@ impl MessageParser {
     }
 }
 
-/// The value of a JSON string's (checked) text, or `None` if `text` is not a
-/// string. Method names rarely hold escapes, so only those that do are
-/// decoded; the others are copied out as they are.
-fn json_string(text: &[u8]) -> Option<MethodName> {
-    let inner = text.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+/// The part of `text` at `at`, sharing its storage. Always `Some` for what
+/// the walker found: it is in the text, and UTF-8 (the walker's own strings
+/// are ASCII; serde_json checks the rest).
+fn share(text: &Bytes, at: Range<usize>) -> Option<ByteString> {
+    if at.start > at.end || at.end > text.len() {
+        return None;
+    }
+    ByteString::try_from(text.slice(at)).ok()
+}
+
+/// The value of the JSON string (checked) at `at` in `text`, or `None` if it
+/// is not a string. Method names rarely hold escapes, so only those that do
+/// are decoded; the others share the text.
+fn json_string(text: &Bytes, at: Range<usize>) -> Option<MethodName> {
+    let quoted = text.get(at.clone())?;
+    let inner = quoted.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     if inner.contains(&b'\\') {
-        serde_json::from_slice::<String>(text)
+        serde_json::from_slice::<String>(quoted)
             .ok()
             .map(MethodName::from)
     } else {
-        std::str::from_utf8(inner).ok().map(MethodName::from)
+        share(text, at.start + 1..at.end - 1).map(MethodName::shared)
     }
+}
+
+/// A member name, quoted as in the text, as words can show it.
+fn member_name(quoted: &[u8]) -> String {
+    serde_json::from_slice::<String>(quoted)
+        .unwrap_or_else(|_| String::from_utf8_lossy(quoted).trim_matches('"').to_owned())
 }
 
 impl FrameParser for MessageParser {
@@ -297,16 +355,33 @@ impl FrameParser for MessageParser {
     }
 
     fn parse_prefix(&mut self, buf: &[u8]) -> Option<(Incoming, usize)> {
-        // Only an object or a batch can be read off the front of a stream:
-        // whether a top-level number has ended cannot be told before the
-        // next byte arrives.
-        if !matches!(buf.first(), Some(b'{' | b'[')) {
-            return None;
-        }
-        let mut walker = Walker::new(buf);
-        let incoming = self.read(&mut walker).ok()?;
-        Some((incoming, walker.pos))
+        let mut read = Read::Other;
+        let len = read_prefix(buf, &mut read)?;
+        let text = Bytes::copy_from_slice(buf.get(..len)?);
+        Some((self.validate(&mut read, text), len))
     }
+
+    fn parse_bytes(&mut self, frame: Bytes) -> Incoming {
+        MessageParser::parse_bytes(self, frame)
+    }
+
+    fn split_prefix(&mut self, buf: &mut BytesMut, limit: usize) -> Option<Incoming> {
+        self.take_prefix(buf, limit)
+    }
+}
+
+/// Reads the value at the front of `buf` into `read` if it is a complete
+/// object or batch, and says how many bytes it took.
+fn read_prefix(buf: &[u8], read: &mut Read) -> Option<usize> {
+    // Only an object or a batch can be read off the front of a stream:
+    // whether a top-level number has ended cannot be told before the next
+    // byte arrives.
+    if !matches!(buf.first(), Some(b'{' | b'[')) {
+        return None;
+    }
+    let mut walker = Walker::new(buf);
+    walker.value(read).ok()?;
+    Some(walker.pos)
 }
 
 /// Why `text`, which the walker rejected, is not JSON, in serde_json's words
@@ -320,19 +395,30 @@ fn why_not_json(text: &[u8]) -> String {
     }
 }
 
-/// The members of one message object, as found in the text. Values are kept
-/// as their (already checked) JSON text, except the id, which is read at once
-/// so a plain integer id never has its text copied.
+/// What the walker read at the top level of a text.
+enum Read {
+    /// A message object.
+    Object(Fields),
+    /// A batch: its entries, `None` for one that is not an object.
+    Batch(Vec<Option<Fields>>),
+    /// Any other JSON value.
+    Other,
+}
+
+/// The members of one message object: where each value's (already checked)
+/// JSON text is, except the id, which is read at once so a plain integer id
+/// never has its text copied.
 #[derive(Default)]
-struct Fields<'a> {
-    jsonrpc: Option<&'a [u8]>,
+struct Fields {
+    jsonrpc: Option<Range<usize>>,
     id: Option<Result<Id, InvalidId>>,
-    method: Option<&'a [u8]>,
-    params: Option<&'a RawValue>,
-    result: Option<&'a RawValue>,
-    error: Option<&'a RawValue>,
+    method: Option<Range<usize>>,
+    params: Option<Range<usize>>,
+    result: Option<Range<usize>>,
+    error: Option<Range<usize>>,
     duplicate: Option<&'static str>,
-    unknown: Option<Cow<'a, str>>,
+    /// The first member of no JSON-RPC meaning: its name, quoted.
+    unknown: Option<Range<usize>>,
 }
 
 /// Puts a member's value in its slot. A repeated member keeps its last
@@ -349,18 +435,19 @@ fn set<T>(
 }
 
 /// A member name.
-enum Key<'a> {
+enum Key {
     Jsonrpc,
     Id,
     Method,
     Params,
     Result,
     Error,
-    Other(Cow<'a, str>),
+    /// Any other name: where it is, quoted.
+    Other(Range<usize>),
 }
 
 /// The member a name stands for, if JSON-RPC defines it.
-fn known_key<'a>(name: &[u8]) -> Option<Key<'a>> {
+fn known_key(name: &[u8]) -> Option<Key> {
     Some(match name {
         b"jsonrpc" => Key::Jsonrpc,
         b"id" => Key::Id,
@@ -400,6 +487,41 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// The value at `pos`, read into `read`: a message object, a batch, or
+    /// anything else. Members are written where they are kept (the
+    /// message's fields are large enough that moving them shows).
+    fn value(&mut self, read: &mut Read) -> Result<(), NotJson> {
+        match self.peek() {
+            Some(b'{') => {
+                *read = Read::Object(Fields::default());
+                if let Read::Object(f) = read {
+                    self.object(f)?;
+                }
+            }
+            Some(b'[') => {
+                let mut entries = Vec::new();
+                self.array(|walker| {
+                    if walker.peek() == Some(b'{') {
+                        entries.push(Some(Fields::default()));
+                        if let Some(Some(f)) = entries.last_mut() {
+                            walker.object(f)?;
+                        }
+                    } else {
+                        walker.raw()?;
+                        entries.push(None);
+                    }
+                    Ok(())
+                })?;
+                *read = Read::Batch(entries);
+            }
+            _ => {
+                self.raw()?;
+                *read = Read::Other;
+            }
+        }
+        Ok(())
+    }
+
     /// The array whose `[` is at `pos`, each entry read by `entry` from its
     /// first byte.
     fn array(
@@ -420,11 +542,10 @@ impl<'a> Walker<'a> {
     }
 
     /// The members of the object whose `{` is at `pos`.
-    fn object(&mut self) -> Result<Fields<'a>, NotJson> {
+    fn object(&mut self, f: &mut Fields) -> Result<(), NotJson> {
         self.pos += 1; // `{`
-        let mut f = Fields::default();
         if self.empty(b'}') {
-            return Ok(f);
+            return Ok(());
         }
         loop {
             self.skip_whitespace();
@@ -432,7 +553,7 @@ impl<'a> Walker<'a> {
             if let Some(version) = self.version_member() {
                 set(&mut f.jsonrpc, version, "jsonrpc", &mut f.duplicate);
                 if !self.another(b'}')? {
-                    return Ok(f);
+                    return Ok(());
                 }
                 continue;
             }
@@ -456,19 +577,21 @@ impl<'a> Walker<'a> {
                 }
             }
             if !self.another(b'}')? {
-                return Ok(f);
+                return Ok(());
             }
         }
     }
 
-    /// The member `"jsonrpc":"2.0"` written with no space in it: its value's
-    /// text (`"2.0"`). `None` (nothing consumed) for anything else, which
-    /// is then read as any member is.
-    fn version_member(&mut self) -> Option<&'a [u8]> {
+    /// The member `"jsonrpc":"2.0"` written with no space in it: where its
+    /// value (`"2.0"`) is. `None` (nothing consumed) for anything else,
+    /// which is then read as any member is.
+    fn version_member(&mut self) -> Option<Range<usize>> {
         const MEMBER: &[u8] = br#""jsonrpc":"2.0""#;
-        let member = self.rest().get(..MEMBER.len()).filter(|m| *m == MEMBER)?;
+        if !self.rest().starts_with(MEMBER) {
+            return None;
+        }
         self.pos += MEMBER.len();
-        member.get(MEMBER.len() - 5..)
+        Some(self.pos - 5..self.pos)
     }
 
     /// Just after an opening bracket: whether the object or array is empty
@@ -495,49 +618,33 @@ impl<'a> Walker<'a> {
 
     /// A member name. Names are compared as bytes; only one with escapes is
     /// decoded, so that `"\u006dethod"` still names `method`.
-    fn key(&mut self) -> Result<Key<'a>, NotJson> {
-        if let Some(quoted) = self.plain_string() {
-            let name = quoted
-                .strip_prefix(b"\"")
-                .and_then(|q| q.strip_suffix(b"\""))
-                .ok_or(NotJson)?;
-            return match known_key(name) {
-                Some(key) => Ok(key),
-                None => Ok(Key::Other(Cow::Borrowed(
-                    std::str::from_utf8(name).map_err(|_| NotJson)?,
-                ))),
-            };
-        }
-        if self.peek() != Some(b'"') {
-            return Err(NotJson);
-        }
-        let quoted = self.raw()?.get();
-        let name = quoted
-            .strip_prefix('"')
-            .and_then(|q| q.strip_suffix('"'))
-            .ok_or(NotJson)?;
-        if !name.contains('\\') {
-            return Ok(known_key(name.as_bytes()).unwrap_or(Key::Other(Cow::Borrowed(name))));
-        }
-        Ok(match serde_json::from_str::<String>(quoted) {
-            Ok(decoded) => match known_key(decoded.as_bytes()) {
-                Some(key) => key,
-                None => Key::Other(Cow::Owned(decoded)),
-            },
+    fn key(&mut self) -> Result<Key, NotJson> {
+        let start = self.pos;
+        let key = if self.plain_string() {
+            let name = self.text.get(start + 1..self.pos - 1).ok_or(NotJson)?;
+            known_key(name)
+        } else if self.peek() == Some(b'"') {
+            let at = self.raw_value()?.get();
             // An escaped lone surrogate (`"\ud800"`) is valid JSON but makes
-            // no Rust string. Such a name is none of ours; it is kept as written.
-            Err(_) => Key::Other(Cow::Borrowed(name)),
-        })
+            // no Rust string: such a name is none of ours.
+            serde_json::from_str::<String>(at)
+                .ok()
+                .and_then(|decoded| known_key(decoded.as_bytes()))
+        } else {
+            return Err(NotJson);
+        };
+        Ok(key.unwrap_or(Key::Other(start..self.pos)))
     }
 
-    /// A value needed only as text: `jsonrpc`, `method`, unknown members.
-    /// Left as bytes, since turning bytes into a `str` costs a pass over
-    /// them: the method name is copied into a `String` anyway, and the
-    /// others are only compared or skipped.
-    fn text(&mut self) -> Result<&'a [u8], NotJson> {
-        match self.plain_string() {
-            Some(quoted) => Ok(quoted),
-            None => self.raw().map(|raw| raw.get().as_bytes()),
+    /// A value needed only as text: `jsonrpc`, `method`, member names and
+    /// unknown members. A plain string is found by hand; anything else is
+    /// left to serde_json.
+    fn text(&mut self) -> Result<Range<usize>, NotJson> {
+        let start = self.pos;
+        if self.plain_string() {
+            Ok(start..self.pos)
+        } else {
+            self.raw()
         }
     }
 
@@ -552,11 +659,33 @@ impl<'a> Walker<'a> {
             self.pos += 4;
             return Ok(Ok(Id::null()));
         }
-        self.raw().map(Id::from_raw)
+        self.raw_value().map(Id::from_raw)
+    }
+
+    /// Where any value is: read by hand when it is plain (see
+    /// [`plain_value`](Self::plain_value)), by serde_json otherwise.
+    fn raw(&mut self) -> Result<Range<usize>, NotJson> {
+        let start = self.pos;
+        if !self.plain_value() {
+            self.raw_value()?;
+        }
+        Ok(start..self.pos)
+    }
+
+    /// A value built only of plain strings (see
+    /// [`plain_string`](Self::plain_string)), integers, `true`, `false`,
+    /// `null`, and arrays and objects of them nested at most
+    /// [`PLAIN_DEPTH`] deep: what params and results mostly are, and all
+    /// of it checked here as strictly as serde_json checks it. Steps past it
+    /// and says whether it found one; if not, it consumes nothing, and
+    /// serde_json reads the value (and finds any fault in it).
+    fn plain_value(&mut self) -> bool {
+        let end = plain_value_end(self.text, self.pos);
+        self.step_to(end)
     }
 
     /// Any value, found and checked by serde_json.
-    fn raw(&mut self) -> Result<&'a RawValue, NotJson> {
+    fn raw_value(&mut self) -> Result<&'a RawValue, NotJson> {
         let mut de = serde_json::Deserializer::from_slice(self.rest());
         let raw = <&RawValue>::deserialize(&mut de).map_err(|_| NotJson)?;
         // The value starts where the rest does (no whitespace before it), so
@@ -567,32 +696,11 @@ impl<'a> Walker<'a> {
 
     /// A string of printable ASCII with no escapes, quotes included: the
     /// common case, where finding the closing quote is all the checking
-    /// needed. `None` (nothing consumed) for anything else.
-    fn plain_string(&mut self) -> Option<&'a [u8]> {
-        let rest = self.rest();
-        if rest.first() != Some(&b'"') {
-            return None;
-        }
-        // Eight bytes at a time while the text lasts, then byte by byte:
-        // even a short name costs a byte loop more than one word.
-        let mut len = 1;
-        while let Some(Ok(word)) = rest.get(len..len + 8).map(<[u8; 8]>::try_from) {
-            let special = not_plain(u64::from_le_bytes(word));
-            if special != 0 {
-                len += special.trailing_zeros() as usize / 8;
-                break;
-            }
-            len += 8;
-        }
-        while rest.get(len).is_some_and(|&b| is_plain(b)) {
-            len += 1;
-        }
-        if rest.get(len) != Some(&b'"') {
-            return None;
-        }
-        let quoted = rest.get(..=len)?;
-        self.pos += quoted.len();
-        Some(quoted)
+    /// needed. Steps past it and says whether it found one (consuming
+    /// nothing if not).
+    fn plain_string(&mut self) -> bool {
+        let end = plain_string_end(self.text, self.pos);
+        self.step_to(end)
     }
 
     /// A number written as a canonical unsigned integer that fits in a u64.
@@ -616,6 +724,14 @@ impl<'a> Walker<'a> {
         Some(n)
     }
 
+    /// Moves to `end`, if there is one, and says whether it did.
+    fn step_to(&mut self, end: Option<usize>) -> bool {
+        if let Some(end) = end {
+            self.pos = end;
+        }
+        end.is_some()
+    }
+
     fn rest(&self) -> &'a [u8] {
         self.text.get(self.pos..).unwrap_or_default()
     }
@@ -631,10 +747,135 @@ impl<'a> Walker<'a> {
     }
 
     fn skip_whitespace(&mut self) {
-        while self.peek().is_some_and(is_json_whitespace) {
-            self.pos += 1;
+        self.pos = whitespace_end(self.text, self.pos);
+    }
+}
+
+/// How deep [`Walker::plain_value`] reads nested arrays and objects by
+/// hand (at most 32: one bit each); deeper ones go to serde_json, which
+/// also enforces its own limit.
+const PLAIN_DEPTH: u32 = 16;
+
+/// Where the plain value (see [`Walker::plain_value`]) starting at `at`
+/// ends, if one starts there. One loop with a bit per open container
+/// (set for an object) rather than a call per value: params are mostly
+/// a few short values, where calls would cost more than the reading.
+fn plain_value_end(text: &[u8], mut at: usize) -> Option<usize> {
+    let mut objects: u32 = 0;
+    let mut depth = 0;
+    loop {
+        // A value starts at `at`.
+        at = match *text.get(at)? {
+            b'"' => plain_string_end(text, at)?,
+            b'-' | b'0'..=b'9' => integer_end(text, at)?,
+            b't' => literal_end(text, at, b"true")?,
+            b'f' => literal_end(text, at, b"false")?,
+            b'n' => literal_end(text, at, b"null")?,
+            open @ (b'[' | b'{') => {
+                let is_object = open == b'{';
+                let close = if is_object { b'}' } else { b']' };
+                let inner = whitespace_end(text, at + 1);
+                if text.get(inner) == Some(&close) {
+                    inner + 1
+                } else if depth == PLAIN_DEPTH {
+                    return None;
+                } else {
+                    depth += 1;
+                    objects = objects << 1 | u32::from(is_object);
+                    at = if is_object {
+                        member_value_start(text, inner)?
+                    } else {
+                        inner
+                    };
+                    continue;
+                }
+            }
+            _ => return None,
+        };
+        // After a value: close the containers it ends, until another
+        // value follows.
+        loop {
+            if depth == 0 {
+                return Some(at);
+            }
+            at = whitespace_end(text, at);
+            let in_object = objects & 1 == 1;
+            match *text.get(at)? {
+                b',' => {
+                    let next = whitespace_end(text, at + 1);
+                    at = if in_object {
+                        member_value_start(text, next)?
+                    } else {
+                        next
+                    };
+                    break;
+                }
+                b']' if !in_object => {}
+                b'}' if in_object => {}
+                _ => return None,
+            }
+            at += 1;
+            depth -= 1;
+            objects >>= 1;
         }
     }
+}
+
+/// Where the value of the object member whose plain name starts at `at`
+/// starts (past the name, the colon and whitespace).
+fn member_value_start(text: &[u8], at: usize) -> Option<usize> {
+    let colon = whitespace_end(text, plain_string_end(text, at)?);
+    (text.get(colon) == Some(&b':')).then(|| whitespace_end(text, colon + 1))
+}
+
+/// Where the plain string (see [`Walker::plain_string`]) whose opening
+/// quote is at `at` ends, just past its closing quote.
+fn plain_string_end(text: &[u8], at: usize) -> Option<usize> {
+    if text.get(at) != Some(&b'"') {
+        return None;
+    }
+    // Eight bytes at a time while the text lasts, then byte by byte:
+    // even a short name costs a byte loop more than one word.
+    let mut end = at + 1;
+    while let Some(Ok(word)) = text.get(end..end + 8).map(<[u8; 8]>::try_from) {
+        let special = not_plain(u64::from_le_bytes(word));
+        if special != 0 {
+            end += special.trailing_zeros() as usize / 8;
+            break;
+        }
+        end += 8;
+    }
+    while text.get(end).is_some_and(|&b| is_plain(b)) {
+        end += 1;
+    }
+    (text.get(end) == Some(&b'"')).then_some(end + 1)
+}
+
+/// Where the integer at `at` ends, if it is written as JSON writes one:
+/// `-?(0|[1-9][0-9]*)`, with no fraction or exponent after it (those are
+/// left to serde_json).
+fn integer_end(text: &[u8], at: usize) -> Option<usize> {
+    let first = at + usize::from(text.get(at) == Some(&b'-'));
+    let mut end = first;
+    while text.get(end).is_some_and(u8::is_ascii_digit) {
+        end += 1;
+    }
+    let canonical = match text.get(first) {
+        Some(b'0') => end == first + 1,
+        _ => end > first,
+    };
+    (canonical && !matches!(text.get(end), Some(b'.' | b'e' | b'E'))).then_some(end)
+}
+
+fn literal_end(text: &[u8], at: usize, word: &[u8]) -> Option<usize> {
+    text.get(at..)?.starts_with(word).then_some(at + word.len())
+}
+
+fn whitespace_end(text: &[u8], mut at: usize) -> usize {
+    while text.get(at).copied().is_some_and(is_json_whitespace) {
+        at += 1;
+    }
+    at
 }
 
 /// Whether `b` may stand as it is in a plain string: printable ASCII other
