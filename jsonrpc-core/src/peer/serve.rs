@@ -117,12 +117,9 @@ pub(crate) fn start(
     tracker: &TaskTracker,
 ) {
     match work {
-        Work::Request(req) => {
-            let (peer2, tracker2) = (peer.clone(), tracker.clone());
-            serve(req, router, peer, tracker, move |resp| {
-                reply_and_release(resp, slot, &peer2, &tracker2)
-            });
-        }
+        Work::Request(req) => serve(req, router, peer, tracker, move |answer, peer, tracker| {
+            reply_and_release(answer, slot, peer, tracker)
+        }),
         // Batches are rare enough that they always get a task.
         Work::Batch(entries) => {
             let (router, peer) = (router.clone(), peer.clone());
@@ -142,9 +139,8 @@ pub(crate) fn start_priority(
     peer: &PeerHandle,
     tracker: &TaskTracker,
 ) {
-    let shared = peer.shared.clone();
-    serve(req, router, peer, tracker, move |resp| {
-        reply_now(&shared, Reply::One(resp))
+    serve(req, router, peer, tracker, |answer, peer, _| {
+        reply_now(&peer.shared, Reply::One(answer))
     });
 }
 
@@ -152,6 +148,8 @@ pub(crate) fn start_priority(
 /// the reader, when the handler finishes without waiting (most do, and a
 /// task per request would then be the largest cost of serving it), and
 /// otherwise in a task of its own (see [`PeerConfig::inline_handlers`]).
+/// `reply` is lent the connection rather than given it, so that the usual
+/// case spends nothing on reference counts.
 ///
 /// The first poll gets a waker that does nothing. That loses no wake-up: a
 /// handler that returns `Pending` is handed to a new task, which polls it
@@ -164,7 +162,7 @@ fn serve(
     router: &Router,
     peer: &PeerHandle,
     tracker: &TaskTracker,
-    reply: impl FnOnce(Answer) + Send + 'static,
+    reply: impl FnOnce(Answer, &PeerHandle, &TaskTracker) + Send + 'static,
 ) {
     let mut serving = Serving::begin(router, peer, req);
     if peer.shared.config.inline_handlers {
@@ -174,11 +172,15 @@ fn serve(
             serving.handling.poll_done(&mut cx)
         };
         if polled.is_ready() {
-            reply(serving.finish());
+            reply(serving.finish(peer), peer, tracker);
             return;
         }
     }
-    tracker.spawn(async move { reply(serving.run().await) });
+    let (peer, tracker2) = (peer.clone(), tracker.clone());
+    tracker.spawn(async move {
+        let answer = serving.run(&peer).await;
+        reply(answer, &peer, &tracker2)
+    });
 }
 
 /// Queues a request's reply behind the calls and replies already waiting,
@@ -212,7 +214,6 @@ struct Serving {
     span: tracing::Span,
     /// The id under which its cancel token is registered, if it has one.
     cancel_id: Option<Id>,
-    peer: PeerHandle,
 }
 
 impl Serving {
@@ -238,21 +239,20 @@ impl Serving {
             handling: router.handle(req, ctx),
             span,
             cancel_id,
-            peer: peer.clone(),
         }
     }
 
-    async fn run(mut self) -> Answer {
+    async fn run(mut self, peer: &PeerHandle) -> Answer {
         let span = self.span.clone();
         std::future::poll_fn(|cx| self.handling.poll_done(cx))
             .instrument(span)
             .await;
-        self.finish()
+        self.finish(peer)
     }
 
     /// The handler is done: its answer, written later straight from its result.
-    fn finish(self) -> Answer {
-        let shared = &self.peer.shared;
+    fn finish(self, peer: &PeerHandle) -> Answer {
+        let shared = &peer.shared;
         let counters: &Counters = &shared.counters;
         counters.requests_in_flight.fetch_sub(1, Ordering::Relaxed);
         bump(&counters.requests_handled);
@@ -266,7 +266,7 @@ impl Serving {
 async fn run_batch(router: &Router, peer: &PeerHandle, entries: Vec<BatchEntry>) {
     let replies = join_all(entries.into_iter().map(|entry| async move {
         match entry {
-            BatchEntry::Run(req) => Serving::begin(router, peer, req).run().await,
+            BatchEntry::Run(req) => Serving::begin(router, peer, req).run(peer).await,
             BatchEntry::Answer(resp) => Answer::Made(resp),
         }
     }))
