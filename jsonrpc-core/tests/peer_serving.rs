@@ -753,3 +753,126 @@ async fn a_result_that_cannot_be_serialized_gets_internal_error_and_nothing_of_i
     let error: Value = serde_json::from_str(resp.outcome.unwrap_err().get()).unwrap();
     assert_eq!(error["code"], -32603);
 }
+
+/// A result whose `Drop` panics.
+struct Bomb;
+
+impl serde::Serialize for Bomb {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_unit()
+    }
+}
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("dropping the result blew up");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_result_that_panics_when_dropped_ends_neither_a_request_nor_later_notifications() {
+    let counted = Arc::new(AtomicUsize::new(0));
+    let mut router = echo_router();
+    router.method_fn("bomb", |_: Value, _| async { Ok::<_, ErrorObject>(Bomb) });
+    {
+        let counted = counted.clone();
+        router.notification_fn("count", move |_: Value, _| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async {}
+        });
+    }
+    let (server, mut raw) = peer_and_raw(router, PeerConfig::default());
+    raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"bomb"}"#)
+        .await;
+    let reply = within(raw.recv()).await;
+    assert_eq!(reply["error"]["code"], -32603);
+    // Called as a notification, its result is dropped on the notification
+    // runner: the ones after it still run.
+    raw.send(r#"{"jsonrpc":"2.0","method":"bomb"}"#).await;
+    raw.send(r#"{"jsonrpc":"2.0","method":"count"}"#).await;
+    raw.send(r#"{"jsonrpc":"2.0","method":"count"}"#).await;
+    within(async {
+        while counted.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    raw.send(r#"{"jsonrpc":"2.0","id":2,"method":"add","params":[2,3]}"#)
+        .await;
+    assert_eq!(within(raw.recv()).await["result"], 5);
+    assert!(!server.is_closed());
+}
+
+/// A result that panics when written and again when dropped.
+struct DoubleBomb;
+
+impl serde::Serialize for DoubleBomb {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        panic!("serialize blew up");
+    }
+}
+
+impl Drop for DoubleBomb {
+    fn drop(&mut self) {
+        panic!("drop blew up too");
+    }
+}
+
+#[tokio::test]
+async fn a_result_that_panics_when_written_and_when_dropped_does_not_abort() {
+    let mut router = echo_router();
+    router.method_fn("double", |_: Value, _| async {
+        Ok::<_, ErrorObject>(DoubleBomb)
+    });
+    let (server, mut raw) = peer_and_raw(router, PeerConfig::default());
+    raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"double"}"#)
+        .await;
+    let reply = within(raw.recv()).await;
+    assert_eq!(reply["error"]["code"], -32603);
+    raw.send(r#"{"jsonrpc":"2.0","id":2,"method":"add","params":[2,3]}"#)
+        .await;
+    assert_eq!(within(raw.recv()).await["result"], 5);
+    assert!(!server.is_closed());
+}
+
+#[tokio::test]
+async fn a_handler_can_wrap_another_and_await_its_result() {
+    use jsonrpc_core::router::{HandlerCall, HandlerError, MethodHandler};
+    use jsonrpc_core::{RawJson, RawParams};
+
+    /// Wraps the result of the handler it holds as `{"wrapped": result}`.
+    struct Wrap<H>(H);
+    struct Inner;
+    impl MethodHandler for Inner {
+        fn call(&self, params: RawParams, _: RequestContext) -> HandlerCall {
+            HandlerCall::new(async move {
+                let (a, b): (i64, i64) = params
+                    .map(|p| p.decode())
+                    .transpose()
+                    .map_err(ErrorObject::invalid_params)?
+                    .unwrap_or_default();
+                Ok::<_, HandlerError>(a * b)
+            })
+        }
+    }
+    impl<H: MethodHandler> MethodHandler for Wrap<H> {
+        fn call(&self, params: RawParams, ctx: RequestContext) -> HandlerCall {
+            let inner = self.0.call(params, ctx);
+            HandlerCall::new(async move {
+                let result: RawJson = inner.await?;
+                Ok::<_, HandlerError>(serde_json::json!({ "wrapped": result }))
+            })
+        }
+    }
+    let mut router = Router::new();
+    router.raw_method("mul", Wrap(Inner));
+    let (_server, mut raw) = peer_and_raw(router, PeerConfig::default());
+    raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"mul","params":[6,7]}"#)
+        .await;
+    assert_eq!(within(raw.recv()).await["result"]["wrapped"], 42);
+    raw.send(r#"{"jsonrpc":"2.0","id":2,"method":"mul","params":["x"]}"#)
+        .await;
+    assert_eq!(within(raw.recv()).await["error"]["code"], -32602);
+}

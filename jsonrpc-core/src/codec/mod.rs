@@ -151,8 +151,9 @@ pub trait FrameParser {
     ///
     /// Returns the output and the number of bytes the value took, or `None`
     /// when `buf` does not hold a complete valid value (incomplete or
-    /// invalid: the framing then falls back to its scanner and later calls
-    /// [`parse`](FrameParser::parse) on the frame it finds). A returned
+    /// invalid: the framing then falls back to its scanner and later parses
+    /// the frame it finds). The framings reach this through
+    /// [`split_prefix`](FrameParser::split_prefix). A returned
     /// length of 0 or beyond `buf` is ignored as if `None` were returned.
     /// The default always returns `None`.
     fn parse_prefix(&mut self, buf: &[u8]) -> Option<(Self::Output, usize)> {
@@ -225,7 +226,7 @@ pub trait Framing:
 
     /// Decodes the next frame and hands it to `parser`.
     ///
-    /// The default calls [`Decoder::decode`] then [`FrameParser::parse`].
+    /// The default calls [`Decoder::decode`] then [`FrameParser::parse_bytes`].
     fn decode_with<P: FrameParser>(
         &mut self,
         src: &mut BytesMut,
@@ -237,7 +238,7 @@ pub trait Framing:
     /// Like [`decode_with`](Framing::decode_with), at end of input.
     ///
     /// The default calls [`Decoder::decode_eof`] then
-    /// [`FrameParser::parse`]; each framing's `decode_eof` decides what
+    /// [`FrameParser::parse_bytes`]; each framing's `decode_eof` decides what
     /// leftover bytes mean (the ones here report an unfinished frame as
     /// [`FrameError::Io`] of kind
     /// [`UnexpectedEof`](std::io::ErrorKind::UnexpectedEof), once).

@@ -96,7 +96,7 @@ enum Scanned {
 /// or `]` is a one-byte frame), or at end of input.
 ///
 /// Values whose start is `{` or `[` and that are fully buffered are handed
-/// to [`FrameParser::parse_prefix`] first (see [`Framing::decode_with`]), so
+/// to [`FrameParser::split_prefix`] first (see [`Framing::decode_with`]), so
 /// a parser that can report how many bytes it consumed finds the end and
 /// parses in a single pass.
 ///
@@ -176,7 +176,7 @@ impl JsonStreamCodec {
     }
 
     /// Total bytes the scanner has examined so far. Bytes consumed by a
-    /// successful [`FrameParser::parse_prefix`] are not counted.
+    /// successful [`FrameParser::split_prefix`] are not counted.
     #[doc(hidden)]
     pub fn scanned_bytes(&self) -> u64 {
         self.scanned
@@ -718,9 +718,10 @@ impl Framing for JsonStreamCodec {
     }
 
     /// Decodes the next value. When the value starts with `{` or `[` and
-    /// no byte of it has been scanned yet, `parser.parse_prefix` is tried on
+    /// no byte of it has been scanned yet, `parser.split_prefix` is tried on
     /// the buffer (at most `max_frame` bytes of it); if it declines, the
-    /// scanner takes over for that value and `parser.parse` gets the frame.
+    /// scanner takes over for that value and `parser.parse_bytes` gets the
+    /// frame.
     fn decode_with<P: FrameParser>(
         &mut self,
         src: &mut BytesMut,

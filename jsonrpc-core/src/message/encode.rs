@@ -171,9 +171,14 @@ fn write_member(name: &[u8], value: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(value);
 }
 
-fn write_array<T>(items: &[T], out: &mut Vec<u8>, write: impl Fn(&T, &mut Vec<u8>)) {
+/// Writes `items` as a JSON array, each one with `write`.
+pub(crate) fn write_array<I: IntoIterator>(
+    items: I,
+    out: &mut Vec<u8>,
+    mut write: impl FnMut(I::Item, &mut Vec<u8>),
+) {
     out.push(b'[');
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }

@@ -24,7 +24,7 @@ pub use parse::MessageParser;
 pub use raw::RawJson;
 
 pub(crate) use encode::{
-    write_error_reply, write_notification_head, write_raw_params, write_request_head,
+    write_array, write_error_reply, write_notification_head, write_raw_params, write_request_head,
     write_result_head, write_result_tail,
 };
 pub(crate) use id::null_raw;

@@ -9,7 +9,9 @@ use bytestring::ByteString;
 /// The method a request or notification names.
 ///
 /// A string that a received message shares with the buffer it was read
-/// into, rather than a copy of its own; it reads as a `str`.
+/// into, rather than a copy of its own; it reads as a `str`. Keeping a
+/// received one keeps that buffer: keep [`unshared`](Self::unshared) (or a
+/// `String`) to hold on to one for long.
 ///
 /// ```
 /// use jsonrpc_core::MethodName;
@@ -17,7 +19,9 @@ use bytestring::ByteString;
 /// let name = MethodName::from_static("echo");
 /// assert_eq!(name, "echo");
 /// assert!(name.starts_with("ec"));
-/// assert_eq!(MethodName::from(String::from("echo")), name);
+/// let owned = String::from("echo");
+/// assert_eq!(MethodName::from(&owned), name);
+/// assert_eq!(MethodName::from(owned), name);
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MethodName(ByteString);
@@ -36,6 +40,11 @@ impl MethodName {
     /// The name.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A copy with storage of its own, which keeps no received buffer.
+    pub fn unshared(&self) -> Self {
+        MethodName(ByteString::from(self.as_str()))
     }
 }
 
@@ -68,6 +77,27 @@ impl From<&str> for MethodName {
 impl From<String> for MethodName {
     fn from(name: String) -> Self {
         MethodName(ByteString::from(name))
+    }
+}
+
+impl From<&String> for MethodName {
+    fn from(name: &String) -> Self {
+        MethodName::from(name.as_str())
+    }
+}
+
+impl From<Box<str>> for MethodName {
+    fn from(name: Box<str>) -> Self {
+        MethodName(ByteString::from(name))
+    }
+}
+
+impl From<std::borrow::Cow<'_, str>> for MethodName {
+    fn from(name: std::borrow::Cow<'_, str>) -> Self {
+        match name {
+            std::borrow::Cow::Borrowed(name) => MethodName::from(name),
+            std::borrow::Cow::Owned(name) => MethodName::from(name),
+        }
     }
 }
 

@@ -89,7 +89,7 @@ impl MessageParser {
     /// bytes) if it is a complete object or batch, and splits it off.
     fn take_prefix(&self, buf: &mut BytesMut, limit: usize) -> Option<Incoming> {
         let mut read = Read::Other;
-        let len = read_prefix(buf.get(..limit)?, &mut read)?;
+        let len = read_prefix(buf.get(..limit.min(buf.len()))?, &mut read)?;
         Some(self.validate(&mut read, buf.split_to(len).freeze()))
     }
 
@@ -206,7 +206,7 @@ impl MessageParser {
                     "no `method` (and not a reply: no `result` or `error`)".into(),
                 ));
             }
-            let value = |at: Range<usize>| share(text, at).map(RawJson::trusted);
+            let value = |at: Range<usize>| raw_json(text, at);
             return self
                 .validate_reply(
                     id,
@@ -234,9 +234,7 @@ impl MessageParser {
         let params = match f.params.take() {
             None => None,
             Some(at) => match (bytes(at.clone()).first(), dialect) {
-                (Some(b'[' | b'{'), Dialect::V2) | (Some(b'['), Dialect::V1) => {
-                    share(text, at).map(RawJson::trusted)
-                }
+                (Some(b'[' | b'{'), Dialect::V2) | (Some(b'['), Dialect::V1) => raw_json(text, at),
                 // `null` params mean none (SPDK treats them so; 2.0 peers send it).
                 (Some(b'n'), _) => None,
                 (_, Dialect::V1) => {
@@ -324,6 +322,11 @@ fn share(text: &Bytes, at: Range<usize>) -> Option<ByteString> {
         return None;
     }
     ByteString::try_from(text.slice(at)).ok()
+}
+
+/// The JSON value (checked) at `at` in `text`, sharing its storage.
+fn raw_json(text: &Bytes, at: Range<usize>) -> Option<RawJson> {
+    share(text, at).map(RawJson::trusted)
 }
 
 /// The value of the JSON string (checked) at `at` in `text`, or `None` if it
@@ -565,14 +568,14 @@ impl<'a> Walker<'a> {
             self.skip_whitespace();
             let dup = &mut f.duplicate;
             match key {
-                Key::Jsonrpc => set(&mut f.jsonrpc, self.text()?, "jsonrpc", dup),
+                Key::Jsonrpc => set(&mut f.jsonrpc, self.raw()?, "jsonrpc", dup),
                 Key::Id => set(&mut f.id, self.id()?, "id", dup),
-                Key::Method => set(&mut f.method, self.text()?, "method", dup),
+                Key::Method => set(&mut f.method, self.raw()?, "method", dup),
                 Key::Params => set(&mut f.params, self.raw()?, "params", dup),
                 Key::Result => set(&mut f.result, self.raw()?, "result", dup),
                 Key::Error => set(&mut f.error, self.raw()?, "error", dup),
                 Key::Other(name) => {
-                    self.text()?;
+                    self.raw()?;
                     f.unknown.get_or_insert(name);
                 }
             }
@@ -636,18 +639,6 @@ impl<'a> Walker<'a> {
         Ok(key.unwrap_or(Key::Other(start..self.pos)))
     }
 
-    /// A value needed only as text: `jsonrpc`, `method`, member names and
-    /// unknown members. A plain string is found by hand; anything else is
-    /// left to serde_json.
-    fn text(&mut self) -> Result<Range<usize>, NotJson> {
-        let start = self.pos;
-        if self.plain_string() {
-            Ok(start..self.pos)
-        } else {
-            self.raw()
-        }
-    }
-
     /// The `id` member's value, read straight into an [`Id`]. A plain
     /// unsigned integer that fits in a u64 is just what [`Id::from_raw`]
     /// keeps unboxed, so it is read here without copying its text.
@@ -707,20 +698,15 @@ impl<'a> Walker<'a> {
     /// `None` (nothing consumed) for anything else, including a leading zero,
     /// a fraction or an exponent, which serde_json then reads (or rejects).
     fn plain_u64(&mut self) -> Option<u64> {
-        let rest = self.rest();
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        let canonical = match rest.first() {
-            Some(b'0') => digits == 1,
-            _ => digits > 0,
-        };
-        if !canonical || matches!(rest.get(digits), Some(b'.' | b'e' | b'E')) {
+        if self.peek() == Some(b'-') {
             return None;
         }
+        let end = integer_end(self.text, self.pos)?;
         let mut n: u64 = 0;
-        for &d in rest.get(..digits)? {
+        for &d in self.text.get(self.pos..end)? {
             n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
         }
-        self.pos += digits;
+        self.pos = end;
         Some(n)
     }
 
@@ -752,8 +738,8 @@ impl<'a> Walker<'a> {
 }
 
 /// How deep [`Walker::plain_value`] reads nested arrays and objects by
-/// hand (at most 32: one bit each); deeper ones go to serde_json, which
-/// also enforces its own limit.
+/// hand (at most 32: one bit each); deeper ones go to serde_json, whose
+/// raw values have no depth limit (it skips them without recursing).
 const PLAIN_DEPTH: u32 = 16;
 
 /// Where the plain value (see [`Walker::plain_value`]) starting at `at`

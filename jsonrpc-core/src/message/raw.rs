@@ -13,7 +13,9 @@ use serde_json::value::RawValue;
 /// Params, results and errors arrive as `RawJson`. What a connection reads
 /// shares the buffer it was read into instead of being copied out of it,
 /// so a clone is cheap too; what is made here (from a value, from text,
-/// from serde_json's [`RawValue`]) owns its text.
+/// from serde_json's [`RawValue`]) owns its text. Keeping a received one
+/// keeps that buffer (a read's worth, or one frame's if it was larger):
+/// to keep one for long, keep [`unshared`](Self::unshared) or a decoded value.
 ///
 /// ```
 /// use jsonrpc_core::RawJson;
@@ -49,6 +51,17 @@ impl RawJson {
     /// the message parser has checked, or what serde_json has written.
     pub(crate) fn trusted(text: ByteString) -> Self {
         RawJson(text)
+    }
+
+    /// What serde_json has written (so JSON, and UTF-8 unless a bug says
+    /// otherwise).
+    pub(crate) fn written(text: Vec<u8>) -> Result<Self, std::string::FromUtf8Error> {
+        String::from_utf8(text).map(|text| RawJson(text.into()))
+    }
+
+    /// A copy with storage of its own, which keeps no received buffer.
+    pub fn unshared(&self) -> Self {
+        RawJson(ByteString::from(self.get()))
     }
 
     /// The JSON text.
@@ -103,10 +116,11 @@ impl fmt::Debug for RawJson {
     }
 }
 
-/// Written as the JSON it holds (not as a string).
+/// Written as the JSON it holds (not as a string). serde_json writes raw
+/// text only for its own `RawValue`, so this reads the text once more to
+/// make one; handler results skip that (they are copied in as they are).
 impl Serialize for RawJson {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // serde_json writes raw text only for its own `RawValue`.
         let raw: &RawValue = serde_json::from_str(self.get()).map_err(serde::ser::Error::custom)?;
         raw.serialize(serializer)
     }

@@ -174,6 +174,13 @@ impl<F: Framing> Reader<F> {
             let deadline = partial_since
                 .zip(frame_limit)
                 .map(|(since, limit)| since + limit);
+            // Messages share the buffer they were read into, so a buffer
+            // grown for a large frame would stay as long as any message
+            // read into it does, and grow no smaller: once it is empty, the
+            // next read goes into a small one again.
+            if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
+                buf = BytesMut::with_capacity(READ_CHUNK);
+            }
             if buf.capacity() - buf.len() < READ_CHUNK / 2 {
                 buf.reserve(READ_CHUNK);
             }

@@ -20,7 +20,7 @@ use super::outbox::Refused;
 use super::slots::Slot;
 use super::stats::{bump, Counters};
 use super::{PeerHandle, Shared};
-use crate::message::{Dialect, Id, Notification, Request, Response};
+use crate::message::{write_array, Dialect, Id, Notification, Request, Response};
 use crate::router::Handling;
 use crate::{ErrorObject, RequestContext, Router};
 
@@ -308,16 +308,7 @@ impl Reply {
     fn write(&mut self, out: &mut Vec<u8>) {
         match self {
             Reply::One(answer) => answer.write(out),
-            Reply::Batch(answers) => {
-                out.push(b'[');
-                for (i, answer) in answers.iter_mut().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    answer.write(out);
-                }
-                out.push(b']');
-            }
+            Reply::Batch(answers) => write_array(answers, out, |answer, out| answer.write(out)),
         }
     }
 }

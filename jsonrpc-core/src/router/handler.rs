@@ -75,6 +75,8 @@ trait Run: Send {
     fn poll_run(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>>;
     /// Writes the result as JSON; only after `poll_run` gave `Ok(())`.
     fn write_result(self: Pin<&mut Self>, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
+    /// Drops the result, if it is still kept.
+    fn discard(self: Pin<&mut Self>);
 }
 
 impl<Fut, R> Run for MaybeDone<Fut>
@@ -107,6 +109,10 @@ where
             _ => Err(serde::ser::Error::custom("the handler has no result")),
         }
     }
+
+    fn discard(self: Pin<&mut Self>) {
+        drop(self.take_output());
+    }
 }
 
 impl HandlerCall {
@@ -135,6 +141,55 @@ impl HandlerCall {
     /// Appends the result's JSON text to `out`, once the run gave `Ok(())`.
     pub(crate) fn write_result(&mut self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         self.run.as_mut().write_result(out)
+    }
+
+    /// Drops the result, once the run is over.
+    pub(crate) fn discard(&mut self) {
+        self.run.as_mut().discard();
+    }
+}
+
+/// Awaited, a call gives its result as raw JSON (serialized then): what a
+/// handler that wraps another one (to time it, log it, map its errors)
+/// awaits.
+///
+/// ```
+/// use jsonrpc_core::router::{HandlerCall, MethodHandler};
+/// use jsonrpc_core::{RawParams, RequestContext};
+///
+/// /// Logs how long the handler it wraps takes.
+/// struct Timed<H>(H);
+///
+/// impl<H: MethodHandler> MethodHandler for Timed<H> {
+///     fn call(&self, params: RawParams, ctx: RequestContext) -> HandlerCall {
+///         let call = self.0.call(params, ctx);
+///         HandlerCall::new(async move {
+///             let started = std::time::Instant::now();
+///             let result = call.await;
+///             tracing::info!(took = ?started.elapsed(), ok = result.is_ok(), "handled");
+///             result
+///         })
+///     }
+/// }
+/// ```
+impl Future for HandlerCall {
+    type Output = HandlerResult;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<HandlerResult> {
+        ready!(self.poll_run(cx))?;
+        let mut text = Vec::new();
+        let written = self.write_result(&mut text);
+        self.discard();
+        written.map_err(|e| {
+            let message = format!("the handler's result could not be serialized: {e}");
+            HandlerError::Standard(ErrorObject::internal_error(message))
+        })?;
+        let text = RawJson::written(text).map_err(|_| {
+            HandlerError::Standard(ErrorObject::internal_error(
+                "the handler's result is not UTF-8",
+            ))
+        })?;
+        Poll::Ready(Ok(text))
     }
 }
 

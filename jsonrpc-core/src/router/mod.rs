@@ -179,8 +179,10 @@ impl Router {
     /// panics, even when the handler does.
     ///
     /// The future is [`Unpin`], so it can be polled where it stands and moved
-    /// afterwards: a connection polls it once on its reader and gives it a
-    /// task only if it has to wait (see `PeerConfig::inline_handlers`).
+    /// afterwards. A connection does not await it: it runs the handler once
+    /// on its reader, gives it a task only if it has to wait (see
+    /// `PeerConfig::inline_handlers`), and writes the reply straight from
+    /// the handler's result instead of making a [`Response`].
     pub fn handle(&self, req: Request, ctx: RequestContext) -> Handling {
         let state = match self.routes.get(req.method.as_str()) {
             // Typed handlers decode params, and closures may run code, before
@@ -220,7 +222,12 @@ impl Router {
             Some(Route::Method(h)) => {
                 match catch_unwind(AssertUnwindSafe(|| h.call(n.params, ctx))) {
                     Ok(mut call) => {
-                        let run = std::future::poll_fn(move |cx| call.poll_run(cx));
+                        let run = std::future::poll_fn(move |cx| {
+                            let done = ready!(call.poll_run(cx));
+                            // Dropped here, under the guard: it is user code.
+                            call.discard();
+                            Poll::Ready(done)
+                        });
                         catch_panic(&n.method, run).await
                     }
                     Err(panic) => Err(panicked(&n.method, panic)),
@@ -348,14 +355,17 @@ impl Handling {
     fn write_outcome(&mut self, out: &mut Vec<u8>) -> Result<(), RawJson> {
         let failure = match std::mem::replace(&mut self.state, State::Finished) {
             State::Ready(mut call) => {
-                let written = catch_unwind(AssertUnwindSafe(move || call.write_result(out)));
-                match written {
-                    Ok(Ok(())) => return Ok(()),
-                    Ok(Err(e)) => ErrorObject::internal_error(format!(
+                let written = catch_unwind(AssertUnwindSafe(|| call.write_result(out)));
+                // Apart, so that a result whose `Drop` panics while a
+                // panicking `Serialize` unwinds cannot abort the process.
+                let dropped = catch_unwind(AssertUnwindSafe(move || drop(call)));
+                match (written, dropped) {
+                    (Ok(Ok(())), Ok(())) => return Ok(()),
+                    (Ok(Err(e)), _) => ErrorObject::internal_error(format!(
                         "the handler's result could not be serialized: {e}"
                     ))
                     .into(),
-                    Err(panic) => panicked(&self.method, panic),
+                    (Err(panic), _) | (_, Err(panic)) => panicked(&self.method, panic),
                 }
             }
             State::Failed(e) => e,
@@ -392,13 +402,10 @@ impl Future for Handling {
         ready!(this.poll_done(cx));
         let mut text = Vec::new();
         let outcome = this.write_outcome(&mut text).and_then(|()| {
-            // serde_json wrote it (or copied raw JSON): it is JSON.
-            String::from_utf8(text)
-                .map(|text| RawJson::trusted(text.into()))
-                .map_err(|_| {
-                    let e = ErrorObject::internal_error("the handler's result is not UTF-8");
-                    (this.error_format)(&e, this.dialect)
-                })
+            RawJson::written(text).map_err(|_| {
+                let e = ErrorObject::internal_error("the handler's result is not UTF-8");
+                (this.error_format)(&e, this.dialect)
+            })
         });
         Poll::Ready(Response {
             id: this.id.clone(),
