@@ -7,8 +7,8 @@
 
 use std::fmt;
 
+use super::RawJson;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 /// A JSON-RPC 2.0 error object: `{"code": .., "message": .., "data": ..}`.
 ///
@@ -26,7 +26,7 @@ pub struct ErrorObject {
     pub message: String,
     /// Whatever else the sender wants to say, as raw JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<Box<RawValue>>,
+    pub data: Option<RawJson>,
 }
 
 impl ErrorObject {
@@ -56,7 +56,7 @@ impl ErrorObject {
 
     /// Attaches `data`, serialized to JSON.
     pub fn with_data(mut self, data: impl Serialize) -> Self {
-        self.data = serde_json::value::to_raw_value(&data).ok();
+        self.data = RawJson::from_value(&data).ok();
         self
     }
 
