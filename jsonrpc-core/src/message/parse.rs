@@ -882,3 +882,71 @@ fn not_plain(word: u64) -> u64 {
     let backslash = (word ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
     ((control | quote | backslash) & !word | word) & HIGH
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::{Bytes, BytesMut};
+
+    use super::MessageParser;
+    use crate::codec::FrameParser;
+    use crate::{DialectMode, Incoming, Message};
+
+    /// Whether `part` lies inside `whole`'s memory.
+    fn inside(part: &[u8], whole: &[u8]) -> bool {
+        let range = whole.as_ptr_range();
+        range.contains(&part.as_ptr()) && part.as_ptr_range().end <= range.end
+    }
+
+    #[test]
+    fn a_received_message_shares_its_frame_and_an_escaped_name_does_not() {
+        let text = Bytes::from_static(
+            br#"[{"jsonrpc":"2.0","id":1,"method":"add","params":[1,2]},
+                 {"jsonrpc":"2.0","id":2,"method":"\u0061dd","params":{"a":"b"}},
+                 {"jsonrpc":"2.0","id":3,"result":{"k":[true,null]}}]"#,
+        );
+        let Incoming::Batch(entries) =
+            MessageParser::new(DialectMode::V2).parse_bytes(text.clone())
+        else {
+            panic!("a batch")
+        };
+        let Ok(Message::Request(plain)) = &entries[0] else {
+            panic!()
+        };
+        assert!(inside(plain.method.as_bytes(), &text));
+        assert!(inside(plain.params.as_ref().unwrap().as_bytes(), &text));
+        let Ok(Message::Request(escaped)) = &entries[1] else {
+            panic!()
+        };
+        assert_eq!(escaped.method, "add");
+        assert!(
+            !inside(escaped.method.as_bytes(), &text),
+            "decoded, so copied"
+        );
+        assert!(inside(escaped.params.as_ref().unwrap().as_bytes(), &text));
+        let Ok(Message::Response(reply)) = &entries[2] else {
+            panic!()
+        };
+        assert!(inside(reply.outcome.as_ref().unwrap().as_bytes(), &text));
+    }
+
+    #[test]
+    fn split_prefix_takes_exactly_the_value_and_shares_it() {
+        let mut buf = BytesMut::from(&br#"{"id":1,"method":"m","params":["x"]}{"id":2"#[..]);
+        let start = buf.as_ptr();
+        let mut parser = MessageParser::new(DialectMode::V1);
+        let Some(Incoming::Single(Ok(Message::Request(req)))) =
+            parser.split_prefix(&mut buf, usize::MAX)
+        else {
+            panic!("the first message")
+        };
+        assert_eq!(&buf[..], br#"{"id":2"#, "the rest stays");
+        let params = req.params.unwrap();
+        assert_eq!(params.get(), r#"["x"]"#);
+        let offset = params.as_bytes().as_ptr() as usize - start as usize;
+        assert_eq!(offset, r#"{"id":1,"method":"m","params":"#.len());
+        assert!(
+            parser.split_prefix(&mut buf, usize::MAX).is_none(),
+            "not complete yet"
+        );
+    }
+}
