@@ -10,7 +10,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::message::{write_raw_params, Dialect, RawParams};
+use crate::message::{params_shape, write_raw_params, Dialect, ParamsShape, RawParams};
 use crate::ErrorObject;
 
 /// A JSON-RPC method that expects a reply.
@@ -88,14 +88,14 @@ pub(crate) fn write_typed_params<P: Serialize>(
 /// an error for what cannot be params in `dialect`.
 fn params_present(json: &[u8], dialect: Dialect) -> Result<bool, serde_json::Error> {
     let shown = || String::from_utf8_lossy(json);
-    match (json.first(), dialect) {
-        (Some(b'n'), _) => Ok(false),
-        (Some(b'['), _) | (Some(b'{'), Dialect::V2) => Ok(true),
-        (_, Dialect::V1) => Err(serde::ser::Error::custom(format!(
+    match params_shape(json, dialect) {
+        ParamsShape::Absent => Ok(false),
+        ParamsShape::Fits => Ok(true),
+        ParamsShape::NotArray => Err(serde::ser::Error::custom(format!(
             "JSON-RPC 1.0 params must be an array, not {}; use a tuple or a sequence",
             shown()
         ))),
-        _ => Err(serde::ser::Error::custom(format!(
+        ParamsShape::NotArrayOrObject => Err(serde::ser::Error::custom(format!(
             "params must be an array or an object, not {}; wrap a single value in a tuple: `(value,)`",
             shown()
         ))),
@@ -123,13 +123,10 @@ pub(crate) fn decode_params<P: DeserializeOwned>(params: &RawParams) -> Result<P
     }
 }
 
-/// Serializes a typed result or error for the wire.
-pub(crate) fn encode_value<T: Serialize>(
-    value: &T,
-) -> Result<Box<serde_json::value::RawValue>, ErrorObject> {
-    serde_json::value::to_raw_value(value).map_err(|e| {
-        ErrorObject::internal_error(format!("the handler's reply could not be serialized: {e}"))
-    })
+/// The -32603 error for a handler's result or error that serde could not
+/// serialize (a map with non-string keys, a failing `Serialize`).
+pub(crate) fn unserializable(e: serde_json::Error) -> ErrorObject {
+    ErrorObject::internal_error(format!("the handler's reply could not be serialized: {e}"))
 }
 
 #[cfg(test)]

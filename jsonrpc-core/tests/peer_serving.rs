@@ -876,3 +876,26 @@ async fn a_handler_can_wrap_another_and_await_its_result() {
         .await;
     assert_eq!(within(raw.recv()).await["error"]["code"], -32602);
 }
+
+#[tokio::test]
+async fn a_batch_past_max_batch_is_refused_whole_and_one_at_the_limit_is_served() {
+    let config = PeerConfig::default().max_batch(3);
+    let (server, mut raw) = peer_and_raw(echo_router(), config);
+    let entry =
+        |id: u64| format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"add","params":[{id},1]}}"#);
+    let batch = |n: u64| format!("[{}]", (1..=n).map(entry).collect::<Vec<_>>().join(","));
+    raw.send(&batch(4)).await;
+    let refused = within(raw.recv()).await;
+    assert_eq!(refused["error"]["code"], -32600);
+    assert_eq!(refused["id"], Value::Null);
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("a batch of 4 entries exceeds max_batch (3)"),
+        "{message}"
+    );
+    raw.send(&batch(3)).await;
+    let served = within(raw.recv()).await;
+    assert_eq!(served.as_array().map(Vec::len), Some(3));
+    assert_eq!(served[2]["result"], 4);
+    assert!(!server.is_closed());
+}

@@ -29,10 +29,31 @@ pub(crate) use encode::{
 };
 pub(crate) use id::null_raw;
 
-use serde_json::value::RawValue;
-
 /// Raw JSON params: `None` when the message had none.
 pub type RawParams = Option<RawJson>;
+
+/// What JSON-RPC makes of a `params` value, by its JSON text, in a dialect:
+/// the one rule for the params we read and the params we write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ParamsShape {
+    /// `null`: no params.
+    Absent,
+    /// An array, or in 2.0 an object.
+    Fits,
+    /// Anything else, in 1.0 (which wants an array).
+    NotArray,
+    /// Anything else, in 2.0 (which wants an array or an object).
+    NotArrayOrObject,
+}
+
+pub(crate) fn params_shape(json: &[u8], dialect: Dialect) -> ParamsShape {
+    match (json.first(), dialect) {
+        (Some(b'['), _) | (Some(b'{'), Dialect::V2) => ParamsShape::Fits,
+        (Some(b'n'), _) => ParamsShape::Absent,
+        (_, Dialect::V1) => ParamsShape::NotArray,
+        (_, Dialect::V2) => ParamsShape::NotArrayOrObject,
+    }
+}
 
 /// A call that expects a reply.
 #[derive(Debug, Clone)]
@@ -170,6 +191,6 @@ impl Response {
 
 /// Serializes `value` to raw JSON; a value that cannot be serialized becomes
 /// `null` (our own error objects and ids always serialize).
-pub(crate) fn to_raw<T: serde::Serialize + ?Sized>(value: &T) -> Box<RawValue> {
-    serde_json::value::to_raw_value(value).unwrap_or_else(|_| null_raw())
+pub(crate) fn to_raw<T: serde::Serialize + ?Sized>(value: &T) -> RawJson {
+    RawJson::from_value(value).unwrap_or(RawJson::null())
 }

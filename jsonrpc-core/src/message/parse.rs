@@ -27,8 +27,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{
-    Dialect, DialectMode, Id, Incoming, Invalid, InvalidId, InvalidKind, Message, MethodName,
-    Notification, RawJson, Request, Response,
+    params_shape, Dialect, DialectMode, Id, Incoming, Invalid, InvalidId, InvalidKind, Message,
+    MethodName, Notification, ParamsShape, RawJson, Request, Response,
 };
 use crate::codec::{is_json_whitespace, FrameParser};
 
@@ -49,6 +49,7 @@ use crate::codec::{is_json_whitespace, FrameParser};
 pub struct MessageParser {
     mode: DialectMode,
     reject_unknown_members: bool,
+    max_batch: usize,
 }
 
 impl MessageParser {
@@ -57,6 +58,7 @@ impl MessageParser {
         MessageParser {
             mode,
             reject_unknown_members: false,
+            max_batch: usize::MAX,
         }
     }
 
@@ -68,6 +70,16 @@ impl MessageParser {
         self
     }
 
+    /// The most entries a batch may have (no limit by default). A larger
+    /// batch is still checked to be JSON, but its entries are only counted,
+    /// not kept: it is invalid as a whole (-32600). A connection sets this
+    /// from `PeerConfig::max_batch`, so that a frame of many small entries
+    /// cannot make the parser keep far more than the frame's own size.
+    pub fn max_batch(mut self, max: usize) -> Self {
+        self.max_batch = max;
+        self
+    }
+
     /// Parses one complete JSON text, copied.
     pub fn parse_slice(&self, text: &[u8]) -> Incoming {
         self.parse_bytes(Bytes::copy_from_slice(text))
@@ -76,7 +88,7 @@ impl MessageParser {
     /// Parses one complete JSON text. The messages keep slices of `text`
     /// (method names, params, results, errors) rather than copies.
     pub fn parse_bytes(&self, text: Bytes) -> Incoming {
-        let mut walker = Walker::new(&text);
+        let mut walker = Walker::new(&text, self.max_batch);
         walker.skip_whitespace();
         let mut read = Read::Other;
         match walker.value(&mut read).and_then(|()| walker.end()) {
@@ -89,8 +101,22 @@ impl MessageParser {
     /// bytes) if it is a complete object or batch, and splits it off.
     fn take_prefix(&self, buf: &mut BytesMut, limit: usize) -> Option<Incoming> {
         let mut read = Read::Other;
-        let len = read_prefix(buf.get(..limit.min(buf.len()))?, &mut read)?;
+        let len = self.read_prefix(buf.get(..limit.min(buf.len()))?, &mut read)?;
         Some(self.validate(&mut read, buf.split_to(len).freeze()))
+    }
+
+    /// Reads the value at the front of `buf` into `read` if it is a complete
+    /// object or batch, and says how many bytes it took.
+    fn read_prefix(&self, buf: &[u8], read: &mut Read) -> Option<usize> {
+        // Only an object or a batch can be read off the front of a stream:
+        // whether a top-level number has ended cannot be told before the
+        // next byte arrives.
+        if !matches!(buf.first(), Some(b'{' | b'[')) {
+            return None;
+        }
+        let mut walker = Walker::new(buf, self.max_batch);
+        walker.value(read).ok()?;
+        Some(walker.pos)
     }
 
     /// Validates what the walker read from `text` (positions in `read` are
@@ -112,6 +138,13 @@ impl MessageParser {
                     })
                     .collect(),
             ),
+            Read::OverLimit(entries) => Incoming::Single(Err(self.invalid_request(
+                Id::null(),
+                format!(
+                    "a batch of {entries} entries exceeds max_batch ({})",
+                    self.max_batch
+                ),
+            ))),
             Read::Other => Incoming::Single(Err(
                 self.invalid_request(Id::null(), "a message must be an object or an array")
             )),
@@ -233,17 +266,17 @@ impl MessageParser {
         };
         let params = match f.params.take() {
             None => None,
-            Some(at) => match (bytes(at.clone()).first(), dialect) {
-                (Some(b'[' | b'{'), Dialect::V2) | (Some(b'['), Dialect::V1) => raw_json(text, at),
+            Some(at) => match params_shape(bytes(at.clone()), dialect) {
+                ParamsShape::Fits => raw_json(text, at),
                 // `null` params mean none (SPDK treats them so; 2.0 peers send it).
-                (Some(b'n'), _) => None,
-                (_, Dialect::V1) => {
+                ParamsShape::Absent => None,
+                ParamsShape::NotArray => {
                     return Err(fail(
                         dialect,
                         "`params` must be an array in JSON-RPC 1.0".into(),
                     ))
                 }
-                _ => {
+                ParamsShape::NotArrayOrObject => {
                     return Err(fail(
                         dialect,
                         format!(
@@ -359,7 +392,7 @@ impl FrameParser for MessageParser {
 
     fn parse_prefix(&mut self, buf: &[u8]) -> Option<(Incoming, usize)> {
         let mut read = Read::Other;
-        let len = read_prefix(buf, &mut read)?;
+        let len = self.read_prefix(buf, &mut read)?;
         let text = Bytes::copy_from_slice(buf.get(..len)?);
         Some((self.validate(&mut read, text), len))
     }
@@ -371,20 +404,6 @@ impl FrameParser for MessageParser {
     fn split_prefix(&mut self, buf: &mut BytesMut, limit: usize) -> Option<Incoming> {
         self.take_prefix(buf, limit)
     }
-}
-
-/// Reads the value at the front of `buf` into `read` if it is a complete
-/// object or batch, and says how many bytes it took.
-fn read_prefix(buf: &[u8], read: &mut Read) -> Option<usize> {
-    // Only an object or a batch can be read off the front of a stream:
-    // whether a top-level number has ended cannot be told before the next
-    // byte arrives.
-    if !matches!(buf.first(), Some(b'{' | b'[')) {
-        return None;
-    }
-    let mut walker = Walker::new(buf);
-    walker.value(read).ok()?;
-    Some(walker.pos)
 }
 
 /// Why `text`, which the walker rejected, is not JSON, in serde_json's words
@@ -404,6 +423,8 @@ enum Read {
     Object(Fields),
     /// A batch: its entries, `None` for one that is not an object.
     Batch(Vec<Option<Fields>>),
+    /// A batch of more entries than the limit: how many.
+    OverLimit(usize),
     /// Any other JSON value.
     Other,
 }
@@ -473,11 +494,17 @@ struct NotJson;
 struct Walker<'a> {
     text: &'a [u8],
     pos: usize,
+    /// Batch entries past this many are only counted.
+    max_batch: usize,
 }
 
 impl<'a> Walker<'a> {
-    fn new(text: &'a [u8]) -> Self {
-        Walker { text, pos: 0 }
+    fn new(text: &'a [u8], max_batch: usize) -> Self {
+        Walker {
+            text,
+            pos: 0,
+            max_batch,
+        }
     }
 
     /// After a whole text's value: nothing but whitespace may follow.
@@ -503,8 +530,16 @@ impl<'a> Walker<'a> {
             }
             Some(b'[') => {
                 let mut entries = Vec::new();
+                let mut count = 0usize;
                 self.array(|walker| {
-                    if walker.peek() == Some(b'{') {
+                    count += 1;
+                    if count > walker.max_batch {
+                        // Past the limit: checked, counted, not kept.
+                        walker.raw()?;
+                        if count == walker.max_batch + 1 {
+                            entries = Vec::new();
+                        }
+                    } else if walker.peek() == Some(b'{') {
                         entries.push(Some(Fields::default()));
                         if let Some(Some(f)) = entries.last_mut() {
                             walker.object(f)?;
@@ -515,7 +550,11 @@ impl<'a> Walker<'a> {
                     }
                     Ok(())
                 })?;
-                *read = Read::Batch(entries);
+                *read = if count > self.max_batch {
+                    Read::OverLimit(count)
+                } else {
+                    Read::Batch(entries)
+                };
             }
             _ => {
                 self.raw()?;
@@ -927,6 +966,29 @@ mod tests {
             panic!()
         };
         assert!(inside(reply.outcome.as_ref().unwrap().as_bytes(), &text));
+    }
+
+    #[test]
+    fn a_batch_past_the_limit_is_counted_not_kept() {
+        let text = format!("[{}]", vec!["{}"; 100_000].join(","));
+        let parser = MessageParser::new(DialectMode::V2).max_batch(2);
+        let Incoming::Single(Err(invalid)) = parser.parse_slice(text.as_bytes()) else {
+            panic!("refused whole")
+        };
+        assert_eq!(
+            invalid.reason,
+            "a batch of 100000 entries exceeds max_batch (2)"
+        );
+        // Still JSON first: a broken entry past the limit is a parse error.
+        let broken = format!("[{},{{]", ["{}"; 5].join(","));
+        let Incoming::Single(Err(invalid)) = parser.parse_slice(broken.as_bytes()) else {
+            panic!()
+        };
+        assert_eq!(invalid.kind, crate::InvalidKind::Parse);
+        let Incoming::Batch(entries) = parser.parse_slice(b"[{},{}]") else {
+            panic!("at the limit: a batch")
+        };
+        assert_eq!(entries.len(), 2);
     }
 
     #[test]

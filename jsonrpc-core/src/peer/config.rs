@@ -280,9 +280,9 @@ impl WireCancel {
                     key.to_string(),
                     serde_json::to_value(id).unwrap_or_default(),
                 );
-                to_raw(&map).into()
+                to_raw(&map)
             }
-            None => to_raw(&[id]).into(),
+            None => to_raw(&[id]),
         }
     }
 

@@ -77,8 +77,9 @@ pub(crate) async fn run<R, W, F>(
         router.clone(),
         peer.clone(),
     ));
-    let parser =
-        MessageParser::new(config.dialect).reject_unknown_members(config.reject_unknown_members);
+    let parser = MessageParser::new(config.dialect)
+        .reject_unknown_members(config.reject_unknown_members)
+        .max_batch(config.max_batch);
     let mut reader_state = Reader {
         framing,
         parser,
@@ -391,19 +392,7 @@ impl<F: Framing> Reader<F> {
     }
 
     async fn on_batch(&mut self, items: Vec<Result<Message, Invalid>>) -> Result<(), CloseReason> {
-        let max = self.shared.config.max_batch;
-        if items.len() > max {
-            let dialect = self.shared.outgoing_dialect();
-            return self.on_invalid(Invalid {
-                id: Id::null(),
-                dialect,
-                kind: InvalidKind::Request,
-                reason: format!(
-                    "a batch of {} entries exceeds max_batch ({max})",
-                    items.len()
-                ),
-            });
-        }
+        // The parser refuses a batch past `max_batch` (see `MessageParser::max_batch`).
         let mut entries = Vec::with_capacity(items.len());
         for item in items {
             match item {

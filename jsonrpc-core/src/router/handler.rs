@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::RequestContext;
 use crate::message::{RawJson, RawParams};
-use crate::method::{decode_params, encode_value};
+use crate::method::{decode_params, unserializable};
 use crate::ErrorObject;
 
 /// A boxed, sendable future.
@@ -180,10 +180,7 @@ impl Future for HandlerCall {
         let mut text = Vec::new();
         let written = self.write_result(&mut text);
         self.discard();
-        written.map_err(|e| {
-            let message = format!("the handler's result could not be serialized: {e}");
-            HandlerError::Standard(ErrorObject::internal_error(message))
-        })?;
+        written.map_err(|e| HandlerError::Standard(unserializable(e)))?;
         let text = RawJson::written(text).map_err(|_| {
             HandlerError::Standard(ErrorObject::internal_error(
                 "the handler's result is not UTF-8",
@@ -254,9 +251,9 @@ impl<P, F, E> Typed<P, F, E> {
 
 /// The [`HandlerError`] for a method's own error value.
 pub(crate) fn method_error<E: Serialize>(error: E) -> HandlerError {
-    match encode_value(&error) {
-        Ok(raw) => HandlerError::Method(raw.into()),
-        Err(e) => HandlerError::Standard(e),
+    match RawJson::from_value(&error) {
+        Ok(raw) => HandlerError::Method(raw),
+        Err(e) => HandlerError::Standard(unserializable(e)),
     }
 }
 

@@ -31,7 +31,7 @@ use crate::message::{
     to_raw, write_error_reply, write_result_head, write_result_tail, Dialect, Id, MethodName,
     Notification, RawJson, Request, Response,
 };
-use crate::method::{Method, NotificationMethod};
+use crate::method::{unserializable, Method, NotificationMethod};
 use crate::ErrorObject;
 
 /// How standard errors (-32700 .. -32603, overload) are written on the wire.
@@ -42,7 +42,7 @@ use crate::ErrorObject;
 pub type ErrorFormat = fn(&ErrorObject, Dialect) -> RawJson;
 
 fn error_object_format(error: &ErrorObject, _: Dialect) -> RawJson {
-    to_raw(error).into()
+    to_raw(error)
 }
 
 #[derive(Clone)]
@@ -361,10 +361,7 @@ impl Handling {
                 let dropped = catch_unwind(AssertUnwindSafe(move || drop(call)));
                 match (written, dropped) {
                     (Ok(Ok(())), Ok(())) => return Ok(()),
-                    (Ok(Err(e)), _) => ErrorObject::internal_error(format!(
-                        "the handler's result could not be serialized: {e}"
-                    ))
-                    .into(),
+                    (Ok(Err(e)), _) => unserializable(e).into(),
                     (Err(panic), _) | (_, Err(panic)) => panicked(&self.method, panic),
                 }
             }
