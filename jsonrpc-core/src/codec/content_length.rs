@@ -21,8 +21,8 @@ use memchr::memmem::Finder;
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::{
-    check_outgoing, is_json_whitespace, unexpected_eof, Frame, FrameError, FrameTooLarge, Framing,
-    DEFAULT_MAX_FRAME,
+    check_outgoing, is_json_whitespace, take_frame, unexpected_eof, Frame, FrameError,
+    FrameTooLarge, Framing, DEFAULT_MAX_FRAME,
 };
 
 const NAME: &str = "content-length";
@@ -256,7 +256,7 @@ impl Decoder for ContentLengthCodec {
                         return Ok(None);
                     }
                     self.state = State::Header { searched: 0 };
-                    return Ok(Some(Frame::Complete(src.split_to(len))));
+                    return Ok(Some(Frame::Complete(take_frame(src, len))));
                 }
                 State::Skip { remaining } => {
                     let n = remaining.min(src.len());

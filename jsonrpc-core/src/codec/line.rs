@@ -9,7 +9,7 @@ use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::{
-    check_outgoing, is_json_whitespace, Frame, FrameError, FrameTooLarge, Framing,
+    check_outgoing, is_json_whitespace, take_frame, Frame, FrameError, FrameTooLarge, Framing,
     DEFAULT_MAX_FRAME,
 };
 
@@ -134,7 +134,7 @@ impl Decoder for LineCodec {
                 src.advance(nl + 1);
                 return Ok(Some(self.oversized(len)));
             }
-            let mut line = src.split_to(nl + 1);
+            let mut line = take_frame(src, nl + 1);
             line.truncate(len);
             return Ok(Some(Frame::Complete(line)));
         }
@@ -156,7 +156,7 @@ impl Decoder for LineCodec {
             src.clear();
             return Ok(None);
         }
-        let mut line = src.split_to(src.len());
+        let mut line = take_frame(src, src.len());
         line.truncate(len);
         Ok(Some(Frame::Complete(line)))
     }

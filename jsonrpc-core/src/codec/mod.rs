@@ -269,6 +269,27 @@ pub(crate) fn check_outgoing(
 }
 
 /// Whitespace as JSON defines it (RFC 8259 `ws`).
+/// Below this, a buffer is small enough for any frame to share it.
+const SMALL_BUFFER: usize = 32 * 1024;
+
+/// Takes the first `len` bytes of `src` off as a frame. A frame shares the
+/// buffer it was read into (messages then keep slices of it rather than
+/// copies), unless it is a small part of a large buffer: a frame keeps
+/// its whole buffer alive, so a small message read next to a large one
+/// would keep the large one's memory for as long as it lives. Such a frame
+/// is copied instead; what a frame keeps is thus at most four times its
+/// size, or a small buffer.
+pub(crate) fn take_frame(src: &mut BytesMut, len: usize) -> BytesMut {
+    let room = src.capacity();
+    if room <= SMALL_BUFFER || len.saturating_mul(4) >= room {
+        return src.split_to(len);
+    }
+    let len = len.min(src.len());
+    let frame = BytesMut::from(&src[..len]);
+    src.advance(len);
+    frame
+}
+
 pub(crate) fn is_json_whitespace(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }

@@ -15,8 +15,8 @@ use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::{
-    check_outgoing, unexpected_eof, Frame, FrameError, FrameParser, FrameTooLarge, Framing,
-    DEFAULT_MAX_FRAME,
+    check_outgoing, take_frame, unexpected_eof, Frame, FrameError, FrameParser, FrameTooLarge,
+    Framing, DEFAULT_MAX_FRAME,
 };
 
 const NAME: &str = "json-stream";
@@ -669,7 +669,7 @@ impl Emit for Raw {
         None
     }
     fn take(&mut self, src: &mut BytesMut, len: usize) -> BytesMut {
-        src.split_to(len)
+        take_frame(src, len)
     }
 }
 
@@ -682,7 +682,7 @@ impl<P: FrameParser> Emit for Parse<'_, P> {
         self.0.split_prefix(src, limit)
     }
     fn take(&mut self, src: &mut BytesMut, len: usize) -> P::Output {
-        self.0.parse_bytes(src.split_to(len).freeze())
+        self.0.parse_bytes(take_frame(src, len).freeze())
     }
 }
 

@@ -30,7 +30,7 @@ use super::{
     params_shape, Dialect, DialectMode, Id, Incoming, Invalid, InvalidId, InvalidKind, Message,
     MethodName, Notification, ParamsShape, RawJson, Request, Response,
 };
-use crate::codec::{is_json_whitespace, FrameParser};
+use crate::codec::{is_json_whitespace, take_frame, FrameParser};
 
 /// Turns JSON texts into [`Incoming`] messages for one connection.
 ///
@@ -102,7 +102,7 @@ impl MessageParser {
     fn take_prefix(&self, buf: &mut BytesMut, limit: usize) -> Option<Incoming> {
         let mut read = Read::Other;
         let len = self.read_prefix(buf.get(..limit.min(buf.len()))?, &mut read)?;
-        Some(self.validate(&mut read, buf.split_to(len).freeze()))
+        Some(self.validate(&mut read, take_frame(buf, len).freeze()))
     }
 
     /// Reads the value at the front of `buf` into `read` if it is a complete

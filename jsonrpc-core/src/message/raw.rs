@@ -14,7 +14,8 @@ use serde_json::value::RawValue;
 /// shares the buffer it was read into instead of being copied out of it,
 /// so a clone is cheap too; what is made here (from a value, from text,
 /// from serde_json's [`RawValue`]) owns its text. Keeping a received one
-/// keeps that buffer (a read's worth, or one frame's if it was larger):
+/// keeps its message's buffer (at most four times the message's size, or a
+/// small buffer: a small message in a large buffer is copied out of it):
 /// to keep one for long, keep [`unshared`](Self::unshared) or a decoded value.
 ///
 /// ```

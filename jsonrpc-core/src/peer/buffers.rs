@@ -32,21 +32,24 @@ impl Buffers {
             .unwrap_or_else(|| Vec::with_capacity(NEW_CAPACITY))
     }
 
-    /// Keeps `buf` for a later message, if it is small and the pool has room.
-    pub(crate) fn give(&self, mut buf: Vec<u8>) {
-        if buf.capacity() > MAX_SPARE_CAPACITY {
-            return;
-        }
+    /// Keeps buffers for later messages, those that are small while the
+    /// pool has room; a whole batch under one lock.
+    pub(crate) fn give(&self, bufs: impl IntoIterator<Item = Vec<u8>>) {
         let mut spare = self.lock();
-        if spare.len() < MAX_SPARE {
-            buf.clear();
-            spare.push(buf);
+        for mut buf in bufs {
+            if spare.len() >= MAX_SPARE {
+                break;
+            }
+            if buf.capacity() <= MAX_SPARE_CAPACITY {
+                buf.clear();
+                spare.push(buf);
+            }
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
         // Each operation is one push or pop: a panic cannot leave it half done.
-        self.spare.lock().unwrap_or_else(|e| e.into_inner())
+        super::lock(&self.spare)
     }
 }
 
@@ -60,16 +63,16 @@ mod tests {
         let mut small = buffers.take();
         small.extend_from_slice(b"{}");
         let ptr = small.as_ptr();
-        buffers.give(small);
+        buffers.give([small]);
         let again = buffers.take();
         assert!(again.is_empty());
         assert_eq!(again.as_ptr(), ptr, "the same buffer came back");
 
-        buffers.give(Vec::with_capacity(MAX_SPARE_CAPACITY + 1));
+        buffers.give([Vec::with_capacity(MAX_SPARE_CAPACITY + 1)]);
         assert_eq!(buffers.lock().len(), 0, "a large buffer is not kept");
 
         for _ in 0..MAX_SPARE + 10 {
-            buffers.give(Vec::with_capacity(16));
+            buffers.give([Vec::with_capacity(16)]);
         }
         assert_eq!(buffers.lock().len(), MAX_SPARE);
     }

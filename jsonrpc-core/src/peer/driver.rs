@@ -14,7 +14,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
-use super::serve::{self, lock, Answer, BatchEntry, Queued, Reply, Work};
+use super::lock;
+use super::serve::{self, Answer, BatchEntry, Queued, Reply, Work};
 use super::stats::{add, bump};
 use super::writer::Writer;
 use super::{CloseReason, PeerHandle, Shared};
@@ -34,6 +35,8 @@ async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
 
 /// Read at least this much at a time.
 const READ_CHUNK: usize = 8 * 1024;
+/// A read buffer past this size is given up once it is empty.
+const LARGE_BUFFER: usize = 4 * READ_CHUNK;
 
 /// How reading ended.
 enum ReadEnd {
@@ -175,11 +178,9 @@ impl<F: Framing> Reader<F> {
             let deadline = partial_since
                 .zip(frame_limit)
                 .map(|(since, limit)| since + limit);
-            // Messages share the buffer they were read into, so a buffer
-            // grown for a large frame would stay as long as any message
-            // read into it does, and grow no smaller: once it is empty, the
-            // next read goes into a small one again.
-            if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
+            // A buffer grown for a large frame goes back to small once it
+            // is empty (see `codec::take_frame` for what frames keep).
+            if buf.is_empty() && buf.capacity() > LARGE_BUFFER {
                 buf = BytesMut::with_capacity(READ_CHUNK);
             }
             if buf.capacity() - buf.len() < READ_CHUNK / 2 {

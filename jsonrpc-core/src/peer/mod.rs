@@ -7,8 +7,8 @@
 //! reader ----+--> requests  (bounded) --> dispatcher --> handlers (<= N at once)
 //!            +--> notifications (bounded) --> one handler at a time, in order
 //!
-//! callers, handlers --> outgoing (bounded) --+
-//! reader's own error replies, cancels -------+--> writer (control lane first)
+//! callers, handlers, cancels --> outgoing (bounded) --+
+//! reader's own error replies, priority replies -------+--> writer (control lane first)
 //! ```
 //!
 //! The reader only ever hands messages on: a reply completes its call at once,
@@ -192,10 +192,17 @@ pub(crate) struct Shared {
     admitted: std::sync::atomic::AtomicUsize,
     /// Of those, how many wait in the dispatcher's queue.
     queued: std::sync::atomic::AtomicUsize,
-    /// One permit per request that may run at once.
+    /// One slot per request that may run at once.
     slots: Arc<slots::Slots>,
     /// Tokens of the peer's requests being handled, for on-wire cancels.
     in_flight: Mutex<std::collections::HashMap<Id, CancellationToken>>,
+}
+
+/// Locks `m`, ignoring poisoning: every lock in the peer guards state that
+/// each operation leaves whole (single inserts, removes, pushes, pops), so a
+/// panic elsewhere while holding one cannot leave it half-updated.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Shared {
@@ -203,8 +210,11 @@ impl Shared {
     fn close(&self, reason: CloseReason) {
         let reason = self.reason.get_or_init(|| reason).clone();
         self.pending.close(reason);
-        // Callers waiting for a slot learn of the close at once.
+        // Callers waiting for a slot, or for room in the outgoing queue,
+        // learn of the close at once (even if the writer is stuck on a
+        // peer that does not read); what is queued still goes out.
         self.call_slots.close();
+        self.outbox.close();
         self.shutdown.cancel();
     }
 
@@ -287,7 +297,8 @@ impl Shared {
         out.push(b'}');
         match self.outbox.try_send(out) {
             Ok(()) => bump(&self.counters.cancels_sent),
-            Err(_) => tracing::debug!("outgoing queue full; not sending a cancel"),
+            Err(Refused::Full(_)) => tracing::debug!("outgoing queue full; not sending a cancel"),
+            Err(Refused::Closed) => {}
         }
     }
 }

@@ -58,7 +58,7 @@ impl Outbox {
     fn lock(&self) -> MutexGuard<'_, Lanes> {
         // Each operation leaves the lanes whole (pushes and pops), so a
         // panic elsewhere while holding the lock cannot corrupt them.
-        self.lanes.lock().unwrap_or_else(|e| e.into_inner())
+        super::lock(&self.lanes)
     }
 
     /// Queues `message` on the outgoing lane if there is room.

@@ -36,7 +36,7 @@ impl Pending {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding this lock cannot leave the map half-updated
         // (every operation is a single insert/remove), so poisoning is ignored.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        super::lock(&self.inner)
     }
 
     /// Registers call `id`, unless the connection has closed.

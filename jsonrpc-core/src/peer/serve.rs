@@ -19,7 +19,7 @@ use tracing::Instrument;
 use super::outbox::Refused;
 use super::slots::Slot;
 use super::stats::{bump, Counters};
-use super::{PeerHandle, Shared};
+use super::{lock, PeerHandle, Shared};
 use crate::message::{write_array, Dialect, Id, Notification, Request, Response};
 use crate::router::Handling;
 use crate::{ErrorObject, RequestContext, Router};
@@ -149,7 +149,7 @@ pub(crate) fn start_priority(
 /// task per request would then be the largest cost of serving it), and
 /// otherwise in a task of its own (see [`PeerConfig::inline_handlers`]).
 /// `reply` is lent the connection rather than given it, so that the usual
-/// case spends nothing on reference counts.
+/// case takes no reference counts for the reply.
 ///
 /// The first poll gets a waker that does nothing. That loses no wake-up: a
 /// handler that returns `Pending` is handed to a new task, which polls it
@@ -212,8 +212,8 @@ fn release(slot: Slot, shared: &Shared) {
 struct Serving {
     handling: Handling,
     span: tracing::Span,
-    /// The id under which its cancel token is registered, if it has one.
-    cancel_id: Option<Id>,
+    /// Whether its cancel token is registered under its id.
+    cancellable: bool,
 }
 
 impl Serving {
@@ -228,7 +228,6 @@ impl Serving {
             lock(&shared.in_flight).insert(req.id.clone(), token.clone());
             token
         });
-        let cancel_id = track_cancel.then(|| req.id.clone());
         let span = tracing::debug_span!("rpc.request", method = %req.method, id = %req.id);
         let ctx = RequestContext::new(Some(req.id.clone()), req.dialect, token, peer.clone());
         shared
@@ -238,7 +237,7 @@ impl Serving {
         Serving {
             handling: router.handle(req, ctx),
             span,
-            cancel_id,
+            cancellable: track_cancel,
         }
     }
 
@@ -256,8 +255,8 @@ impl Serving {
         let counters: &Counters = &shared.counters;
         counters.requests_in_flight.fetch_sub(1, Ordering::Relaxed);
         bump(&counters.requests_handled);
-        if let Some(id) = &self.cancel_id {
-            lock(&shared.in_flight).remove(id);
+        if self.cancellable {
+            lock(&shared.in_flight).remove(self.handling.id());
         }
         Answer::Handled(self.handling)
     }
@@ -380,8 +379,4 @@ fn too_large(answer: Answer, limit: usize) -> Answer {
     ));
     let (id, dialect) = answer.id_and_dialect();
     Answer::Made(Response::error_object(id.clone(), &error, dialect))
-}
-
-pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

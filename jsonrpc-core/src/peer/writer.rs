@@ -71,20 +71,26 @@ impl<F: Framing> Writer<F> {
         while shared.outbox.take(&mut batch, usize::MAX) {
             self.frame_all(&mut batch, &mut buf);
         }
-        if flush(&self.shared, &mut io, &mut buf).await.is_ok() {
-            let _ = io.shutdown().await;
-        }
+        // A peer that does not read holds this no longer than any write.
+        let last = async {
+            flush(&self.shared, &mut io, &mut buf).await?;
+            io.shutdown().await
+        };
+        let _ = match self.shared.config.write_timeout {
+            None => last.await,
+            Some(limit) => tokio::time::timeout(limit, last).await.unwrap_or(Ok(())),
+        };
     }
 
     /// Frames a batch of messages into `buf`. A message the framing refuses
     /// is dropped and logged; the ones around it still go out.
     fn frame_all(&mut self, batch: &mut Vec<Vec<u8>>, buf: &mut BytesMut) {
-        for message in batch.drain(..) {
-            if let Err(e) = self.framing.encode(&message, buf) {
+        for message in batch.iter() {
+            if let Err(e) = self.framing.encode(message, buf) {
                 tracing::error!(error = %e, "dropping an outgoing message the framing cannot carry");
             }
-            self.shared.buffers.give(message);
         }
+        self.shared.buffers.give(batch.drain(..));
     }
 }
 
