@@ -34,4 +34,4 @@ pub use peer::{
     CallError, CloseReason, InactivityProbe, NotifyError, Peer, PeerConfig, PeerHandle, PeerStats,
     WireCancel,
 };
-pub use router::{ErrorFormat, Handling, RequestContext, Router};
+pub use router::{ErrorFormat, Handling, Notifying, RequestContext, Router};

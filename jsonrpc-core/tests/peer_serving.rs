@@ -66,42 +66,94 @@ async fn a_panicking_handler_gets_internal_error_and_the_connection_lives_on() {
 }
 
 #[tokio::test]
-async fn notifications_are_handled_one_at_a_time_in_arrival_order() {
-    let seen = Arc::new(Mutex::new(Vec::new()));
+async fn notification_handlers_start_in_arrival_order_and_waiting_ones_overlap() {
+    let started = Arc::new(Mutex::new(Vec::new()));
+    let finished = Arc::new(AtomicUsize::new(0));
     let running = Arc::new(AtomicUsize::new(0));
+    let most_at_once = Arc::new(AtomicUsize::new(0));
     let mut router = Router::new();
     {
-        let (seen, running) = (seen.clone(), running.clone());
+        let (started, finished) = (started.clone(), finished.clone());
+        let (running, most_at_once) = (running.clone(), most_at_once.clone());
         router.method_fn("note", move |(n,): (u64,), _| {
-            let (seen, running) = (seen.clone(), running.clone());
+            let (started, finished) = (started.clone(), finished.clone());
+            let (running, most_at_once) = (running.clone(), most_at_once.clone());
             async move {
-                assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0, "overlap");
-                // Yield a varying number of times so an unordered runner would reorder.
+                // Before the first wait: ordered.
+                started.lock().unwrap().push(n);
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most_at_once.fetch_max(now, Ordering::SeqCst);
+                // Yield a varying number of times: the rest runs in a task.
                 for _ in 0..(n % 7) {
                     tokio::task::yield_now().await;
                 }
-                seen.lock().unwrap().push(n);
                 running.fetch_sub(1, Ordering::SeqCst);
+                finished.fetch_add(1, Ordering::SeqCst);
                 Ok::<_, ErrorObject>(())
             }
         });
     }
     let (_server, mut raw) = peer_and_raw(router, PeerConfig::default());
+    let mut batch = String::new();
     for n in 0..500u64 {
-        raw.send_json(json!({"jsonrpc":"2.0","method":"note","params":[n]}))
-            .await;
+        batch.push_str(&json!({"jsonrpc":"2.0","method":"note","params":[n]}).to_string());
+        batch.push('\n');
     }
+    raw.send(batch.trim_end()).await;
     // A request after them: its reply proves the notifications were read.
     raw.send(r#"{"jsonrpc":"2.0","id":"done","method":"nope"}"#)
         .await;
     assert_eq!(raw.recv().await["id"], "done");
+    assert_eq!(*started.lock().unwrap(), (0..500).collect::<Vec<_>>());
     within(async {
-        while seen.lock().unwrap().len() < 500 {
+        while finished.load(Ordering::SeqCst) < 500 {
             tokio::task::yield_now().await;
         }
     })
     .await;
-    assert_eq!(*seen.lock().unwrap(), (0..500).collect::<Vec<_>>());
+    assert!(
+        most_at_once.load(Ordering::SeqCst) > 1,
+        "handlers that wait do not hold up the next notification"
+    );
+}
+
+#[tokio::test]
+async fn at_the_notification_task_limit_reading_waits_for_one_to_finish() {
+    let gate = Arc::new(Notify::new());
+    let started = Arc::new(AtomicUsize::new(0));
+    let mut router = Router::new();
+    {
+        let (gate, started) = (gate.clone(), started.clone());
+        router.notification_fn("wait", move |_: Value, _| {
+            let (gate, started) = (gate.clone(), started.clone());
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                gate.notified().await;
+            }
+        });
+    }
+    let config = PeerConfig::default().max_notification_tasks(2);
+    let (server, mut raw) = peer_and_raw(router, config);
+    for _ in 0..3 {
+        raw.send(r#"{"jsonrpc":"2.0","method":"wait"}"#).await;
+    }
+    raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"nope"}"#)
+        .await;
+    within(async {
+        while started.load(Ordering::SeqCst) < 3 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    // Two wait in tasks; the third ran to its first wait on the reader,
+    // which now waits for room before it reads on.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(server.stats().requests_received, 0, "reading waits");
+    gate.notify_waiters();
+    assert_eq!(within(raw.recv()).await["id"], 1);
+    gate.notify_waiters();
 }
 
 #[tokio::test]
@@ -170,7 +222,7 @@ async fn an_all_notification_batch_gets_no_reply_and_an_empty_batch_is_invalid()
 }
 
 #[tokio::test]
-async fn past_the_concurrency_limit_requests_queue_then_are_refused() {
+async fn past_the_concurrency_limit_requests_are_refused_at_once() {
     let gate = Arc::new(Notify::new());
     let started = Arc::new(AtomicUsize::new(0));
     let mut router = Router::new();
@@ -185,17 +237,15 @@ async fn past_the_concurrency_limit_requests_queue_then_are_refused() {
             }
         });
     }
-    let config = PeerConfig::default()
-        .max_concurrent_requests(2)
-        .request_queue(1);
+    let config = PeerConfig::default().max_concurrent_requests(2);
     let (server, mut raw) = peer_and_raw(router, config);
     for id in 0..6 {
         raw.send_json(json!({"jsonrpc":"2.0","id": id,"method":"block"}))
             .await;
     }
-    // Two run, one waits, the other three are refused at once with -32000.
+    // Two run, the other four are refused at once with -32000.
     let mut refused = Vec::new();
-    while refused.len() < 3 {
+    while refused.len() < 4 {
         let reply = raw.recv().await;
         assert_eq!(reply["error"]["code"], ErrorObject::SERVER_OVERLOADED);
         refused.push(reply["id"].as_u64().unwrap());
@@ -212,21 +262,14 @@ async fn past_the_concurrency_limit_requests_queue_then_are_refused() {
     }
     assert_eq!(started.load(Ordering::SeqCst), 2);
     assert_eq!(server.stats().requests_in_flight, 2);
-    assert_eq!(server.stats().requests_rejected, 3);
-    assert_eq!(refused, vec![3, 4, 5]);
-    // Release everything: the accepted three are all answered.
-    let mut answered = 0;
-    while answered < 3 {
-        gate.notify_waiters();
-        tokio::task::yield_now().await;
-        if let Ok(reply) =
-            tokio::time::timeout(std::time::Duration::from_millis(5), raw.recv()).await
-        {
-            assert_eq!(reply["result"], "released");
-            answered += 1;
-        }
+    assert_eq!(server.stats().requests_rejected, 4);
+    assert_eq!(refused, vec![2, 3, 4, 5]);
+    // Release both: the accepted two are answered.
+    gate.notify_waiters();
+    for _ in 0..2 {
+        assert_eq!(within(raw.recv()).await["result"], "released");
     }
-    assert_eq!(server.stats().requests_handled, 3);
+    assert_eq!(server.stats().requests_handled, 2);
 }
 
 #[tokio::test]
@@ -519,7 +562,6 @@ async fn priority_methods_are_answered_while_every_slot_is_busy() {
     }
     let config = PeerConfig::default()
         .max_concurrent_requests(1)
-        .request_queue(0)
         .priority_methods(vec!["echo".into()]);
     let (server, mut raw) = peer_and_raw(router, config);
     raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"block"}"#)

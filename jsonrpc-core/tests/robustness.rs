@@ -35,15 +35,10 @@ fn hopping_router() -> Router {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handlers_that_call_each_other_under_tight_limits_never_deadlock() {
-    // Both sides: 2 requests at a time, 2 more may wait up to 100 ms. 1,000
+    // Both sides: 4 requests at a time, the next refused at once. 1,000
     // calls from each end at once, every one of them three hops deep, so
     // every slot is soon held by a handler waiting on the other side.
-    let tight = || {
-        PeerConfig::default()
-            .max_concurrent_requests(2)
-            .request_queue(2)
-            .queue_timeout(Duration::from_millis(100))
-    };
+    let tight = || PeerConfig::default().max_concurrent_requests(4);
     let (a, b) = pair(hopping_router(), tight(), hopping_router(), tight());
     let calls = |peer: PeerHandle| {
         (0..1000).map(move |_| {
@@ -111,7 +106,6 @@ async fn a_probe_is_answered_while_every_slot_is_busy_and_a_large_message_is_in_
     });
     let server_config = PeerConfig::default()
         .max_concurrent_requests(2)
-        .request_queue(0)
         .priority_methods(vec!["echo".into()]);
     let (ours, theirs) = tokio::io::duplex(256 * 1024);
     let codec = || JsonStreamCodec::new().with_max_frame(64 * 1024 * 1024);
@@ -198,9 +192,7 @@ async fn thousands_of_timed_out_calls_leave_no_pending_state_and_every_late_repl
             }
         });
     }
-    let roomy = PeerConfig::default()
-        .max_concurrent_requests(N)
-        .request_queue(0);
+    let roomy = PeerConfig::default().max_concurrent_requests(N);
     let (server, client) = pair(server_router, roomy, Router::new(), PeerConfig::default());
     let calls = (0..N).map(|_| client.call_raw("late", None, Some(Duration::from_millis(200))));
     let results = within(futures::future::join_all(calls)).await;

@@ -27,9 +27,7 @@ pub struct PeerConfig {
     pub(crate) dialect: DialectMode,
     pub(crate) reject_unknown_members: bool,
     pub(crate) max_concurrent_requests: usize,
-    pub(crate) request_queue: usize,
-    pub(crate) queue_timeout: Duration,
-    pub(crate) notification_queue: usize,
+    pub(crate) max_notification_tasks: usize,
     pub(crate) outgoing_queue: usize,
     pub(crate) control_queue: usize,
     pub(crate) max_batch: usize,
@@ -50,10 +48,8 @@ impl Default for PeerConfig {
         PeerConfig {
             dialect: DialectMode::Detect,
             reject_unknown_members: false,
-            max_concurrent_requests: 64,
-            request_queue: 256,
-            queue_timeout: Duration::from_secs(10),
-            notification_queue: 1024,
+            max_concurrent_requests: 256,
+            max_notification_tasks: 1024,
             outgoing_queue: 1024,
             control_queue: 4096,
             max_batch: 1024,
@@ -96,22 +92,18 @@ setters! {
     /// Treat unknown top-level members as an invalid message (OVSDB and SPDK
     /// do). Default: `false`, they are ignored.
     reject_unknown_members / get_reject_unknown_members: bool;
-    /// How many incoming requests run at once. Default: 64.
+    /// How many of the peer's requests may be running at once (a batch
+    /// counts as one). Every request is started as it is read, so that
+    /// requests start in arrival order; one more is answered at once with
+    /// -32000 "Server overloaded", so reading (and with it, replies to our
+    /// own calls) never waits for handlers. Default: 256.
     max_concurrent_requests / get_max_concurrent_requests: usize;
-    /// How many incoming requests may wait for a free slot. One more is
-    /// answered at once with -32000 "Server overloaded", so reading (and with
-    /// it, replies to our own calls) never waits for handlers. Default: 256.
-    request_queue / get_request_queue: usize;
-    /// How long a request may wait in that queue for a slot before it too is
-    /// answered -32000. Without it, two peers whose handlers call each other
-    /// could wedge for good: every slot held by a handler waiting on a
-    /// request queued at the other side. Default: 10 s.
-    queue_timeout / get_queue_timeout: Duration;
-    /// How many incoming notifications may wait to be handled. Notifications
-    /// are handled one at a time in arrival order; when this queue is full,
-    /// reading pauses until there is room (a notification cannot be refused
-    /// with an error). Default: 1024.
-    notification_queue / get_notification_queue: usize;
+    /// How many notification handlers may be waiting at once. A notification
+    /// handler runs on the reader until it first has to wait, and goes on in
+    /// a task of its own from there; at this many such tasks, reading waits
+    /// until one finishes (a notification cannot be refused with an error).
+    /// Default: 1024.
+    max_notification_tasks / get_max_notification_tasks: usize;
     /// How many outgoing messages may wait for the writer. Calls and replies
     /// wait for room. Default: 1024.
     outgoing_queue / get_outgoing_queue: usize;
@@ -166,17 +158,20 @@ setters! {
     /// the largest legitimate message takes on the slowest link (OVSDB
     /// initial syncs run to hundreds of MB). Default: none.
     read_frame_timeout / get_read_frame_timeout: Option<Duration>;
-    /// Start each request's handler on the connection's reader, and give it
-    /// a task of its own only if it has to wait. Most handlers answer
-    /// without waiting, and a task per request is then the largest cost of
-    /// serving it. The price: what a handler does before its first `.await`
-    /// delays reading the next message of that connection (never other
-    /// connections, nor replies already queued). Turn it off when handlers
-    /// compute for long before they first wait and a multi-threaded runtime
-    /// should spread one connection's requests over its threads; every
-    /// request's handler then runs in a task of its own (only the making of
-    /// its future, such as decoding typed params, stays on the reader).
-    /// Default: `true`.
+    /// Poll each request's handler first on the connection's reader, and
+    /// give it a task of its own only if it has to wait. Most handlers
+    /// answer without waiting, and a task per request is then the largest
+    /// cost of serving it; and what a handler does before it first waits
+    /// is then ordered with the connection's other messages (see
+    /// [`Peer`](crate::Peer)). The price: that work delays reading the next
+    /// message of that connection (never other connections, nor replies
+    /// already queued). Turn it off when request handlers compute for long
+    /// before they first wait and a multi-threaded runtime should spread one
+    /// connection's requests over its threads: every request's future then
+    /// runs in a task of its own, and only the call of the handler (for a
+    /// closure, the code before its `async` block; decoding typed params)
+    /// stays on the reader, in order. Notification handlers are always
+    /// polled first on the reader. Default: `true`.
     inline_handlers / get_inline_handlers: bool;
 }
 

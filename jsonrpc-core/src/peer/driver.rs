@@ -1,21 +1,20 @@
 //! The reader, and the life of a connection from start to close.
 //!
-//! The reader decodes frames and hands each message on without waiting for any
-//! handler: replies complete their calls, requests go to the bounded request
-//! queue (or are refused at once when it is full), notifications go to the
-//! ordered notification queue. It only waits when that last queue is full, as
-//! a notification cannot be refused.
+//! The reader decodes frames and takes each message in turn, in arrival
+//! order: a reply completes its call, a request or a notification has its
+//! handler started (see [`serve`] for what that guarantees), a request past
+//! `max_concurrent_requests` is refused at once. It never waits for a
+//! handler to finish, except at `max_notification_tasks` notification
+//! handlers waiting, as a notification cannot be refused.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 use super::lock;
-use super::serve::{self, Answer, BatchEntry, Queued, Reply, Work};
+use super::serve::{self, Answer, BatchEntry, Reply};
 use super::stats::{add, bump};
 use super::writer::Writer;
 use super::{CloseReason, PeerHandle, Shared};
@@ -64,22 +63,7 @@ pub(crate) async fn run<R, W, F>(
     let shared = peer.shared.clone();
     let config = &shared.config;
     let writer_task = tokio::spawn(writer.run(writer_io));
-    // Admission is counted by the reader, so this channel never fills.
-    let (requests, request_rx) =
-        mpsc::channel(config.max_concurrent_requests.max(1) + config.request_queue);
-    let (notifications, notification_rx) = mpsc::channel(config.notification_queue.max(1));
     let tracker = TaskTracker::new();
-    let dispatcher = tokio::spawn(serve::dispatch(
-        request_rx,
-        router.clone(),
-        peer.clone(),
-        tracker.clone(),
-    ));
-    let notifier = tokio::spawn(serve::notifications(
-        notification_rx,
-        router.clone(),
-        peer.clone(),
-    ));
     let parser = MessageParser::new(config.dialect)
         .reject_unknown_members(config.reject_unknown_members)
         .max_batch(config.max_batch);
@@ -90,26 +74,19 @@ pub(crate) async fn run<R, W, F>(
         router,
         peer: peer.clone(),
         tracker: tracker.clone(),
-        requests,
-        notifications,
     };
     if let Some(probe) = config.inactivity_probe.clone() {
         tokio::spawn(super::probe::run(probe, peer.clone()));
     }
     let end = reader_state.read_all(reader).await;
-    // Closing the queues lets the dispatcher and notifier finish what is queued.
     drop(reader_state);
     match end {
         ReadEnd::Drain(reason) => {
             // No reply can come any more: our calls fail now. The peer's
             // requests still get their replies, within the drain deadline.
             shared.pending.close(reason.clone());
-            let drained = async {
-                let _ = dispatcher.await;
-                let _ = notifier.await;
-                tracker.close();
-                tracker.wait().await;
-            };
+            tracker.close();
+            let drained = tracker.wait();
             // A close() while draining (a server's shutdown deadline, say)
             // ends the wait too: it has cancelled the handlers already.
             tokio::select! {
@@ -142,8 +119,6 @@ struct Reader<F> {
     router: Arc<Router>,
     peer: PeerHandle,
     tracker: TaskTracker,
-    requests: mpsc::Sender<Queued>,
-    notifications: mpsc::Sender<Notification>,
 }
 
 impl<F: Framing> Reader<F> {
@@ -277,34 +252,13 @@ impl<F: Framing> Reader<F> {
             serve::start_priority(req, &self.router, &self.peer, &self.tracker);
             return;
         }
-        if !self.admit() {
-            tracing::debug!(method = %req.method, id = %req.id, "request queue full; refusing");
-            serve::refuse(Work::Request(req), &self.shared, &self.router);
-            return;
-        }
-        self.run_or_queue(Work::Request(req));
-    }
-
-    /// Starts admitted work at once when a slot is free and nothing waits
-    /// ahead of it; queues it for the dispatcher otherwise.
-    fn run_or_queue(&self, work: Work) {
-        let shared = &self.shared;
-        if shared.queued.load(Ordering::Acquire) == 0 {
-            if let Some(slot) = shared.slots.try_take() {
-                serve::start(work, slot, &self.router, &self.peer, &self.tracker);
-                return;
+        match self.shared.slots.try_take() {
+            Some(slot) => serve::start(req, slot, &self.router, &self.peer, &self.tracker),
+            None => {
+                tracing::debug!(method = %req.method, id = %req.id, "too many requests running; refusing");
+                let reply = serve::overloaded(&req, &self.shared, &self.router);
+                serve::reply_now(&self.shared, Reply::One(Answer::Made(reply)));
             }
-        }
-        shared.queued.fetch_add(1, Ordering::AcqRel);
-        // Admission keeps the queue within its capacity, so this only fails
-        // once the dispatcher is gone (the connection is closing).
-        let queued = Queued {
-            work,
-            since: tokio::time::Instant::now(),
-        };
-        if self.requests.try_send(queued).is_err() {
-            shared.queued.fetch_sub(1, Ordering::AcqRel);
-            shared.admitted.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -314,18 +268,6 @@ impl<F: Framing> Reader<F> {
             .priority_methods
             .iter()
             .any(|m| m == method)
-    }
-
-    /// Takes a place among the requests running or waiting, if one is free.
-    fn admit(&self) -> bool {
-        let config = &self.shared.config;
-        let limit = config.max_concurrent_requests.max(1) + config.request_queue;
-        let admitted = &self.shared.admitted;
-        if admitted.fetch_add(1, Ordering::AcqRel) < limit {
-            return true;
-        }
-        admitted.fetch_sub(1, Ordering::AcqRel);
-        false
     }
 
     async fn on_notification(&mut self, n: Notification) {
@@ -341,15 +283,7 @@ impl<F: Framing> Reader<F> {
                 return;
             }
         }
-        // Usually there is room; only a full queue makes reading wait.
-        let n = match self.notifications.try_send(n) {
-            Err(mpsc::error::TrySendError::Full(n)) => n,
-            _ => return,
-        };
-        tokio::select! {
-            _ = self.notifications.send(n) => {}
-            _ = self.shared.shutdown.cancelled() => {}
-        }
+        serve::notify(n, &self.router, &self.peer, &self.tracker).await;
     }
 
     fn on_invalid(&self, invalid: Invalid) -> Result<(), CloseReason> {
@@ -394,12 +328,23 @@ impl<F: Framing> Reader<F> {
 
     async fn on_batch(&mut self, items: Vec<Result<Message, Invalid>>) -> Result<(), CloseReason> {
         // The parser refuses a batch past `max_batch` (see `MessageParser::max_batch`).
+        // A batch's requests take one slot together.
+        let has_requests = items
+            .iter()
+            .any(|item| matches!(item, Ok(Message::Request(_))));
+        let slot = has_requests.then(|| self.shared.slots.try_take()).flatten();
         let mut entries = Vec::with_capacity(items.len());
+        // In the batch's order, like messages one by one.
         for item in items {
             match item {
                 Ok(Message::Request(req)) => {
                     bump(&self.shared.counters.requests_received);
-                    entries.push(BatchEntry::Run(req));
+                    entries.push(match slot {
+                        Some(_) => BatchEntry::start(req, &self.router, &self.peer),
+                        None => {
+                            BatchEntry::Answer(serve::overloaded(&req, &self.shared, &self.router))
+                        }
+                    });
                 }
                 Ok(Message::Notification(n)) => self.on_notification(n).await,
                 Ok(Message::Response(r)) => self.on_reply(r),
@@ -411,13 +356,20 @@ impl<F: Framing> Reader<F> {
                 }
             }
         }
-        if entries.is_empty() {
-            return Ok(());
-        }
-        if self.admit() {
-            self.run_or_queue(Work::Batch(entries));
-        } else {
-            serve::refuse(Work::Batch(entries), &self.shared, &self.router);
+        match slot {
+            Some(slot) => serve::finish_batch(entries, slot, &self.peer, &self.tracker),
+            // Nothing ran: every entry is answered already.
+            None if !entries.is_empty() => {
+                let answers = entries
+                    .into_iter()
+                    .filter_map(|entry| match entry {
+                        BatchEntry::Answer(resp) => Some(Answer::Made(resp)),
+                        BatchEntry::Run(_) => None,
+                    })
+                    .collect();
+                serve::reply_now(&self.shared, Reply::Batch(answers));
+            }
+            None => {}
         }
         Ok(())
     }

@@ -1,22 +1,42 @@
 //! The peer: one JSON-RPC connection, both client and server.
 //!
-//! A connection runs as a few tasks that never wait on each other's work:
+//! A connection is a reader, a writer, and the handlers that wait:
 //!
 //! ```text
-//!            +--> replies ------------> pending calls (by id) --> callers
-//! reader ----+--> requests  (bounded) --> dispatcher --> handlers (<= N at once)
-//!            +--> notifications (bounded) --> one handler at a time, in order
-//!
+//!            +--> replies ----------> pending calls (by id) --> callers
+//! reader ----+--> requests ---------> handler, polled here first --+--> task if it waits
+//!  (one      +--> notifications ----> handler, polled here first --+
+//!  message
+//!  at a time)
 //! callers, handlers, cancels --> outgoing (bounded) --+
 //! reader's own error replies, priority replies -------+--> writer (control lane first)
 //! ```
 //!
-//! The reader only ever hands messages on: a reply completes its call at once,
-//! a request that finds the request queue full is answered -32000 on the spot,
-//! so a peer whose handlers are all busy waiting on calls to the other side can
-//! still read the replies they wait for. Either side may call the other: OVSDB
-//! servers send `update` and `echo` to clients, language servers ask their
-//! clients for configuration.
+//! # Arrival order
+//!
+//! Per connection, messages take effect in the order they arrived. The
+//! reader takes one message at a time: a reply completes its call; a request
+//! or a notification has its handler called and polled once, right there.
+//! So everything a handler does before its first `.await` that has to wait
+//! has happened before the reader looks at the next message: before any
+//! later notification or request on this connection is handled, and before
+//! any later reply reaches its caller. An OVSDB client thus applies the
+//! `update` that precedes its `transact` reply before that reply returns; a
+//! language server applies `didChange` before it starts on the completion
+//! that follows.
+//!
+//! # Never wedged
+//!
+//! The reader never waits for a handler to finish. A handler that has to
+//! wait goes on in a task of its own, unordered from then on, so work that
+//! awaits — a call to the same peer, I/O, a lock — belongs after the
+//! handler's ordered part, and can never stop the connection from reading
+//! the replies it waits for. Requests past
+//! [`max_concurrent_requests`](PeerConfig::max_concurrent_requests) are
+//! refused at once. The one wait: at
+//! [`max_notification_tasks`](PeerConfig::max_notification_tasks)
+//! notification handlers still waiting, reading pauses until one finishes
+//! (a notification cannot be refused).
 //!
 //! When the peer closes its sending side, our pending calls fail at once with
 //! [`CallError::ConnectionClosed`], running handlers get up to
@@ -61,6 +81,11 @@ use pending::Pending;
 use stats::{bump, Counters};
 
 /// Sets up a connection: its framing, router and settings.
+///
+/// Its messages take effect in arrival order, and it never waits for a
+/// handler to finish (see [the module](self) for both guarantees): a
+/// handler's work up to its first `.await` that has to wait is ordered with
+/// the connection's other messages; from there on it runs concurrently.
 ///
 /// ```
 /// use jsonrpc_core::{codec::LineCodec, ErrorObject, Peer, Router};
@@ -137,9 +162,8 @@ impl<F: Framing + Clone> Peer<F> {
             started: tokio::time::Instant::now(),
             reason: OnceLock::new(),
             in_flight: Mutex::default(),
-            admitted: Default::default(),
-            queued: Default::default(),
             slots: slots::Slots::new(config.max_concurrent_requests),
+            notification_slots: slots::Slots::new(config.max_notification_tasks),
             config,
         });
         let handle = PeerHandle {
@@ -187,13 +211,10 @@ pub(crate) struct Shared {
     last_input_ms: AtomicU64,
     started: tokio::time::Instant,
     reason: OnceLock<CloseReason>,
-    /// The peer's requests (a batch counts as one) running or waiting to run;
-    /// the reader refuses one more past `max_concurrent_requests + request_queue`.
-    admitted: std::sync::atomic::AtomicUsize,
-    /// Of those, how many wait in the dispatcher's queue.
-    queued: std::sync::atomic::AtomicUsize,
-    /// One slot per request that may run at once.
+    /// One slot per request (a batch counts as one) that may run at once.
     slots: Arc<slots::Slots>,
+    /// One slot per notification handler that may go on waiting at once.
+    notification_slots: Arc<slots::Slots>,
     /// Tokens of the peer's requests being handled, for on-wire cancels.
     in_flight: Mutex<std::collections::HashMap<Id, CancellationToken>>,
 }

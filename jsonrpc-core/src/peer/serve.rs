@@ -1,18 +1,22 @@
-//! Serving the peer's calls: the dispatcher, handler runs, batches, notifications.
+//! Serving the peer's calls: requests, batches and notifications.
 //!
-//! Requests wait in a bounded queue for one of `max_concurrent_requests`
-//! slots, then run: on the reader until they first wait, and as their own
-//! tasks from there (or from the start, without `inline_handlers`; batches
-//! always get a task). A batch takes one slot and runs its
-//! entries concurrently with each other; its replies go out as one array in
-//! the order of the requests. Notifications run one at a time, in order.
+//! Everything the peer sends is started by the reader, in the order it
+//! arrived: the reader calls the handler and polls its future once, right
+//! there. What a handler does before its first `.await` that has to wait
+//! has therefore happened before the reader looks at the next message. A
+//! handler that has to wait goes on in a task of its own and holds nothing
+//! up: requests then run concurrently (at most `max_concurrent_requests`
+//! at once; one more is answered -32000 at once), and so do notification
+//! handlers (at most `max_notification_tasks`; at that limit reading waits
+//! for one to finish). A batch's entries start in order too; its replies go
+//! out as one array in the order of the requests.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::task::Context;
 
 use futures::future::join_all;
-use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -24,109 +28,82 @@ use crate::message::{write_array, Dialect, Id, Notification, Request, Response};
 use crate::router::Handling;
 use crate::{ErrorObject, RequestContext, Router};
 
-/// Work for the dispatcher.
-pub(crate) enum Work {
-    Request(Request),
-    /// A batch's entries in order: a request to run, or an answer already known.
-    Batch(Vec<BatchEntry>),
-}
-
-/// Work waiting for a slot, and since when.
-pub(crate) struct Queued {
-    pub(crate) work: Work,
-    pub(crate) since: tokio::time::Instant,
-}
-
+/// One entry of a batch, in the batch's order.
 pub(crate) enum BatchEntry {
-    Run(Request),
+    /// A request, started as it was read.
+    Run(Serving),
+    /// An answer known without running anything (an invalid entry's error,
+    /// or a refusal).
     Answer(Response),
 }
 
-/// Takes queued requests, waits for a free slot, and starts each.
-///
-/// The reader starts a request itself when a slot is free and nothing is
-/// queued ahead of it; this task only serves the ones that had to wait, in
-/// the order they came.
-pub(crate) async fn dispatch(
-    mut queue: mpsc::Receiver<Queued>,
-    router: Arc<Router>,
-    peer: PeerHandle,
-    tracker: TaskTracker,
-) {
-    let shared = peer.shared.clone();
-    // Made once: a `cancelled()` future per loop pass would register a new
-    // waiter on the token each time.
-    let shutdown = shared.shutdown.clone().cancelled_owned();
-    tokio::pin!(shutdown);
-    let wait_limit = shared.config.queue_timeout;
-    loop {
-        let Queued { work, since } = tokio::select! {
-            biased;
-            _ = &mut shutdown => break,
-            w = queue.recv() => match w { Some(w) => w, None => break },
-        };
-        // Requests must not wait for a slot forever: when the handlers that
-        // hold the slots are themselves waiting on requests queued at the
-        // peer, only giving up on the queue breaks the cycle.
-        let slot = tokio::select! {
-            biased;
-            _ = &mut shutdown => break,
-            s = shared.slots.take() => Some(s),
-            _ = tokio::time::sleep_until(since + wait_limit) => None,
-        };
-        shared.queued.fetch_sub(1, Ordering::AcqRel);
-        match slot {
-            Some(slot) => start(work, slot, &router, &peer, &tracker),
-            None => {
-                tracing::debug!(waited = ?wait_limit, "no free slot in time; refusing");
-                shared.admitted.fetch_sub(1, Ordering::AcqRel);
-                refuse(work, &shared, &router);
-            }
-        }
-    }
+/// The overload error (-32000) for a request that found no free slot.
+pub(crate) fn overloaded(req: &Request, shared: &Shared, router: &Router) -> Response {
+    bump(&shared.counters.requests_rejected);
+    let error = router.format_error(&ErrorObject::overloaded(), req.dialect);
+    Response::err(req.id.clone(), error, req.dialect)
 }
 
-/// Answers every request in `work` with the overload error, at once.
-pub(crate) fn refuse(work: Work, shared: &Shared, router: &Router) {
-    let overloaded = |req: &Request| {
-        bump(&shared.counters.requests_rejected);
-        let error = router.format_error(&ErrorObject::overloaded(), req.dialect);
-        Answer::Made(Response::err(req.id.clone(), error, req.dialect))
-    };
-    let reply = match work {
-        Work::Request(req) => Reply::One(overloaded(&req)),
-        Work::Batch(entries) => Reply::Batch(
-            entries
-                .into_iter()
-                .map(|entry| match entry {
-                    BatchEntry::Run(req) => overloaded(&req),
-                    BatchEntry::Answer(resp) => Answer::Made(resp),
-                })
-                .collect(),
-        ),
-    };
-    reply_now(shared, reply);
-}
-
-/// Starts admitted work, holding `slot` until its reply is queued.
+/// Starts an admitted request, holding `slot` until its reply is queued.
 pub(crate) fn start(
-    work: Work,
+    req: Request,
     slot: Slot,
-    router: &Arc<Router>,
+    router: &Router,
     peer: &PeerHandle,
     tracker: &TaskTracker,
 ) {
-    match work {
-        Work::Request(req) => serve(req, router, peer, tracker, move |answer, peer, tracker| {
-            reply_and_release(answer, slot, peer, tracker)
-        }),
-        // Batches are rare enough that they always get a task.
-        Work::Batch(entries) => {
-            let (router, peer) = (router.clone(), peer.clone());
-            tracker.spawn(async move {
-                run_batch(&router, &peer, entries).await;
-                release(slot, &peer.shared);
-            });
+    serve(req, router, peer, tracker, move |answer, peer, tracker| {
+        reply_and_release(Reply::One(answer), slot, peer, tracker)
+    });
+}
+
+/// A batch's requests were started as they were read; this answers
+/// the batch once they are all done, holding `slot` until its reply is
+/// queued: at once when none of them had to wait, else from a task.
+pub(crate) fn finish_batch(
+    entries: Vec<BatchEntry>,
+    slot: Slot,
+    peer: &PeerHandle,
+    tracker: &TaskTracker,
+) {
+    let all_done = entries.iter().all(|entry| match entry {
+        BatchEntry::Run(serving) => serving.done,
+        BatchEntry::Answer(_) => true,
+    });
+    if all_done {
+        let answers = entries
+            .into_iter()
+            .map(|entry| entry.finish(peer))
+            .collect();
+        reply_and_release(Reply::Batch(answers), slot, peer, tracker);
+        return;
+    }
+    let (peer, tracker2) = (peer.clone(), tracker.clone());
+    tracker.spawn(async move {
+        let answers = join_all(entries.into_iter().map(|entry| entry.run(&peer))).await;
+        reply_and_release(Reply::Batch(answers), slot, &peer, &tracker2);
+    });
+}
+
+impl BatchEntry {
+    /// Starts a batch's request, as [`start`] starts a single one.
+    pub(crate) fn start(req: Request, router: &Router, peer: &PeerHandle) -> Self {
+        let mut serving = Serving::begin(router, peer, req);
+        serving.poll_first(peer);
+        BatchEntry::Run(serving)
+    }
+
+    fn finish(self, peer: &PeerHandle) -> Answer {
+        match self {
+            BatchEntry::Run(serving) => serving.finish(peer),
+            BatchEntry::Answer(resp) => Answer::Made(resp),
+        }
+    }
+
+    async fn run(self, peer: &PeerHandle) -> Answer {
+        match self {
+            BatchEntry::Run(serving) => serving.run(peer).await,
+            BatchEntry::Answer(resp) => Answer::Made(resp),
         }
     }
 }
@@ -135,12 +112,49 @@ pub(crate) fn start(
 /// the control lane, ahead of queued calls and replies.
 pub(crate) fn start_priority(
     req: Request,
-    router: &Arc<Router>,
+    router: &Router,
     peer: &PeerHandle,
     tracker: &TaskTracker,
 ) {
     serve(req, router, peer, tracker, |answer, peer, _| {
         reply_now(&peer.shared, Reply::One(answer))
+    });
+}
+
+/// Handles a notification: its handler is called and polled once here, on
+/// the reader; if it has to wait, it goes on in a task of its own. At
+/// `max_notification_tasks` such tasks, this waits for one to finish (the
+/// one place the reader waits on handlers: a notification cannot be
+/// refused).
+pub(crate) async fn notify(
+    n: Notification,
+    router: &Router,
+    peer: &PeerHandle,
+    tracker: &TaskTracker,
+) {
+    let span = tracing::debug_span!("rpc.notification", method = %n.method);
+    let ctx = RequestContext::new(None, n.dialect, None, peer.clone());
+    let mut notifying = router.handle_notification(n, ctx);
+    let polled = {
+        let _entered = span.enter();
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        Pin::new(&mut notifying).poll(&mut cx)
+    };
+    if polled.is_ready() {
+        return;
+    }
+    let shared = &peer.shared;
+    let slot = match shared.notification_slots.try_take() {
+        Some(slot) => slot,
+        None => tokio::select! {
+            biased;
+            _ = shared.shutdown.cancelled() => return,
+            slot = shared.notification_slots.take() => slot,
+        },
+    };
+    tracker.spawn(async move {
+        notifying.instrument(span).await;
+        drop(slot);
     });
 }
 
@@ -151,11 +165,6 @@ pub(crate) fn start_priority(
 /// `reply` is lent the connection rather than given it, so that the usual
 /// case takes no reference counts for the reply.
 ///
-/// The first poll gets a waker that does nothing. That loses no wake-up: a
-/// handler that returns `Pending` is handed to a new task, which polls it
-/// again at once, and that poll registers the task's real waker and sees
-/// anything that became ready in between.
-///
 /// [`PeerConfig::inline_handlers`]: super::PeerConfig::inline_handlers
 fn serve(
     req: Request,
@@ -165,16 +174,9 @@ fn serve(
     reply: impl FnOnce(Answer, &PeerHandle, &TaskTracker) + Send + 'static,
 ) {
     let mut serving = Serving::begin(router, peer, req);
-    if peer.shared.config.inline_handlers {
-        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
-        let polled = {
-            let _entered = serving.span.enter();
-            serving.handling.poll_done(&mut cx)
-        };
-        if polled.is_ready() {
-            reply(serving.finish(peer), peer, tracker);
-            return;
-        }
+    if serving.poll_first(peer) {
+        reply(serving.finish(peer), peer, tracker);
+        return;
     }
     let (peer, tracker2) = (peer.clone(), tracker.clone());
     tracker.spawn(async move {
@@ -183,43 +185,39 @@ fn serve(
     });
 }
 
-/// Queues a request's reply behind the calls and replies already waiting,
-/// then gives back its slot and its place among the admitted. Without room
-/// in the queue, a task waits for it, so the reader never does.
-fn reply_and_release(answer: Answer, slot: Slot, peer: &PeerHandle, tracker: &TaskTracker) {
+/// Queues a reply behind the calls and replies already waiting, then gives
+/// back the slot its requests held. Without room in the queue, a task waits
+/// for it, so the reader never does.
+fn reply_and_release(reply: Reply, slot: Slot, peer: &PeerHandle, tracker: &TaskTracker) {
     let shared = &peer.shared;
-    let out = encode_reply(shared, Reply::One(answer));
+    let out = encode_reply(shared, reply);
     match shared.outbox.try_send(out) {
         // Closed: the connection is closing and nobody can be told.
-        Ok(()) | Err(Refused::Closed) => release(slot, shared),
+        Ok(()) | Err(Refused::Closed) => drop(slot),
         Err(Refused::Full(out)) => {
             let shared = shared.clone();
             tracker.spawn(async move {
                 let _ = shared.outbox.send(out).await;
-                release(slot, &shared);
+                drop(slot);
             });
         }
     }
 }
 
-/// Gives back a slot, and the place the work took when it was admitted.
-fn release(slot: Slot, shared: &Shared) {
-    drop(slot);
-    shared.admitted.fetch_sub(1, Ordering::AcqRel);
-}
-
 /// A request going through the router, and the bookkeeping around it.
-struct Serving {
+pub(crate) struct Serving {
     handling: Handling,
     span: tracing::Span,
     /// Whether its cancel token is registered under its id.
     cancellable: bool,
+    /// The handler has finished (its first poll did not have to wait).
+    done: bool,
 }
 
 impl Serving {
-    /// Its cancellation token is the connection's own unless the protocol
-    /// has an on-wire cancel, which needs a token per request: most
-    /// connections thus spend nothing on tokens per request.
+    /// Calls the handler. Its cancellation token is the connection's own
+    /// unless the protocol has an on-wire cancel, which needs a token per
+    /// request: most connections thus spend nothing on tokens per request.
     fn begin(router: &Router, peer: &PeerHandle, req: Request) -> Self {
         let shared = &peer.shared;
         let track_cancel = shared.config.wire_cancel.is_some();
@@ -234,11 +232,32 @@ impl Serving {
             .counters
             .requests_in_flight
             .fetch_add(1, Ordering::Relaxed);
+        let handling = {
+            let _entered = span.enter();
+            router.handle(req, ctx)
+        };
         Serving {
-            handling: router.handle(req, ctx),
+            handling,
             span,
             cancellable: track_cancel,
+            done: false,
         }
+    }
+
+    /// Polls the handler once, here (unless the connection starts handlers
+    /// in tasks); true if it finished.
+    ///
+    /// The poll gets a waker that does nothing. That loses no wake-up: a
+    /// handler that returns `Pending` is handed to a task, which polls it
+    /// again at once, and that poll registers the task's real waker and sees
+    /// anything that became ready in between.
+    fn poll_first(&mut self, peer: &PeerHandle) -> bool {
+        if peer.shared.config.inline_handlers {
+            let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+            let _entered = self.span.enter();
+            self.done = self.handling.poll_done(&mut cx).is_ready();
+        }
+        self.done
     }
 
     async fn run(mut self, peer: &PeerHandle) -> Answer {
@@ -259,40 +278,6 @@ impl Serving {
             lock(&shared.in_flight).remove(self.handling.id());
         }
         Answer::Handled(self.handling)
-    }
-}
-
-async fn run_batch(router: &Router, peer: &PeerHandle, entries: Vec<BatchEntry>) {
-    let replies = join_all(entries.into_iter().map(|entry| async move {
-        match entry {
-            BatchEntry::Run(req) => Serving::begin(router, peer, req).run(peer).await,
-            BatchEntry::Answer(resp) => Answer::Made(resp),
-        }
-    }))
-    .await;
-    if !replies.is_empty() {
-        send_reply(&peer.shared, Reply::Batch(replies)).await;
-    }
-}
-
-/// Handles notifications one at a time, in the order they arrived.
-pub(crate) async fn notifications(
-    mut queue: mpsc::Receiver<Notification>,
-    router: Arc<Router>,
-    peer: PeerHandle,
-) {
-    let shared = peer.shared.clone();
-    let shutdown = shared.shutdown.clone().cancelled_owned();
-    tokio::pin!(shutdown);
-    loop {
-        let n = tokio::select! {
-            biased;
-            _ = &mut shutdown => break,
-            n = queue.recv() => match n { Some(n) => n, None => break },
-        };
-        let span = tracing::debug_span!("rpc.notification", method = %n.method);
-        let ctx = RequestContext::new(None, n.dialect, None, peer.clone());
-        router.handle_notification(n, ctx).instrument(span).await;
     }
 }
 
@@ -357,13 +342,6 @@ fn encode_reply(shared: &Shared, mut reply: Reply) -> Vec<u8> {
     out.clear();
     limited.write(&mut out);
     out
-}
-
-/// Queues a reply behind the calls and replies already waiting.
-pub(crate) async fn send_reply(shared: &Shared, reply: Reply) {
-    let out = encode_reply(shared, reply);
-    // The writer is gone only when the connection is closed; nobody can be told.
-    let _ = shared.outbox.send(out).await;
 }
 
 /// Queues a reply on the control lane, ahead of queued traffic, without

@@ -19,7 +19,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use futures::FutureExt;
 use rustc_hash::FxHashMap;
 
 pub use context::RequestContext;
@@ -204,55 +203,112 @@ impl Router {
         }
     }
 
-    /// Handles one notification. A notification for a method (not a
-    /// notification handler) runs the method and drops its result, as
-    /// JSON-RPC 2.0 asks. Failures are logged, since nobody awaits a reply.
-    pub async fn handle_notification(&self, n: Notification, ctx: RequestContext) {
-        let result = match self.routes.get(n.method.as_str()) {
+    /// Handles one notification: the returned future runs its handler.
+    /// Never panics, even when the handler does.
+    ///
+    /// A notification for a method (not a notification handler) runs the
+    /// method and drops its result, as JSON-RPC 2.0 asks. Failures are
+    /// logged, since nobody awaits a reply. Like [`handle`](Self::handle),
+    /// the future is [`Unpin`] and owns what it needs, so a connection polls
+    /// it first on its reader and moves it to a task only if it has to wait.
+    pub fn handle_notification(&self, n: Notification, ctx: RequestContext) -> Notifying {
+        let state = match self.routes.get(n.method.as_str()) {
             Some(Route::Notification(h)) => {
                 match catch_unwind(AssertUnwindSafe(|| h.notify(n.params, ctx))) {
-                    Ok(fut) => {
-                        catch_panic(&n.method, fut.map(|r| r.map_err(HandlerError::Standard)))
-                            .await
-                            .map(|_| ())
-                    }
-                    Err(panic) => Err(panicked(&n.method, panic)),
+                    Ok(fut) => Notice::Notification(fut),
+                    Err(panic) => Notice::Failed(panicked(&n.method, panic)),
                 }
             }
             Some(Route::Method(h)) => {
                 match catch_unwind(AssertUnwindSafe(|| h.call(n.params, ctx))) {
-                    Ok(mut call) => {
-                        let run = std::future::poll_fn(move |cx| {
-                            let done = ready!(call.poll_run(cx));
-                            // Dropped here, under the guard: it is user code.
-                            call.discard();
-                            Poll::Ready(done)
-                        });
-                        catch_panic(&n.method, run).await
-                    }
-                    Err(panic) => Err(panicked(&n.method, panic)),
+                    Ok(call) => Notice::Method(call),
+                    Err(panic) => Notice::Failed(panicked(&n.method, panic)),
                 }
             }
-            None => Err(ErrorObject::method_not_found(&n.method).into()),
+            None => Notice::Failed(ErrorObject::method_not_found(&n.method).into()),
         };
-        if let Err(e) = result {
-            let shown = match &e {
-                HandlerError::Method(raw) => raw.get().to_owned(),
-                HandlerError::Standard(e) => e.to_string(),
-            };
-            tracing::warn!(method = %n.method, error = %shown, "notification failed");
+        Notifying {
+            state,
+            method: n.method,
         }
     }
 }
 
-/// Runs a handler future, turning a panic into -32603.
-async fn catch_panic<T>(
-    method: &str,
-    fut: impl Future<Output = Result<T, HandlerError>>,
-) -> Result<T, HandlerError> {
-    match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(r) => r,
-        Err(panic) => Err(panicked(method, panic)),
+/// A notification being handled (see [`Router::handle_notification`]).
+#[must_use = "a notification is only handled when its future is polled"]
+pub struct Notifying {
+    state: Notice,
+    method: MethodName,
+}
+
+enum Notice {
+    Notification(BoxFuture<Result<(), ErrorObject>>),
+    Method(HandlerCall),
+    Failed(HandlerError),
+    Finished,
+}
+
+impl Notifying {
+    /// The notification's method.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// Runs the handler one step; its failure, once it has one.
+    fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
+        match &mut self.state {
+            Notice::Notification(fut) => fut
+                .as_mut()
+                .poll(cx)
+                .map(|r| r.map_err(HandlerError::Standard)),
+            Notice::Method(call) => {
+                let done = ready!(call.poll_run(cx));
+                // Dropped here, under the caller's guard: it is user code.
+                call.discard();
+                Poll::Ready(done)
+            }
+            Notice::Failed(_) => match std::mem::replace(&mut self.state, Notice::Finished) {
+                Notice::Failed(e) => Poll::Ready(Err(e)),
+                _ => Poll::Ready(Ok(())),
+            },
+            Notice::Finished => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl Future for Notifying {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if matches!(this.state, Notice::Finished) {
+            return Poll::Ready(());
+        }
+        // This may run on a connection's reader, where a panic must not end
+        // the connection: the handler is polled, and dropped, under a guard.
+        let outcome = match catch_unwind(AssertUnwindSafe(|| this.poll_outcome(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(outcome)) => outcome,
+            Err(panic) => Err(panicked(&this.method, panic)),
+        };
+        let state = std::mem::replace(&mut this.state, Notice::Finished);
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(state)));
+        if let Err(e) = outcome {
+            let shown = match &e {
+                HandlerError::Method(raw) => raw.get().to_owned(),
+                HandlerError::Standard(e) => e.to_string(),
+            };
+            tracing::warn!(method = %this.method, error = %shown, "notification failed");
+        }
+        Poll::Ready(())
+    }
+}
+
+impl std::fmt::Debug for Notifying {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifying")
+            .field("method", &self.method)
+            .finish_non_exhaustive()
     }
 }
 
