@@ -31,7 +31,7 @@ mod method;
 
 pub use method::{Method, NotificationMethod};
 pub use peer::{
-    CallError, CloseReason, InactivityProbe, NotifyError, Peer, PeerConfig, PeerHandle, PeerStats,
-    WireCancel,
+    CallError, CloseReason, ConnectionId, ConnectionInfo, InactivityProbe, NotifyError, Peer,
+    PeerConfig, PeerHandle, PeerStats, WireCancel,
 };
 pub use router::{ErrorFormat, Handling, Notifying, RequestContext, Router};

@@ -34,6 +34,6 @@ pub use listen::{Accepted, Listener};
 pub use reconnect::{
     ConnectionState, OnConnect, ReconnectOptions, ReconnectingClient, WhileDisconnected,
 };
-pub use server::{RunningServer, Server, ServerStats};
+pub use server::{OnClose, OnOpen, RunningServer, Server, ServerStats};
 pub use stream::{memory_pair, stdio, Stream};
 pub use tls::{ClientTls, ServerTls, TlsError};

@@ -1,6 +1,8 @@
 //! A server: accept loops on one or more endpoints, one peer per connection.
 //!
-//! Every connection gets its own [`Peer`] serving the one shared router. The
+//! Every connection gets its own [`Peer`] serving the one shared router;
+//! an [`on_open`](Server::on_open) hook can give each its own state (or its
+//! own router), and an [`on_close`](Server::on_close) hook tears it down. The
 //! server caps how many connections are open at once: a connection past the
 //! cap is accepted and closed at once (and counted as refused), so its client
 //! learns right away instead of waiting in the kernel's backlog. Accept errors
@@ -17,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jsonrpc_core::codec::Framing;
-use jsonrpc_core::{Peer, PeerConfig, PeerHandle, Router};
+use jsonrpc_core::{CloseReason, ConnectionId, Peer, PeerConfig, PeerHandle, Router};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -50,7 +52,14 @@ pub struct Server<F> {
     max_connections: usize,
     handshake_timeout: Duration,
     tls: Option<ServerTls>,
+    on_open: Option<OnOpen<F>>,
+    on_close: Option<OnClose>,
 }
+
+/// The hook run as each connection opens (see [`Server::on_open`]).
+pub type OnOpen<F> = Arc<dyn Fn(Peer<F>) -> Peer<F> + Send + Sync>;
+/// The hook run once each connection has closed (see [`Server::on_close`]).
+pub type OnClose = Arc<dyn Fn(&PeerHandle, &CloseReason) + Send + Sync>;
 
 impl<F: Framing + Clone> Server<F> {
     /// A server whose connections use `framing`, with an empty router.
@@ -62,6 +71,8 @@ impl<F: Framing + Clone> Server<F> {
             max_connections: 1024,
             handshake_timeout: Duration::from_secs(10),
             tls: None,
+            on_open: None,
+            on_close: None,
         }
     }
 
@@ -96,6 +107,55 @@ impl<F: Framing + Clone> Server<F> {
         self
     }
 
+    /// Runs `hook` on each connection as it opens, before its first message
+    /// is read: it gets the connection's [`Peer`] as the server set it up
+    /// (its [`info`](Peer::info) says who connected) and returns it, with
+    /// the connection's state ([`Peer::state`]), or a router of its own.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::collections::HashSet;
+    /// use jsonrpc_core::{codec::JsonStreamCodec, ErrorObject, RequestContext, Router};
+    /// use jsonrpc_transport::Server;
+    ///
+    /// /// The keys one client watches.
+    /// #[derive(Default)]
+    /// struct Watches(HashSet<String>);
+    ///
+    /// let mut router = Router::new();
+    /// router.method_fn("watch", |(key,): (String,), ctx: RequestContext| {
+    ///     ctx.with_state(|w: &mut Watches| w.0.insert(key));
+    ///     async { Ok::<_, ErrorObject>(()) }
+    /// });
+    /// let server = Server::new(JsonStreamCodec::new())
+    ///     .router(router)
+    ///     .on_open(|peer| peer.state(Watches::default()))
+    ///     .on_close(|peer, reason| {
+    ///         let watches = peer.take_state::<Watches>().unwrap_or_default();
+    ///         tracing::info!(id = %peer.id(), %reason, watched = watches.0.len(), "gone");
+    ///     })
+    ///     .bind(["ptcp:0:127.0.0.1".parse()?])
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_open(mut self, hook: impl Fn(Peer<F>) -> Peer<F> + Send + Sync + 'static) -> Self {
+        self.on_open = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` exactly once for each connection that opened, once it
+    /// has closed, whatever closed it: the client, an I/O error or reset, a
+    /// limit, [`RunningServer::shutdown`], or dropping the server. It gets
+    /// the connection's handle (its id, info and state) and why it closed;
+    /// it is synchronous, and may spawn work that must wait.
+    pub fn on_close(
+        mut self,
+        hook: impl Fn(&PeerHandle, &CloseReason) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_close = Some(Arc::new(hook));
+        self
+    }
+
     /// Binds every endpoint (all or none) and starts serving.
     pub async fn bind(
         self,
@@ -115,7 +175,6 @@ impl<F: Framing + Clone> Server<F> {
             stop: CancellationToken::new(),
             tracker: TaskTracker::new(),
             live: Mutex::default(),
-            next_conn: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -132,6 +191,8 @@ impl<F: Framing + Clone> Server<F> {
                     router: self.router.clone(),
                     config: self.peer_config.clone(),
                     handshake_timeout: self.handshake_timeout,
+                    on_open: self.on_open.clone(),
+                    on_close: self.on_close.clone(),
                 };
                 tokio::spawn(accept_loop(listener, conn, shared.clone()))
             })
@@ -148,15 +209,14 @@ struct Shared {
     slots: Arc<Semaphore>,
     stop: CancellationToken,
     tracker: TaskTracker,
-    live: Mutex<HashMap<u64, PeerHandle>>,
-    next_conn: AtomicU64,
+    live: Mutex<HashMap<ConnectionId, PeerHandle>>,
     accepted: AtomicU64,
     refused: AtomicU64,
     failed: AtomicU64,
 }
 
 impl Shared {
-    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, PeerHandle>> {
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, PeerHandle>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -168,6 +228,8 @@ struct Connection<F> {
     router: Arc<Router>,
     config: PeerConfig,
     handshake_timeout: Duration,
+    on_open: Option<OnOpen<F>>,
+    on_close: Option<OnClose>,
 }
 
 async fn accept_loop<F: Framing + Clone>(
@@ -217,13 +279,16 @@ async fn accept_loop<F: Framing + Clone>(
                     return;
                 }
             };
-            let id = shared2.next_conn.fetch_add(1, Ordering::Relaxed);
-            let peer = stream.into_peer(
-                Peer::new(conn.framing)
-                    .router(conn.router)
-                    .config(conn.config),
-            );
-            tracing::debug!(peer = %peer_name, id, "connection open");
+            let mut setup = Peer::new(conn.framing)
+                .router(conn.router)
+                .config(conn.config)
+                .connection(stream.connection_info());
+            if let Some(on_open) = &conn.on_open {
+                setup = on_open(setup);
+            }
+            let peer = stream.into_peer(setup);
+            let id = peer.id();
+            tracing::debug!(peer = %peer_name, %id, "connection open");
             shared2.live().insert(id, peer.clone());
             // A shutdown that began before we registered must still reach us.
             if shared2.stop.is_cancelled() {
@@ -234,7 +299,10 @@ async fn accept_loop<F: Framing + Clone>(
             // room by the count is never refused for want of a slot.
             drop(slot);
             shared2.live().remove(&id);
-            tracing::debug!(peer = %peer_name, id, %reason, "connection closed");
+            tracing::debug!(peer = %peer_name, %id, %reason, "connection closed");
+            if let Some(on_close) = &conn.on_close {
+                on_close(&peer, &reason);
+            }
         });
     }
     tracing::debug!(%endpoint, "no longer accepting");

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use jsonrpc_core::codec::Framing;
-use jsonrpc_core::{Peer, PeerHandle};
+use jsonrpc_core::{ConnectionInfo, Peer, PeerHandle};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
@@ -38,7 +38,12 @@ impl Stream {
     /// let peer = stream.into_peer(Peer::new(JsonStreamCodec::new()));
     /// # Ok(()) }
     /// ```
+    ///
+    /// The peer's [`ConnectionInfo`] keeps its id and gains the other end's
+    /// address and, over TLS, its certificate's subject.
     pub fn into_peer<F: Framing + Clone>(self, peer: Peer<F>) -> PeerHandle {
+        let info = self.describe(peer.info().clone());
+        let peer = peer.connection(info);
         match self {
             Stream::Tcp(s) => {
                 let (r, w) = s.into_split();
@@ -51,6 +56,30 @@ impl Stream {
             Stream::TlsClient(s) => peer.spawn(s),
             Stream::TlsServer(s) => peer.spawn(s),
         }
+    }
+
+    /// A new connection's info for this stream: a fresh id, the other end's
+    /// address and, over TLS, the subject of its certificate.
+    pub fn connection_info(&self) -> ConnectionInfo {
+        self.describe(ConnectionInfo::new())
+    }
+
+    fn describe(&self, info: ConnectionInfo) -> ConnectionInfo {
+        let info = info.with_remote_addr(self.peer_addr());
+        match self.tls_subject() {
+            Some(subject) => info.with_tls_subject(subject),
+            None => info,
+        }
+    }
+
+    /// The subject of the certificate the other end presented over TLS.
+    fn tls_subject(&self) -> Option<String> {
+        let certs = match self {
+            Stream::TlsServer(s) => s.get_ref().1.peer_certificates(),
+            Stream::TlsClient(s) => s.get_ref().1.peer_certificates(),
+            Stream::Tcp(_) | Stream::Unix(_) => None,
+        }?;
+        crate::tls::subject(certs.first()?)
     }
 
     /// The other end's address, for logs.

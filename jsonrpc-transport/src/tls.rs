@@ -216,3 +216,11 @@ impl ClientTls {
             })
     }
 }
+
+/// A certificate's subject as RFC 4514 text (`CN=client,O=example`), or
+/// `None` if the certificate does not decode.
+pub(crate) fn subject(cert: &CertificateDer<'_>) -> Option<String> {
+    use x509_cert::der::Decode;
+    let cert = x509_cert::Certificate::from_der(cert.as_ref()).ok()?;
+    Some(cert.tbs_certificate.subject.to_string())
+}

@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use jsonrpc_core::codec::{JsonStreamCodec, LineCodec};
-use jsonrpc_core::{CallError, CloseReason, Peer, PeerHandle, Router};
+use jsonrpc_core::{
+    CallError, CloseReason, ConnectionId, ErrorObject, Peer, PeerHandle, RequestContext, Router,
+};
 use jsonrpc_transport::{
     connect, memory_pair, ClientTls, ConnectOptions, Endpoint, ListenEndpoint, RunningServer,
     Server, ServerTls, TlsError, TransportError,
@@ -520,4 +522,222 @@ async fn a_cancel_never_overtakes_its_request() {
         methods.push(message["method"].as_str().unwrap().to_owned());
     }
     assert_eq!(methods, ["filler", "slow", "$/cancelRequest"]);
+}
+
+// ---------------------------------------------------------------------------
+// Connections: identity, state, open and close hooks
+// ---------------------------------------------------------------------------
+
+/// What one client has done on its connection, kept as its state.
+#[derive(Default)]
+struct Session {
+    calls: u64,
+}
+
+/// Who the server says a caller is.
+#[derive(serde::Deserialize, Debug)]
+struct Whoami {
+    id: u64,
+    remote: Option<String>,
+    subject: Option<String>,
+    calls: u64,
+}
+
+/// Every hook run, in order: `(opened?, connection, close reason)`.
+type HookLog = Arc<Mutex<Vec<(bool, ConnectionId, Option<CloseReason>)>>>;
+
+/// A server that keeps a `Session` per connection and logs its hooks.
+fn hooked_server(log: &HookLog) -> Server<JsonStreamCodec> {
+    let mut router = Router::new();
+    router.method_fn("whoami", |_: (), ctx: RequestContext| {
+        let calls = ctx.with_state(|s: &mut Session| {
+            s.calls += 1;
+            s.calls
+        });
+        let info = ctx.peer().expect("on a connection").info().clone();
+        async move {
+            Ok::<_, ErrorObject>(serde_json::json!({
+                "id": info.id().get(),
+                "remote": info.remote_addr(),
+                "subject": info.tls_subject(),
+                "calls": calls,
+            }))
+        }
+    });
+    let (opened, closed) = (log.clone(), log.clone());
+    Server::new(JsonStreamCodec::new())
+        .router(router)
+        .on_open(move |peer| {
+            opened.lock().unwrap().push((true, peer.info().id(), None));
+            peer.state(Session::default())
+        })
+        .on_close(move |peer, reason| {
+            let session = peer.take_state::<Session>();
+            assert!(session.is_some(), "the state is there until taken");
+            closed
+                .lock()
+                .unwrap()
+                .push((false, peer.id(), Some(reason.clone())));
+        })
+}
+
+/// Each connection's hooks ran once each, opened before closed.
+fn assert_each_opened_and_closed_once(log: &HookLog, connections: usize) {
+    let log = log.lock().unwrap();
+    let opened: Vec<_> = log.iter().filter(|e| e.0).map(|e| e.1).collect();
+    let closed: Vec<_> = log.iter().filter(|e| !e.0).map(|e| e.1).collect();
+    assert_eq!(opened.len(), connections, "{log:?}");
+    let mut sorted_open = opened.clone();
+    sorted_open.sort();
+    sorted_open.dedup();
+    assert_eq!(sorted_open.len(), connections, "ids are distinct: {log:?}");
+    let mut sorted_closed = closed.clone();
+    sorted_closed.sort();
+    assert_eq!(sorted_open, sorted_closed, "closed once each: {log:?}");
+    for id in &opened {
+        let open_at = log.iter().position(|e| e.0 && e.1 == *id);
+        let close_at = log.iter().position(|e| !e.0 && e.1 == *id);
+        assert!(open_at < close_at, "{id} closed before it opened: {log:?}");
+    }
+}
+
+async fn whoami(peer: &PeerHandle) -> Whoami {
+    within("whoami", peer.call_raw_typed("whoami", ()))
+        .await
+        .expect("whoami")
+}
+
+/// Over TCP, Unix and TLS: each connection has its own id and state, knows
+/// its remote address (and over TLS the client certificate's subject), and
+/// its close hook runs exactly once whether the client closes, resets, or
+/// the server shuts down gracefully.
+async fn connections_have_identity_state_and_hooks(listen: &str, options: ConnectOptions) {
+    let log = HookLog::default();
+    let mut server = hooked_server(&log);
+    if listen.starts_with("pssl:") {
+        server = server.tls(server_tls());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let listen = listen.replace("DIR", &dir.path().display().to_string());
+    let server = server.bind([listen.parse().unwrap()]).await.unwrap();
+    let endpoint = connect_endpoint(&server, "127.0.0.1");
+    let open = || async {
+        let stream = connect(&endpoint, &options).await.expect("connect");
+        let local = match &stream {
+            jsonrpc_transport::Stream::Tcp(s) => s.local_addr().ok().map(|a| a.to_string()),
+            jsonrpc_transport::Stream::TlsClient(s) => {
+                s.get_ref().0.local_addr().ok().map(|a| a.to_string())
+            }
+            _ => None,
+        };
+        (stream.into_peer(Peer::new(JsonStreamCodec::new())), local)
+    };
+
+    let (a, a_local) = open().await;
+    let (b, _) = open().await;
+    let (first, again, other) = (whoami(&a).await, whoami(&a).await, whoami(&b).await);
+    assert_eq!(
+        (first.calls, again.calls, other.calls),
+        (1, 2, 1),
+        "state per connection"
+    );
+    assert_eq!(first.id, again.id);
+    assert_ne!(first.id, other.id);
+    let server_ids: Vec<u64> = server.connections().iter().map(|p| p.id().get()).collect();
+    assert!(server_ids.contains(&first.id) && server_ids.contains(&other.id));
+    match (&endpoint, a_local) {
+        (Endpoint::Unix(_), _) => assert_eq!(first.remote.as_deref(), Some("unix:(unnamed)")),
+        (_, local) => assert_eq!(first.remote, local, "the client's own address"),
+    }
+    match &endpoint {
+        Endpoint::Ssl { .. } => {
+            let subject = first.subject.expect("a client certificate");
+            assert!(subject.contains("CN=suite client"), "{subject}");
+        }
+        _ => assert_eq!(first.subject, None),
+    }
+
+    // The client closes.
+    a.close();
+    eventually("a's close hook", || log.lock().unwrap().len() == 3).await;
+
+    // The client resets (TCP only: a RST, no orderly close).
+    if let Endpoint::Tcp { host, port } = &endpoint {
+        let socket = tokio::net::TcpStream::connect((host.as_str(), *port))
+            .await
+            .unwrap();
+        let mut raw = socket;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        raw.write_all(br#"{"jsonrpc":"2.0","id":1,"method":"whoami"}"#)
+            .await
+            .unwrap();
+        let mut buf = [0u8; 256];
+        let n = within("a reply before the reset", raw.read(&mut buf))
+            .await
+            .unwrap();
+        assert!(n > 0);
+        socket2::SockRef::from(&raw)
+            .set_linger(Some(std::time::Duration::ZERO))
+            .unwrap();
+        drop(raw);
+        eventually("the reset connection's close hook", || {
+            log.lock().unwrap().len() == 5
+        })
+        .await;
+    }
+
+    // The server shuts down with connections open.
+    let (_c, _) = open().await;
+    eventually("c registered", || server.stats().connections_open == 2).await;
+    within(
+        "shutdown",
+        server.shutdown(std::time::Duration::from_secs(2)),
+    )
+    .await;
+    let reset = matches!(endpoint, Endpoint::Tcp { .. });
+    assert_each_opened_and_closed_once(&log, 3 + usize::from(reset));
+    drop(b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_connections_have_identity_state_and_hooks() {
+    connections_have_identity_state_and_hooks("ptcp:0:127.0.0.1", ConnectOptions::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_connections_have_identity_state_and_hooks() {
+    connections_have_identity_state_and_hooks("punix:DIR/hooks.sock", ConnectOptions::default())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_connections_have_identity_state_and_hooks() {
+    let options = ConnectOptions::default().tls(client_tls());
+    connections_have_identity_state_and_hooks("pssl:0:127.0.0.1", options).await;
+}
+
+/// Dropping a running server closes its connections; each close hook runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_server_runs_every_close_hook() {
+    let log = HookLog::default();
+    let server = hooked_server(&log)
+        .bind(["ptcp:0:127.0.0.1".parse().unwrap()])
+        .await
+        .unwrap();
+    let endpoint = connect_endpoint(&server, "127.0.0.1");
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let stream = connect(&endpoint, &ConnectOptions::default())
+            .await
+            .unwrap();
+        let peer = stream.into_peer(Peer::new(JsonStreamCodec::new()));
+        whoami(&peer).await;
+        clients.push(peer);
+    }
+    drop(server);
+    eventually("every close hook", || log.lock().unwrap().len() == 6).await;
+    assert_each_opened_and_closed_once(&log, 3);
+    for client in &clients {
+        within("the client sees the close", client.closed()).await;
+    }
 }

@@ -46,6 +46,7 @@
 
 mod buffers;
 mod config;
+mod connection;
 mod driver;
 mod error;
 mod outbox;
@@ -66,6 +67,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use config::{InactivityProbe, PeerConfig, WireCancel};
+pub use connection::{ConnectionId, ConnectionInfo};
 pub use error::{CallError, CloseReason, NotifyError};
 pub use stats::PeerStats;
 
@@ -104,6 +106,8 @@ pub struct Peer<F> {
     framing: F,
     router: Arc<Router>,
     config: PeerConfig,
+    info: ConnectionInfo,
+    state: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl<F: Framing + Clone> Peer<F> {
@@ -113,6 +117,8 @@ impl<F: Framing + Clone> Peer<F> {
             framing,
             router: Arc::new(Router::new()),
             config: PeerConfig::default(),
+            info: ConnectionInfo::new(),
+            state: None,
         }
     }
 
@@ -125,6 +131,50 @@ impl<F: Framing + Clone> Peer<F> {
     /// Uses these settings.
     pub fn config(mut self, config: PeerConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Describes the connection (transports set the other end's address
+    /// and TLS subject); by default it has a fresh id and nothing else.
+    pub fn connection(mut self, info: ConnectionInfo) -> Self {
+        self.info = info;
+        self
+    }
+
+    /// What this connection will be known as.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.info
+    }
+
+    /// Keeps `state` for this connection: the application's own value,
+    /// reached from every handler through
+    /// [`RequestContext::with_state`](crate::RequestContext::with_state) and
+    /// from outside through [`PeerHandle::with_state`]. It lives as long as
+    /// the connection's last handle.
+    ///
+    /// ```
+    /// use jsonrpc_core::{codec::LineCodec, ErrorObject, Peer, RequestContext, Router};
+    ///
+    /// /// What one client has put, kept per connection.
+    /// #[derive(Default)]
+    /// struct Session { puts: u64 }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut router = Router::new();
+    /// router.method_fn("put", |_: (String,), ctx: RequestContext| {
+    ///     let puts = ctx.with_state(|s: &mut Session| { s.puts += 1; s.puts });
+    ///     async move { Ok::<_, ErrorObject>(puts) }
+    /// });
+    /// let (a, b) = tokio::io::duplex(4096);
+    /// let server = Peer::new(LineCodec::new()).router(router).state(Session::default()).spawn(a);
+    /// let client = Peer::new(LineCodec::new()).spawn(b);
+    /// let n: u64 = client.call_raw_typed("put", ("x",)).await.unwrap();
+    /// assert_eq!(n, 1);
+    /// assert_eq!(server.with_state(|s: &mut Session| s.puts), Some(1));
+    /// # }
+    /// ```
+    pub fn state<S: std::any::Any + Send>(mut self, state: S) -> Self {
+        self.state = Some(Box::new(state));
         self
     }
 
@@ -147,6 +197,8 @@ impl<F: Framing + Clone> Peer<F> {
     {
         let config = self.config;
         let shared = Arc::new(Shared {
+            info: self.info,
+            state: connection::State::new(self.state),
             max_frame: self.framing.max_frame(),
             next_id: AtomicU64::new(0),
             call_slots: tokio::sync::Semaphore::new(config.max_pending_calls.max(1)),
@@ -187,6 +239,9 @@ impl<F: Framing + Clone> Peer<F> {
 
 /// State shared by a connection's tasks and handles.
 pub(crate) struct Shared {
+    info: ConnectionInfo,
+    /// The application's state for this connection.
+    state: connection::State,
     config: PeerConfig,
     max_frame: usize,
     next_id: AtomicU64,
@@ -324,8 +379,10 @@ impl Shared {
     }
 }
 
-/// A handle to a running connection: make calls, send notifications, read
-/// counters, close. Cheap to clone; every clone talks to the same connection.
+/// A handle to a running connection: make calls, send notifications, reach
+/// its state, read counters, close. Cheap to clone; every clone talks to the
+/// same connection. Handles compare equal, and hash alike, when they are
+/// handles to the same connection, so they can key a map of subscribers.
 #[derive(Clone)]
 pub struct PeerHandle {
     shared: Arc<Shared>,
@@ -334,12 +391,55 @@ pub struct PeerHandle {
 impl std::fmt::Debug for PeerHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PeerHandle")
+            .field("id", &self.shared.info.id())
             .field("closed", &self.shared.shutdown.is_cancelled())
             .finish()
     }
 }
 
+impl PartialEq for PeerHandle {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for PeerHandle {}
+
+impl std::hash::Hash for PeerHandle {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
+
 impl PeerHandle {
+    /// The connection's id.
+    pub fn id(&self) -> ConnectionId {
+        self.shared.info.id()
+    }
+
+    /// What is known about the connection: its id, the other end's address
+    /// and TLS subject.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.shared.info
+    }
+
+    /// Runs `f` with exclusive access to the connection's state (see
+    /// [`Peer::state`]); `None` if it has none, or none of type `S`.
+    ///
+    /// `f` is synchronous, so the lock is never held across an `.await` and
+    /// a handler cannot wedge the connection with it. Like any lock it is
+    /// not reentrant: calling `with_state` again from inside `f`, on the
+    /// same connection, blocks for good.
+    pub fn with_state<S: std::any::Any, R>(&self, f: impl FnOnce(&mut S) -> R) -> Option<R> {
+        self.shared.state.with(f)
+    }
+
+    /// Takes the connection's state out, if it is an `S` (say, to tear it
+    /// down once the connection has closed); later calls find none.
+    pub fn take_state<S: std::any::Any>(&self) -> Option<S> {
+        self.shared.state.take()
+    }
+
     /// Calls method `M` and waits for its typed reply, within the connection's
     /// default [`call_timeout`](PeerConfig::call_timeout).
     ///

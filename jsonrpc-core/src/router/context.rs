@@ -83,6 +83,21 @@ impl RequestContext {
         self.token().is_cancelled()
     }
 
+    /// The id of the connection the call came in on; `None` for a
+    /// [`detached`](Self::detached) context.
+    pub fn connection_id(&self) -> Option<crate::ConnectionId> {
+        self.peer().map(PeerHandle::id)
+    }
+
+    /// Runs `f` with exclusive access to the connection's state (see
+    /// [`Peer::state`](crate::Peer::state)); `None` if there is none of
+    /// type `S`, or no connection. Called before the handler's first
+    /// `.await`, it sees the state as the messages before this one left it.
+    /// `f` is synchronous, so the lock is never held across an `.await`.
+    pub fn with_state<S: std::any::Any, R>(&self, f: impl FnOnce(&mut S) -> R) -> Option<R> {
+        self.peer()?.with_state(f)
+    }
+
     /// The connection the call came in on, to call the other side back.
     /// `None` for a [`detached`](Self::detached) context.
     pub fn peer(&self) -> Option<&PeerHandle> {
