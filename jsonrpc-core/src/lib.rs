@@ -31,7 +31,8 @@ mod method;
 
 pub use method::{Method, NotificationMethod};
 pub use peer::{
-    CallError, CloseReason, ConnectionId, ConnectionInfo, InactivityProbe, NotifyError, Peer,
-    PeerConfig, PeerHandle, PeerStats, WireCancel,
+    CallError, CloseReason, ConnectionId, ConnectionInfo, InactivityProbe, NotifyError, Overflow,
+    Peer, PeerConfig, PeerHandle, PeerStats, SharedNotification, Subscribe, Subscription,
+    SubscriptionError, TrySendError, WireCancel,
 };
 pub use router::{ErrorFormat, Handling, Notifying, RequestContext, Router};

@@ -65,10 +65,34 @@ pub(crate) fn write_typed_params<P: Serialize>(
     dialect: Dialect,
     out: &mut Vec<u8>,
 ) -> Result<(), serde_json::Error> {
+    write_params_with(dialect, out, |out| serde_json::to_writer(out, params))
+}
+
+/// Writes params that are JSON text already, with the same checks as
+/// [`write_typed_params`].
+pub(crate) fn write_params_text(
+    json: &[u8],
+    dialect: Dialect,
+    out: &mut Vec<u8>,
+) -> Result<(), serde_json::Error> {
+    write_params_with(dialect, out, |out| {
+        out.extend_from_slice(json);
+        Ok(())
+    })
+}
+
+/// Writes `,"params":` and the value `write_value` appends, then leaves the
+/// params out if they are `null`, or takes them back and refuses them if
+/// they cannot be params in `dialect`.
+fn write_params_with(
+    dialect: Dialect,
+    out: &mut Vec<u8>,
+    write_value: impl FnOnce(&mut Vec<u8>) -> Result<(), serde_json::Error>,
+) -> Result<(), serde_json::Error> {
     let start = out.len();
     out.extend_from_slice(br#","params":"#);
     let value = out.len();
-    let written = serde_json::to_writer(&mut *out, params)
+    let written = write_value(&mut *out)
         .and_then(|()| params_present(out.get(value..).unwrap_or_default(), dialect));
     match written {
         Ok(true) => Ok(()),

@@ -41,6 +41,7 @@ pub struct PeerConfig {
     pub(crate) priority_methods: Vec<Cow<'static, str>>,
     pub(crate) read_frame_timeout: Option<Duration>,
     pub(crate) inline_handlers: bool,
+    pub(crate) overflow: super::Overflow,
 }
 
 impl Default for PeerConfig {
@@ -63,6 +64,7 @@ impl Default for PeerConfig {
             priority_methods: Vec::new(),
             read_frame_timeout: None,
             inline_handlers: true,
+            overflow: super::Overflow::Close,
         }
     }
 }
@@ -173,6 +175,11 @@ setters! {
     /// stays on the reader, in order. Notification handlers are always
     /// polled first on the reader. Default: `true`.
     inline_handlers / get_inline_handlers: bool;
+    /// What [`PeerHandle::try_send`](crate::PeerHandle::try_send) and
+    /// `try_notify` do when the outgoing queue is full: close the
+    /// connection, or drop and mark it lagging. Default:
+    /// [`Overflow::Close`](crate::Overflow::Close).
+    overflow / get_overflow: super::Overflow;
 }
 
 /// A request sent after a stretch of silence from the peer, to learn whether

@@ -283,6 +283,11 @@ impl<F: Framing> Reader<F> {
                 return;
             }
         }
+        // Subscribers first, then the router's handler, if it has one
+        // (a notification only subscribed to is no unknown method).
+        if self.shared.deliver(&n) && !self.router.has_route(&n.method) {
+            return;
+        }
         serve::notify(n, &self.router, &self.peer, &self.tracker).await;
     }
 

@@ -32,6 +32,11 @@ pub enum CloseReason {
     /// the control queue (of this many replies) was full.
     #[error("the peer is not reading our replies: {0} of them are waiting to be sent")]
     Overwhelmed(usize),
+    /// A notification sent with `try_send` found the outgoing queue (of this
+    /// many messages) full, and the connection's policy is
+    /// [`Overflow::Close`](crate::Overflow::Close): the peer fell behind.
+    #[error("the peer fell behind: its outgoing queue of {0} messages was full")]
+    Lagged(usize),
     /// A message began arriving but was not complete within the
     /// [`read_frame_timeout`](crate::PeerConfig::read_frame_timeout) (a
     /// slowloris, or a peer that hung mid-message).

@@ -49,12 +49,14 @@ mod config;
 mod connection;
 mod driver;
 mod error;
+mod fanout;
 mod outbox;
 mod pending;
 mod probe;
 mod serve;
 mod slots;
 mod stats;
+mod subscribe;
 mod writer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,7 +71,9 @@ use tracing::Instrument;
 pub use config::{InactivityProbe, PeerConfig, WireCancel};
 pub use connection::{ConnectionId, ConnectionInfo};
 pub use error::{CallError, CloseReason, NotifyError};
+pub use fanout::{Overflow, SharedNotification, TrySendError};
 pub use stats::PeerStats;
+pub use subscribe::{Subscribe, Subscription, SubscriptionError};
 
 use crate::codec::{FrameTooLarge, Framing};
 use crate::message::{
@@ -210,6 +214,8 @@ impl<F: Framing + Clone> Peer<F> {
             stop_reading: CancellationToken::new(),
             finished: CancellationToken::new(),
             last_input_ms: AtomicU64::new(0),
+            lagged: AtomicU64::new(0),
+            subscriptions: Default::default(),
             peer_dialect: Default::default(),
             started: tokio::time::Instant::now(),
             reason: OnceLock::new(),
@@ -264,6 +270,11 @@ pub(crate) struct Shared {
     peer_dialect: std::sync::atomic::AtomicU8,
     /// When input last arrived, in milliseconds since `started`.
     last_input_ms: AtomicU64,
+    /// Notifications dropped since the connection began lagging
+    /// ([`Overflow::Lag`]); 0 when it is not.
+    lagged: AtomicU64,
+    /// Streams of notifications the application subscribed to.
+    subscriptions: subscribe::Subscriptions,
     started: tokio::time::Instant,
     reason: OnceLock<CloseReason>,
     /// One slot per request (a batch counts as one) that may run at once.
@@ -292,6 +303,9 @@ impl Shared {
         self.call_slots.close();
         self.outbox.close();
         self.shutdown.cancel();
+        // After the cancel: a subscription made from now on sees it, and
+        // ends at once (see `subscribe_with`).
+        self.subscriptions.close();
     }
 
     /// The dialect our own calls and notifications are written in: the
@@ -629,7 +643,10 @@ impl PeerHandle {
 
     /// A snapshot of this connection's counters.
     pub fn stats(&self) -> PeerStats {
-        self.shared.counters.snapshot(self.shared.pending.len())
+        let shared = &self.shared;
+        let mut stats = shared.counters.snapshot(shared.pending.len());
+        stats.outgoing_backlog = shared.outbox.backlog() as u64;
+        stats
     }
 
     /// Closes the connection: pending calls fail, running handlers are

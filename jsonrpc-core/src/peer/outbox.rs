@@ -16,13 +16,46 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
+use bytes::Bytes;
 use tokio::sync::{Notify, Semaphore, TryAcquireError};
+
+/// One encoded message waiting for the writer: written for this connection
+/// alone, or shared with other connections (a notification sent to many,
+/// serialized once).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Out {
+    Owned(Vec<u8>),
+    Shared(Bytes),
+}
+
+impl Out {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Out::Owned(v) => v,
+            Out::Shared(b) => b,
+        }
+    }
+
+    /// The buffer, if it is this connection's to reuse.
+    pub(crate) fn into_owned(self) -> Option<Vec<u8>> {
+        match self {
+            Out::Owned(v) => Some(v),
+            Out::Shared(_) => None,
+        }
+    }
+}
+
+impl From<Vec<u8>> for Out {
+    fn from(v: Vec<u8>) -> Self {
+        Out::Owned(v)
+    }
+}
 
 /// Why a message was not queued.
 #[derive(Debug)]
 pub(crate) enum Refused {
     /// The lane is at its limit.
-    Full(Vec<u8>),
+    Full(Out),
     /// The writer is gone: the connection has closed (the message is dropped).
     Closed,
 }
@@ -30,6 +63,7 @@ pub(crate) enum Refused {
 pub(crate) struct Outbox {
     lanes: Mutex<Lanes>,
     control_limit: usize,
+    outgoing_limit: usize,
     /// One permit per free place on the outgoing lane. tokio's semaphore
     /// hands freed places to waiting senders first come, first served, and
     /// a sender that does not wait cannot take one from under them.
@@ -40,8 +74,8 @@ pub(crate) struct Outbox {
 
 #[derive(Default)]
 struct Lanes {
-    control: VecDeque<Vec<u8>>,
-    outgoing: VecDeque<Vec<u8>>,
+    control: VecDeque<Out>,
+    outgoing: VecDeque<Out>,
     closed: bool,
 }
 
@@ -50,6 +84,7 @@ impl Outbox {
         Outbox {
             lanes: Mutex::default(),
             control_limit: control_limit.max(1),
+            outgoing_limit: outgoing_limit.clamp(1, Semaphore::MAX_PERMITS),
             room: Semaphore::new(outgoing_limit.clamp(1, Semaphore::MAX_PERMITS)),
             queued: Notify::new(),
         }
@@ -62,7 +97,8 @@ impl Outbox {
     }
 
     /// Queues `message` on the outgoing lane if there is room.
-    pub(crate) fn try_send(&self, message: Vec<u8>) -> Result<(), Refused> {
+    pub(crate) fn try_send(&self, message: impl Into<Out>) -> Result<(), Refused> {
+        let message = message.into();
         match self.room.try_acquire() {
             Ok(place) => {
                 place.forget();
@@ -75,7 +111,8 @@ impl Outbox {
 
     /// Queues `message` on the outgoing lane, waiting for room; hands it
     /// back if the connection closes first.
-    pub(crate) async fn send(&self, message: Vec<u8>) -> Result<(), Vec<u8>> {
+    pub(crate) async fn send(&self, message: impl Into<Out>) -> Result<(), Out> {
+        let message = message.into();
         match self.room.acquire().await {
             Ok(place) => {
                 place.forget();
@@ -86,7 +123,7 @@ impl Outbox {
     }
 
     /// Queues a message whose place is taken (the writer gives it back).
-    fn push_outgoing(&self, message: Vec<u8>) -> Result<(), Vec<u8>> {
+    fn push_outgoing(&self, message: Out) -> Result<(), Out> {
         {
             let mut lanes = self.lock();
             if lanes.closed {
@@ -99,7 +136,8 @@ impl Outbox {
     }
 
     /// Queues `message` on the control lane if there is room.
-    pub(crate) fn try_send_control(&self, message: Vec<u8>) -> Result<(), Refused> {
+    pub(crate) fn try_send_control(&self, message: impl Into<Out>) -> Result<(), Refused> {
+        let message = message.into();
         {
             let mut lanes = self.lock();
             if lanes.closed {
@@ -118,7 +156,7 @@ impl Outbox {
     /// first, until their bytes reach `max_bytes` (at least one message),
     /// waiting while both lanes are empty. False once the outbox is closed
     /// and empty.
-    pub(crate) async fn next_batch(&self, batch: &mut Vec<Vec<u8>>, max_bytes: usize) -> bool {
+    pub(crate) async fn next_batch(&self, batch: &mut Vec<Out>, max_bytes: usize) -> bool {
         if self.take(batch, max_bytes) {
             return true;
         }
@@ -140,7 +178,7 @@ impl Outbox {
 
     /// Moves what is queued into `batch` without waiting (see
     /// [`next_batch`](Self::next_batch)); true if anything was moved.
-    pub(crate) fn take(&self, batch: &mut Vec<Vec<u8>>, max_bytes: usize) -> bool {
+    pub(crate) fn take(&self, batch: &mut Vec<Out>, max_bytes: usize) -> bool {
         let mut bytes = 0;
         let mut freed = 0;
         {
@@ -156,7 +194,7 @@ impl Outbox {
                         None => break,
                     },
                 };
-                bytes += message.len().max(1);
+                bytes += message.as_bytes().len().max(1);
                 batch.push(message);
             }
         }
@@ -165,6 +203,12 @@ impl Outbox {
             self.room.add_permits(freed);
         }
         bytes > 0
+    }
+
+    /// How many messages wait on the outgoing lane (or are being queued).
+    pub(crate) fn backlog(&self) -> usize {
+        self.outgoing_limit
+            .saturating_sub(self.room.available_permits())
     }
 
     /// The writer is gone: refuse new messages, and release senders waiting
@@ -190,7 +234,9 @@ mod tests {
         let outbox = Outbox::new(2, 1);
         outbox.try_send(b"1".to_vec()).unwrap();
         outbox.try_send(b"2".to_vec()).unwrap();
-        assert!(matches!(outbox.try_send(b"3".to_vec()), Err(Refused::Full(m)) if m == b"3"));
+        assert!(
+            matches!(outbox.try_send(b"3".to_vec()), Err(Refused::Full(m)) if m.as_bytes() == b"3")
+        );
         outbox.try_send_control(b"c".to_vec()).unwrap();
         assert!(matches!(
             outbox.try_send_control(b"d".to_vec()),
@@ -198,13 +244,20 @@ mod tests {
         ));
         let mut batch = Vec::new();
         assert!(outbox.take(&mut batch, 1 << 20));
-        assert_eq!(batch, [b"c".to_vec(), b"1".to_vec(), b"2".to_vec()]);
+        assert_eq!(
+            batch,
+            [
+                b"c".to_vec().into(),
+                b"1".to_vec().into(),
+                Out::from(b"2".to_vec())
+            ]
+        );
         assert!(!outbox.take(&mut batch, 1 << 20), "nothing is left");
     }
 
     /// An outgoing lane of one place, taken by `a`, and a sender waiting to
     /// queue `b`.
-    async fn full_with_a_waiter() -> (Arc<Outbox>, JoinHandle<Result<(), Vec<u8>>>) {
+    async fn full_with_a_waiter() -> (Arc<Outbox>, JoinHandle<Result<(), Out>>) {
         let outbox = Arc::new(Outbox::new(1, 1));
         outbox.try_send(b"a".to_vec()).unwrap();
         let waiting = tokio::spawn({
@@ -230,7 +283,7 @@ mod tests {
         assert!(sent.expect("the waiter got the place").unwrap().is_ok());
         batch.clear();
         assert!(outbox.take(&mut batch, 1 << 20));
-        assert_eq!(batch, [b"b".to_vec()]);
+        assert_eq!(batch, [Out::from(b"b".to_vec())]);
     }
 
     #[test]
@@ -262,12 +315,12 @@ mod tests {
         let refused = tokio::time::timeout(Duration::from_secs(5), blocked).await;
         assert_eq!(
             refused.expect("close wakes it").unwrap(),
-            Err(b"c".to_vec())
+            Err(Out::from(b"c".to_vec()))
         );
         // Closed and drained: the writer is told there is nothing more.
         batch.clear();
         assert!(outbox.next_batch(&mut batch, 1 << 20).await);
-        assert_eq!(batch, [b"b".to_vec()]);
+        assert_eq!(batch, [Out::from(b"b".to_vec())]);
         batch.clear();
         assert!(!outbox.next_batch(&mut batch, 1 << 20).await);
     }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) struct Counters {
     pub(crate) calls_sent: AtomicU64,
     pub(crate) notifications_sent: AtomicU64,
+    pub(crate) notifications_dropped: AtomicU64,
     pub(crate) cancels_sent: AtomicU64,
     pub(crate) cancels_received: AtomicU64,
     pub(crate) replies_received: AtomicU64,
@@ -41,6 +42,12 @@ pub struct PeerStats {
     pub calls_pending: u64,
     /// Our notifications sent.
     pub notifications_sent: u64,
+    /// Our notifications dropped because the peer was lagging
+    /// ([`Overflow::Lag`](crate::Overflow::Lag)).
+    pub notifications_dropped: u64,
+    /// Our messages waiting for the writer right now: how far behind the
+    /// peer's reading is (at most `outgoing_queue`).
+    pub outgoing_backlog: u64,
     /// On-wire cancels sent for our dropped or timed-out calls (not counted
     /// in `notifications_sent`).
     pub cancels_sent: u64,
@@ -79,6 +86,8 @@ impl Counters {
             calls_sent: get(&self.calls_sent),
             calls_pending: calls_pending as u64,
             notifications_sent: get(&self.notifications_sent),
+            notifications_dropped: get(&self.notifications_dropped),
+            outgoing_backlog: 0,
             cancels_sent: get(&self.cancels_sent),
             cancels_received: get(&self.cancels_received),
             replies_received: get(&self.replies_received),

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use super::outbox::Out;
 use super::stats::add;
 use super::{CloseReason, Shared};
 use crate::codec::Framing;
@@ -84,13 +85,15 @@ impl<F: Framing> Writer<F> {
 
     /// Frames a batch of messages into `buf`. A message the framing refuses
     /// is dropped and logged; the ones around it still go out.
-    fn frame_all(&mut self, batch: &mut Vec<Vec<u8>>, buf: &mut BytesMut) {
+    fn frame_all(&mut self, batch: &mut Vec<Out>, buf: &mut BytesMut) {
         for message in batch.iter() {
-            if let Err(e) = self.framing.encode(message, buf) {
+            if let Err(e) = self.framing.encode(message.as_bytes(), buf) {
                 tracing::error!(error = %e, "dropping an outgoing message the framing cannot carry");
             }
         }
-        self.shared.buffers.give(batch.drain(..));
+        self.shared
+            .buffers
+            .give(batch.drain(..).filter_map(Out::into_owned));
     }
 }
 

@@ -169,6 +169,11 @@ impl Router {
         (self.error_format)(error, dialect)
     }
 
+    /// True if `name` has a handler of either kind.
+    pub fn has_route(&self, name: &str) -> bool {
+        self.routes.contains_key(name)
+    }
+
     /// True if `name` has a method handler.
     pub fn has_method(&self, name: &str) -> bool {
         matches!(self.routes.get(name), Some(Route::Method(_)))
@@ -215,17 +220,17 @@ impl Router {
         let state = match self.routes.get(n.method.as_str()) {
             Some(Route::Notification(h)) => {
                 match catch_unwind(AssertUnwindSafe(|| h.notify(n.params, ctx))) {
-                    Ok(fut) => Notice::Notification(fut),
-                    Err(panic) => Notice::Failed(panicked(&n.method, panic)),
+                    Ok(fut) => NotifyState::Notification(fut),
+                    Err(panic) => NotifyState::Failed(panicked(&n.method, panic)),
                 }
             }
             Some(Route::Method(h)) => {
                 match catch_unwind(AssertUnwindSafe(|| h.call(n.params, ctx))) {
-                    Ok(call) => Notice::Method(call),
-                    Err(panic) => Notice::Failed(panicked(&n.method, panic)),
+                    Ok(call) => NotifyState::Method(call),
+                    Err(panic) => NotifyState::Failed(panicked(&n.method, panic)),
                 }
             }
-            None => Notice::Failed(ErrorObject::method_not_found(&n.method).into()),
+            None => NotifyState::Failed(ErrorObject::method_not_found(&n.method).into()),
         };
         Notifying {
             state,
@@ -237,11 +242,11 @@ impl Router {
 /// A notification being handled (see [`Router::handle_notification`]).
 #[must_use = "a notification is only handled when its future is polled"]
 pub struct Notifying {
-    state: Notice,
+    state: NotifyState,
     method: MethodName,
 }
 
-enum Notice {
+enum NotifyState {
     Notification(BoxFuture<Result<(), ErrorObject>>),
     Method(HandlerCall),
     Failed(HandlerError),
@@ -257,21 +262,23 @@ impl Notifying {
     /// Runs the handler one step; its failure, once it has one.
     fn poll_outcome(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
         match &mut self.state {
-            Notice::Notification(fut) => fut
+            NotifyState::Notification(fut) => fut
                 .as_mut()
                 .poll(cx)
                 .map(|r| r.map_err(HandlerError::Standard)),
-            Notice::Method(call) => {
+            NotifyState::Method(call) => {
                 let done = ready!(call.poll_run(cx));
                 // Dropped here, under the caller's guard: it is user code.
                 call.discard();
                 Poll::Ready(done)
             }
-            Notice::Failed(_) => match std::mem::replace(&mut self.state, Notice::Finished) {
-                Notice::Failed(e) => Poll::Ready(Err(e)),
-                _ => Poll::Ready(Ok(())),
-            },
-            Notice::Finished => Poll::Ready(Ok(())),
+            NotifyState::Failed(_) => {
+                match std::mem::replace(&mut self.state, NotifyState::Finished) {
+                    NotifyState::Failed(e) => Poll::Ready(Err(e)),
+                    _ => Poll::Ready(Ok(())),
+                }
+            }
+            NotifyState::Finished => Poll::Ready(Ok(())),
         }
     }
 }
@@ -281,7 +288,7 @@ impl Future for Notifying {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        if matches!(this.state, Notice::Finished) {
+        if matches!(this.state, NotifyState::Finished) {
             return Poll::Ready(());
         }
         // This may run on a connection's reader, where a panic must not end
@@ -291,7 +298,7 @@ impl Future for Notifying {
             Ok(Poll::Ready(outcome)) => outcome,
             Err(panic) => Err(panicked(&this.method, panic)),
         };
-        let state = std::mem::replace(&mut this.state, Notice::Finished);
+        let state = std::mem::replace(&mut this.state, NotifyState::Finished);
         let _ = catch_unwind(AssertUnwindSafe(move || drop(state)));
         if let Err(e) = outcome {
             let shown = match &e {
