@@ -361,20 +361,8 @@ impl<F: Framing> Reader<F> {
                 }
             }
         }
-        match slot {
-            Some(slot) => serve::finish_batch(entries, slot, &self.peer, &self.tracker),
-            // Nothing ran: every entry is answered already.
-            None if !entries.is_empty() => {
-                let answers = entries
-                    .into_iter()
-                    .filter_map(|entry| match entry {
-                        BatchEntry::Answer(resp) => Some(Answer::Made(resp)),
-                        BatchEntry::Run(_) => None,
-                    })
-                    .collect();
-                serve::reply_now(&self.shared, Reply::Batch(answers));
-            }
-            None => {}
+        if !entries.is_empty() {
+            serve::finish_batch(entries, slot, &self.peer, &self.tracker);
         }
         Ok(())
     }

@@ -57,12 +57,14 @@ pub(crate) fn start(
     });
 }
 
-/// A batch's requests were started as they were read; this answers
-/// the batch once they are all done, holding `slot` until its reply is
-/// queued: at once when none of them had to wait, else from a task.
+/// A batch's requests were started as they were read; this answers the
+/// batch once they are all done, holding their `slot` until its reply is
+/// queued: at once when none of them had to wait, else from a task. A batch
+/// that ran nothing (no slot) is answered on the control lane, as the
+/// reader's own replies are.
 pub(crate) fn finish_batch(
     entries: Vec<BatchEntry>,
-    slot: Slot,
+    slot: Option<Slot>,
     peer: &PeerHandle,
     tracker: &TaskTracker,
 ) {
@@ -70,14 +72,20 @@ pub(crate) fn finish_batch(
         BatchEntry::Run(serving) => serving.done,
         BatchEntry::Answer(_) => true,
     });
-    if all_done {
-        let answers = entries
-            .into_iter()
-            .map(|entry| entry.finish(peer))
-            .collect();
-        reply_and_release(Reply::Batch(answers), slot, peer, tracker);
-        return;
-    }
+    let slot = match slot {
+        Some(slot) if !all_done => slot,
+        slot => {
+            let answers = entries
+                .into_iter()
+                .map(|entry| entry.finish(peer))
+                .collect();
+            match slot {
+                Some(slot) => reply_and_release(Reply::Batch(answers), slot, peer, tracker),
+                None => reply_now(&peer.shared, Reply::Batch(answers)),
+            }
+            return;
+        }
+    };
     let (peer, tracker2) = (peer.clone(), tracker.clone());
     tracker.spawn(async move {
         let answers = join_all(entries.into_iter().map(|entry| entry.run(&peer))).await;
