@@ -25,8 +25,8 @@ use std::time::Duration;
 use jsonrpc_core::codec::JsonStreamCodec;
 use jsonrpc_core::router::HandlerError;
 use jsonrpc_core::{
-    CallError, CloseReason, Dialect, DialectMode, ErrorObject, InactivityProbe, Method, Peer,
-    PeerConfig, PeerHandle, RawJson, RawParams, RequestContext, Router,
+    CallError, CloseReason, Dialect, DialectMode, ErrorObject, InactivityProbe, Method, OnInvalid,
+    Peer, PeerConfig, PeerHandle, Profile, RawJson, RawParams, RequestContext, Router,
 };
 use jsonrpc_transport::{connect, ConnectOptions, Endpoint, ListenEndpoint, Server};
 use serde::{Deserialize, Serialize};
@@ -325,11 +325,8 @@ fn internal(what: &str, e: impl std::fmt::Display) -> ErrorObject {
     ErrorObject::internal_error(format!("{what}: {e}"))
 }
 
-fn server_router(log: Arc<ServerLog>, ovsdb_errors: bool) -> Router {
+fn server_router(log: Arc<ServerLog>) -> Router {
     let mut router = Router::new();
-    if ovsdb_errors {
-        router.error_format(ovsdb_error_format);
-    }
     router.method_fn("add", |(a, b): (i64, i64), _| async move {
         Ok::<_, ErrorObject>(a + b)
     });
@@ -448,10 +445,18 @@ async fn python_client_case(case: ClientCase) {
 
 async fn python_client_run(case: ClientCase) {
     let log = Arc::new(ServerLog::default());
-    let mut config = PeerConfig::default()
+    let wording = if case.ovsdb_errors {
+        ovsdb_error_format
+    } else {
+        jsonrpc_core::profile::standard_wording
+    };
+    let profile = Profile::json_rpc_2()
         .dialect(case.dialect)
         .reject_unknown_members(true)
-        .close_on_parse_error(true)
+        .on_parse_error(OnInvalid::Close)
+        .wording(wording);
+    let mut config = PeerConfig::default()
+        .profile(profile)
         .call_timeout(Some(STEP))
         .priority_methods(vec!["echo".into()]);
     if let Some(idle) = case.server_probe {
@@ -459,7 +464,7 @@ async fn python_client_run(case: ClientCase) {
             config.inactivity_probe(Some(InactivityProbe::new(idle, "echo").params(json!([]))));
     }
     let server = Server::new(JsonStreamCodec::new())
-        .router(server_router(log.clone(), case.ovsdb_errors))
+        .router(server_router(log.clone()))
         .peer_config(config)
         .bind([case.listen.clone()])
         .await
@@ -780,9 +785,12 @@ async fn python_server_run(listen: String) {
             .router(client_router(log.clone()))
             .config(
                 PeerConfig::default()
-                    .dialect(DialectMode::V1)
-                    .reject_unknown_members(true)
-                    .close_on_parse_error(true)
+                    .profile(
+                        Profile::json_rpc_2()
+                            .dialect(DialectMode::V1)
+                            .reject_unknown_members(true)
+                            .on_parse_error(OnInvalid::Close),
+                    )
                     .call_timeout(Some(STEP))
                     .inactivity_probe(Some(InactivityProbe::new(probe, "echo").params(json!([])))),
             ),

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jsonrpc_core::codec::JsonStreamCodec;
-use jsonrpc_core::{DialectMode, ErrorObject, PeerConfig, Router};
+use jsonrpc_core::{ErrorObject, Profile, Router};
 use jsonrpc_transport::{RunningServer, Server};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -220,13 +220,9 @@ impl Fixture {
             std::env::temp_dir().join(format!("peer-spdk-{}-{test}.sock", std::process::id()));
         let _ = std::fs::remove_file(&socket);
         let target = Arc::new(Target::default());
-        let config = PeerConfig::default()
-            .dialect(DialectMode::V2)
-            .reject_unknown_members(true)
-            .close_on_parse_error(true);
         let server = Server::new(JsonStreamCodec::new())
             .router(router(&target))
-            .peer_config(config)
+            .profile(Profile::spdk())
             .bind([format!("punix:{}", socket.display()).parse().unwrap()])
             .await
             .expect("binding the test socket");

@@ -24,6 +24,7 @@ pub use message::{
     MessageParser, MethodName, Notification, RawJson, RawParams, Request, Response,
 };
 pub mod peer;
+pub mod profile;
 pub mod router;
 
 mod api;
@@ -35,4 +36,5 @@ pub use peer::{
     Peer, PeerConfig, PeerHandle, PeerStats, SharedNotification, Subscribe, Subscription,
     SubscriptionError, TrySendError, WireCancel,
 };
-pub use router::{ErrorFormat, Handling, Notifying, RequestContext, Router};
+pub use profile::{ErrorFormat, ErrorId, NullId, OnInvalid, Profile};
+pub use router::{Handling, Notifying, RequestContext, Router};

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use jsonrpc_core::codec::LineCodec;
 use jsonrpc_core::{
-    CloseReason, DialectMode, ErrorObject, Peer, PeerConfig, RequestContext, Router, WireCancel,
+    CloseReason, DialectMode, ErrorObject, OnInvalid, Peer, PeerConfig, Profile, RequestContext,
+    Router, WireCancel,
 };
 use serde_json::{json, Value};
 use support::{pair, peer_and_raw, within};
@@ -288,7 +289,8 @@ async fn malformed_json_is_answered_with_parse_error_and_reading_goes_on() {
 
 #[tokio::test]
 async fn malformed_json_closes_the_connection_when_so_configured() {
-    let config = PeerConfig::default().close_on_parse_error(true);
+    let config =
+        PeerConfig::default().profile(Profile::json_rpc_2().on_parse_error(OnInvalid::Close));
     let (server, mut raw) = peer_and_raw(echo_router(), config);
     raw.send("{not json}").await;
     assert!(raw.recv_or_eof().await.is_none(), "no reply, just a close");
@@ -338,7 +340,9 @@ async fn json_rpc_1_0_requests_get_1_0_replies_and_null_id_is_a_notification() {
             }
         });
     }
-    let (_server, mut raw) = peer_and_raw(router, PeerConfig::default());
+    // Both dialects on one connection.
+    let config = PeerConfig::default().dialect(DialectMode::Detect);
+    let (_server, mut raw) = peer_and_raw(router, config);
     raw.send(r#"{"id":null,"method":"note","params":[]}"#).await;
     raw.send(r#"{"id":"a","method":"echo","params":[1]}"#).await;
     assert_eq!(
@@ -561,6 +565,7 @@ async fn priority_methods_are_answered_while_every_slot_is_busy() {
         });
     }
     let config = PeerConfig::default()
+        .dialect(DialectMode::Detect)
         .max_concurrent_requests(1)
         .priority_methods(vec!["echo".into()]);
     let (server, mut raw) = peer_and_raw(router, config);
@@ -592,7 +597,8 @@ async fn a_detecting_peer_calls_back_in_the_dialect_the_other_side_speaks() {
             .map_err(ErrorObject::internal_error)?;
         Ok::<_, ErrorObject>(answer)
     });
-    let (_server, mut raw) = peer_and_raw(router, PeerConfig::default());
+    let config = PeerConfig::default().dialect(DialectMode::Detect);
+    let (_server, mut raw) = peer_and_raw(router, config);
     raw.send(r#"{"id":1,"method":"ask","params":[]}"#).await;
     let question = raw.recv().await;
     // 1.0, as the caller spoke: no `jsonrpc`, params an array.

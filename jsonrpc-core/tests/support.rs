@@ -47,6 +47,15 @@ impl RawSide {
         serde_json::from_str(&line).unwrap()
     }
 
+    /// The next message's text exactly as the peer wrote it.
+    pub async fn recv_text(&mut self) -> String {
+        tokio::time::timeout(HANG, self.lines.next_line())
+            .await
+            .expect("no message from the peer in time")
+            .unwrap()
+            .expect("connection closed")
+    }
+
     /// `None` if the connection ended without another message.
     pub async fn recv_or_eof(&mut self) -> Option<Value> {
         let line = tokio::time::timeout(HANG, self.lines.next_line())

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jsonrpc_core::codec::Framing;
-use jsonrpc_core::{CloseReason, ConnectionId, Peer, PeerConfig, PeerHandle, Router};
+use jsonrpc_core::{CloseReason, ConnectionId, Peer, PeerConfig, PeerHandle, Profile, Router};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -85,6 +85,13 @@ impl<F: Framing + Clone> Server<F> {
     /// Settings for each connection's peer (limits, probe, timeouts).
     pub fn peer_config(mut self, config: PeerConfig) -> Self {
         self.peer_config = config;
+        self
+    }
+
+    /// The protocol's wire rules for every connection (see [`Profile`]); a
+    /// shorthand for setting [`PeerConfig::profile`].
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.peer_config = self.peer_config.profile(profile);
         self
     }
 

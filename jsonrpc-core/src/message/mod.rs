@@ -102,7 +102,7 @@ pub enum Message {
 }
 
 /// Why a message could not be used, and how to answer it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvalidKind {
     /// The text is not JSON: answered with -32700.
     Parse,

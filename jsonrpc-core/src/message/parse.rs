@@ -195,7 +195,7 @@ impl MessageParser {
         let fail = |dialect: Dialect, reason: String| Invalid {
             id: reported_id.clone(),
             dialect,
-            kind: kind.clone(),
+            kind,
             reason,
         };
         let dialect = match (f.jsonrpc.take().map(bytes), self.mode) {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 
 use crate::message::{to_raw, DialectMode, Id, RawJson, RawParams};
+use crate::Profile;
 
 /// Settings for one connection.
 ///
@@ -24,8 +25,7 @@ use crate::message::{to_raw, DialectMode, Id, RawJson, RawParams};
 /// ```
 #[derive(Debug, Clone)]
 pub struct PeerConfig {
-    pub(crate) dialect: DialectMode,
-    pub(crate) reject_unknown_members: bool,
+    pub(crate) profile: Profile,
     pub(crate) max_concurrent_requests: usize,
     pub(crate) max_notification_tasks: usize,
     pub(crate) outgoing_queue: usize,
@@ -35,7 +35,6 @@ pub struct PeerConfig {
     pub(crate) call_timeout: Option<Duration>,
     pub(crate) drain_timeout: Duration,
     pub(crate) wire_cancel: Option<WireCancel>,
-    pub(crate) close_on_parse_error: bool,
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) inactivity_probe: Option<InactivityProbe>,
     pub(crate) priority_methods: Vec<Cow<'static, str>>,
@@ -47,8 +46,7 @@ pub struct PeerConfig {
 impl Default for PeerConfig {
     fn default() -> Self {
         PeerConfig {
-            dialect: DialectMode::Detect,
-            reject_unknown_members: false,
+            profile: Profile::default(),
             max_concurrent_requests: 256,
             max_notification_tasks: 1024,
             outgoing_queue: 1024,
@@ -58,7 +56,6 @@ impl Default for PeerConfig {
             call_timeout: None,
             drain_timeout: Duration::from_secs(30),
             wire_cancel: None,
-            close_on_parse_error: false,
             write_timeout: Some(Duration::from_secs(30)),
             inactivity_probe: None,
             priority_methods: Vec::new(),
@@ -88,12 +85,25 @@ macro_rules! setters {
     };
 }
 
+impl PeerConfig {
+    /// Which dialects are accepted, and which our calls use: a shorthand for
+    /// setting the profile's [`dialect`](Profile::dialect).
+    pub fn dialect(mut self, dialect: DialectMode) -> Self {
+        self.profile = self.profile.dialect(dialect);
+        self
+    }
+
+    /// The profile's dialect.
+    pub fn get_dialect(&self) -> DialectMode {
+        self.profile.get_dialect()
+    }
+}
+
 setters! {
-    /// Which dialects are accepted, and which our calls use. Default: `Detect`.
-    dialect / get_dialect: DialectMode;
-    /// Treat unknown top-level members as an invalid message (OVSDB and SPDK
-    /// do). Default: `false`, they are ignored.
-    reject_unknown_members / get_reject_unknown_members: bool;
+    /// The protocol's wire rules (see [`Profile`]): dialect, what a null id
+    /// means, what invalid input gets, how the framework's errors are
+    /// worded. Default: [`Profile::json_rpc_2`].
+    profile / get_profile: Profile;
     /// How many of the peer's requests may be running at once (a batch
     /// counts as one). Every request is started as it is read, so that
     /// requests start in arrival order; one more is answered at once with
@@ -135,9 +145,6 @@ setters! {
     /// The protocol's cancel notification, sent when one of our calls is
     /// dropped or times out, and honoured when the peer sends it. Default: none.
     wire_cancel / get_wire_cancel: Option<WireCancel>;
-    /// Close the connection on input that is not JSON (OVSDB and SPDK do),
-    /// instead of answering -32700 and reading on. Default: `false`.
-    close_on_parse_error / get_close_on_parse_error: bool;
     /// How long one write may make no progress before the peer is taken to
     /// have stopped reading and the connection is closed
     /// ([`CloseReason::WriteStalled`](crate::CloseReason::WriteStalled)). With

@@ -22,6 +22,7 @@ use crate::codec::{Frame, FrameTooLarge, Framing};
 use crate::message::{
     Id, Incoming, Invalid, InvalidKind, Message, MessageParser, Notification, Request, Response,
 };
+use crate::profile::{ErrorId, NullId, OnInvalid};
 use crate::{ErrorObject, Router};
 
 /// Sleeps until `deadline`, or forever when there is none.
@@ -64,8 +65,8 @@ pub(crate) async fn run<R, W, F>(
     let config = &shared.config;
     let writer_task = tokio::spawn(writer.run(writer_io));
     let tracker = TaskTracker::new();
-    let parser = MessageParser::new(config.dialect)
-        .reject_unknown_members(config.reject_unknown_members)
+    let parser = MessageParser::new(config.profile.get_dialect())
+        .reject_unknown_members(config.profile.get_reject_unknown_members())
         .max_batch(config.max_batch);
     let mut reader_state = Reader {
         framing,
@@ -208,7 +209,15 @@ impl<F: Framing> Reader<F> {
                 Ok(())
             }
             Frame::Complete(Incoming::Single(Err(invalid))) => self.on_invalid(invalid),
-            Frame::Complete(Incoming::Batch(items)) => self.on_batch(items).await,
+            Frame::Complete(Incoming::Batch(items)) if self.shared.config.profile.get_batches() => {
+                self.on_batch(items).await
+            }
+            Frame::Complete(Incoming::Batch(_)) => self.on_invalid(Invalid {
+                id: Id::null(),
+                dialect: self.shared.outgoing_dialect(),
+                kind: InvalidKind::Request,
+                reason: "this protocol has no batches".into(),
+            }),
             Frame::Oversized(too_large) => {
                 self.on_oversized(too_large);
                 Ok(())
@@ -224,9 +233,24 @@ impl<F: Framing> Reader<F> {
         });
         match message {
             Message::Response(r) => self.on_reply(r),
-            Message::Request(req) => self.on_request(req),
+            Message::Request(req) => match self.as_notification(req) {
+                Ok(req) => self.on_request(req),
+                Err(n) => self.on_notification(n).await,
+            },
             Message::Notification(n) => self.on_notification(n).await,
         }
+    }
+
+    /// A request with a null id, as a notification if the profile says so.
+    fn as_notification(&self, req: Request) -> Result<Request, Notification> {
+        if req.id.is_null() && self.shared.config.profile.get_null_id() == NullId::Notification {
+            return Err(Notification {
+                method: req.method,
+                params: req.params,
+                dialect: req.dialect,
+            });
+        }
+        Ok(req)
     }
 
     fn on_reply(&self, reply: Response) {
@@ -256,7 +280,7 @@ impl<F: Framing> Reader<F> {
             Some(slot) => serve::start(req, slot, &self.router, &self.peer, &self.tracker),
             None => {
                 tracing::debug!(method = %req.method, id = %req.id, "too many requests running; refusing");
-                let reply = serve::overloaded(&req, &self.shared, &self.router);
+                let reply = serve::overloaded(&req, &self.shared);
                 serve::reply_now(&self.shared, Reply::One(Answer::Made(reply)));
             }
         }
@@ -294,9 +318,7 @@ impl<F: Framing> Reader<F> {
     fn on_invalid(&self, invalid: Invalid) -> Result<(), CloseReason> {
         bump(&self.shared.counters.invalid_received);
         tracing::warn!(id = %invalid.id, reason = %invalid.reason, kind = ?invalid.kind, "invalid message");
-        if invalid.kind == InvalidKind::Parse && self.shared.config.close_on_parse_error {
-            return Err(CloseReason::Malformed(invalid.reason.into()));
-        }
+        self.close_on(&invalid)?;
         // A bad reply to one of our calls fails that call, and only it.
         if invalid.kind == InvalidKind::Response {
             let waiter = invalid
@@ -313,11 +335,34 @@ impl<F: Framing> Reader<F> {
         Ok(())
     }
 
-    /// The error reply for an invalid message, if it gets one.
+    /// Whether the profile closes the connection on this invalid message.
+    fn close_on(&self, invalid: &Invalid) -> Result<(), CloseReason> {
+        let profile = &self.shared.config.profile;
+        let rule = match invalid.kind {
+            InvalidKind::Parse => profile.get_on_parse_error(),
+            InvalidKind::Request => profile.get_on_invalid_request(),
+            InvalidKind::Response => OnInvalid::Answer,
+        };
+        match (rule, invalid.kind) {
+            (OnInvalid::Answer, _) => Ok(()),
+            (OnInvalid::Close, InvalidKind::Parse) => {
+                Err(CloseReason::Malformed(invalid.reason.as_str().into()))
+            }
+            (OnInvalid::Close, _) => Err(CloseReason::Invalid(invalid.reason.as_str().into())),
+        }
+    }
+
+    /// The error reply for an invalid message, if it gets one, with the id
+    /// and wording the profile says.
     fn answer(&self, invalid: &Invalid) -> Option<Response> {
         let error = invalid.error()?;
-        let error = self.router.format_error(&error, invalid.dialect);
-        Some(Response::err(invalid.id.clone(), error, invalid.dialect))
+        let profile = &self.shared.config.profile;
+        let error = profile.word(&error, invalid.dialect);
+        let id = match (invalid.kind, profile.get_invalid_request_id()) {
+            (InvalidKind::Request, ErrorId::Request) => invalid.id.clone(),
+            _ => Id::null(),
+        };
+        Some(Response::err(id, error, invalid.dialect))
     }
 
     fn on_oversized(&self, too_large: FrameTooLarge) {
@@ -325,8 +370,10 @@ impl<F: Framing> Reader<F> {
         tracing::warn!(error = %too_large, "dropped an oversized frame");
         let dialect = self.shared.outgoing_dialect();
         let error = self
-            .router
-            .format_error(&ErrorObject::invalid_request(&too_large), dialect);
+            .shared
+            .config
+            .profile
+            .word(&ErrorObject::invalid_request(&too_large), dialect);
         let reply = Response::err(Id::null(), error, dialect);
         serve::reply_now(&self.shared, Reply::One(Answer::Made(reply)));
     }
@@ -343,18 +390,24 @@ impl<F: Framing> Reader<F> {
         for item in items {
             match item {
                 Ok(Message::Request(req)) => {
+                    let req = match self.as_notification(req) {
+                        Ok(req) => req,
+                        Err(n) => {
+                            self.on_notification(n).await;
+                            continue;
+                        }
+                    };
                     bump(&self.shared.counters.requests_received);
                     entries.push(match slot {
                         Some(_) => BatchEntry::start(req, &self.router, &self.peer),
-                        None => {
-                            BatchEntry::Answer(serve::overloaded(&req, &self.shared, &self.router))
-                        }
+                        None => BatchEntry::Answer(serve::overloaded(&req, &self.shared)),
                     });
                 }
                 Ok(Message::Notification(n)) => self.on_notification(n).await,
                 Ok(Message::Response(r)) => self.on_reply(r),
                 Err(invalid) => {
                     bump(&self.shared.counters.invalid_received);
+                    self.close_on(&invalid)?;
                     if let Some(reply) = self.answer(&invalid) {
                         entries.push(BatchEntry::Answer(reply));
                     }

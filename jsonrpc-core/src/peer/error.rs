@@ -46,10 +46,15 @@ pub enum CloseReason {
     /// attempts).
     #[error("not connected")]
     NotConnected,
-    /// The peer sent input that is not JSON and the connection is configured
-    /// to close on it.
+    /// The peer sent input that is not JSON, and the connection's profile
+    /// closes on it ([`Profile::on_parse_error`](crate::Profile::on_parse_error)).
     #[error("the peer sent malformed JSON: {0}")]
     Malformed(Arc<str>),
+    /// The peer sent JSON that is not a valid message, and the connection's
+    /// profile closes on it
+    /// ([`Profile::on_invalid_request`](crate::Profile::on_invalid_request)).
+    #[error("the peer sent an invalid message: {0}")]
+    Invalid(Arc<str>),
 }
 
 /// Why a call did not produce a result.

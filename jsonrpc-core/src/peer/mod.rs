@@ -313,7 +313,7 @@ impl Shared {
     /// spoke (2.0 until it has spoken), so a 1.0 peer such as OVSDB's is
     /// called back in 1.0.
     fn outgoing_dialect(&self) -> Dialect {
-        match self.config.dialect {
+        match self.config.profile.get_dialect() {
             DialectMode::V1 => Dialect::V1,
             DialectMode::V2 => Dialect::V2,
             DialectMode::Detect => match self.peer_dialect.load(Ordering::Relaxed) {
@@ -325,7 +325,7 @@ impl Shared {
 
     /// Remembers the dialect of a message the peer sent.
     fn heard(&self, dialect: Dialect) {
-        if self.config.dialect == DialectMode::Detect {
+        if self.config.profile.get_dialect() == DialectMode::Detect {
             let code = match dialect {
                 Dialect::V1 => 1,
                 Dialect::V2 => 2,
@@ -429,6 +429,11 @@ impl PeerHandle {
     /// The connection's id.
     pub fn id(&self) -> ConnectionId {
         self.shared.info.id()
+    }
+
+    /// The connection's wire rules.
+    pub fn profile(&self) -> &crate::Profile {
+        &self.shared.config.profile
     }
 
     /// What is known about the connection: its id, the other end's address

@@ -24,7 +24,7 @@ use super::outbox::Refused;
 use super::slots::Slot;
 use super::stats::{bump, Counters};
 use super::{lock, PeerHandle, Shared};
-use crate::message::{write_array, Dialect, Id, Notification, Request, Response};
+use crate::message::{write_array, Dialect, Id, Notification, RawJson, Request, Response};
 use crate::router::Handling;
 use crate::{ErrorObject, RequestContext, Router};
 
@@ -38,9 +38,12 @@ pub(crate) enum BatchEntry {
 }
 
 /// The overload error (-32000) for a request that found no free slot.
-pub(crate) fn overloaded(req: &Request, shared: &Shared, router: &Router) -> Response {
+pub(crate) fn overloaded(req: &Request, shared: &Shared) -> Response {
     bump(&shared.counters.requests_rejected);
-    let error = router.format_error(&ErrorObject::overloaded(), req.dialect);
+    let error = shared
+        .config
+        .profile
+        .word(&ErrorObject::overloaded(), req.dialect);
     Response::err(req.id.clone(), error, req.dialect)
 }
 
@@ -142,13 +145,15 @@ pub(crate) async fn notify(
 ) {
     let span = tracing::debug_span!("rpc.notification", method = %n.method);
     let ctx = RequestContext::new(None, n.dialect, None, peer.clone());
+    let dialect = n.dialect;
     let mut notifying = router.handle_notification(n, ctx);
     let polled = {
         let _entered = span.enter();
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
         Pin::new(&mut notifying).poll(&mut cx)
     };
-    if polled.is_ready() {
+    if let std::task::Poll::Ready(outcome) = polled {
+        answer_failed(outcome, dialect, &peer.shared);
         return;
     }
     let shared = &peer.shared;
@@ -160,10 +165,23 @@ pub(crate) async fn notify(
             slot = shared.notification_slots.take() => slot,
         },
     };
+    let peer = peer.clone();
     tracker.spawn(async move {
-        notifying.instrument(span).await;
+        let outcome = notifying.instrument(span).await;
+        answer_failed(outcome, dialect, &peer.shared);
         drop(slot);
     });
+}
+
+/// Answers a failed notification with its error and id `null`, if the
+/// profile says to (SPDK does).
+fn answer_failed(outcome: Result<(), RawJson>, dialect: Dialect, shared: &Shared) {
+    if let Err(error) = outcome {
+        if shared.config.profile.get_answer_failed_notifications() {
+            let reply = Response::err(Id::null(), error, dialect);
+            reply_now(shared, Reply::One(Answer::Made(reply)));
+        }
+    }
 }
 
 /// Serves one request and hands its answer to `reply`: right here, on

@@ -107,6 +107,15 @@ impl RequestContext {
         }
     }
 
+    /// How the framework's errors are worded for this call: by the
+    /// connection's profile, or as the standard says when detached.
+    pub(crate) fn wording(&self) -> crate::ErrorFormat {
+        match &self.scope {
+            Scope::Connection { peer, .. } => peer.profile().get_wording(),
+            Scope::Detached(_) => crate::profile::standard_wording,
+        }
+    }
+
     fn token(&self) -> &CancellationToken {
         match &self.scope {
             Scope::Detached(token)

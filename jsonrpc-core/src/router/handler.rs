@@ -28,10 +28,12 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// Why a call failed, before the dialect decides how the error looks.
 #[derive(Debug, Clone)]
 pub enum HandlerError {
-    /// The method's own error value, already serialized.
+    /// The method's own error value, already serialized: sent as it is.
     Method(RawJson),
-    /// A standard JSON-RPC error (bad params, not found, internal), written
-    /// with the router's [`ErrorFormat`](super::ErrorFormat).
+    /// A standard JSON-RPC error (bad params, not found, internal) raised by
+    /// the framework or a raw handler, worded by the connection's
+    /// [`Profile`](crate::Profile) (SPDK's fixed texts, OVSDB's
+    /// `"unknown method"`).
     Standard(ErrorObject),
 }
 

@@ -27,22 +27,12 @@ pub use handler::{
 };
 
 use crate::message::{
-    to_raw, write_error_reply, write_result_head, write_result_tail, Dialect, Id, MethodName,
-    Notification, RawJson, Request, Response,
+    write_error_reply, write_result_head, write_result_tail, Dialect, Id, MethodName, Notification,
+    RawJson, Request, Response,
 };
 use crate::method::{unserializable, Method, NotificationMethod};
+use crate::profile::ErrorFormat;
 use crate::ErrorObject;
-
-/// How standard errors (-32700 .. -32603, overload) are written on the wire.
-///
-/// The default writes the 2.0 error object in both dialects. A 1.0 protocol
-/// with its own conventions plugs in its own: OVSDB, for one, answers an
-/// unknown method with the bare string `"unknown method"`.
-pub type ErrorFormat = fn(&ErrorObject, Dialect) -> RawJson;
-
-fn error_object_format(error: &ErrorObject, _: Dialect) -> RawJson {
-    to_raw(error)
-}
 
 #[derive(Clone)]
 enum Route {
@@ -64,23 +54,14 @@ enum Route {
 /// assert_eq!(resp.outcome.unwrap().get(), "5");
 /// # }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Router {
     /// Method names are looked up for every message, and only this side
     /// adds them: a peer cannot fill the table with colliding names, so a
     /// fast hash serves where SipHash's flood resistance buys nothing.
     routes: FxHashMap<Box<str>, Route>,
-    error_format: ErrorFormat,
 }
 
-impl Default for Router {
-    fn default() -> Self {
-        Router {
-            routes: FxHashMap::default(),
-            error_format: error_object_format,
-        }
-    }
-}
 
 impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -129,7 +110,8 @@ impl Router {
         F: Fn(P, RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, ErrorObject>> + Send + 'static,
     {
-        let typed = handler::Typed::<P, F, ErrorObject>::new(handler, HandlerError::Standard);
+        // The closure's error is its own: sent as it is, never reworded.
+        let typed = handler::Typed::<P, F, ErrorObject>::new(handler, handler::method_error);
         self.raw_method(name, typed)
     }
 
@@ -158,17 +140,6 @@ impl Router {
         self
     }
 
-    /// Sets how standard errors are written (see [`ErrorFormat`]).
-    pub fn error_format(&mut self, format: ErrorFormat) -> &mut Self {
-        self.error_format = format;
-        self
-    }
-
-    /// Writes a standard error the way this router's protocol does.
-    pub fn format_error(&self, error: &ErrorObject, dialect: Dialect) -> RawJson {
-        (self.error_format)(error, dialect)
-    }
-
     /// True if `name` has a handler of either kind.
     pub fn has_route(&self, name: &str) -> bool {
         self.routes.contains_key(name)
@@ -188,6 +159,7 @@ impl Router {
     /// `PeerConfig::inline_handlers`), and writes the reply straight from
     /// the handler's result instead of making a [`Response`].
     pub fn handle(&self, req: Request, ctx: RequestContext) -> Handling {
+        let wording = ctx.wording();
         let state = match self.routes.get(req.method.as_str()) {
             // Typed handlers decode params, and closures may run code, before
             // they return a future: that part can panic too.
@@ -204,7 +176,7 @@ impl Router {
             method: req.method,
             id: req.id,
             dialect: req.dialect,
-            error_format: self.error_format,
+            wording,
         }
     }
 
@@ -217,6 +189,10 @@ impl Router {
     /// the future is [`Unpin`] and owns what it needs, so a connection polls
     /// it first on its reader and moves it to a task only if it has to wait.
     pub fn handle_notification(&self, n: Notification, ctx: RequestContext) -> Notifying {
+        let wording = ctx.wording();
+        let run_methods = ctx
+            .peer()
+            .is_none_or(|peer| peer.profile().get_run_methods_as_notifications());
         let state = match self.routes.get(n.method.as_str()) {
             Some(Route::Notification(h)) => {
                 match catch_unwind(AssertUnwindSafe(|| h.notify(n.params, ctx))) {
@@ -224,17 +200,23 @@ impl Router {
                     Err(panic) => NotifyState::Failed(panicked(&n.method, panic)),
                 }
             }
-            Some(Route::Method(h)) => {
+            Some(Route::Method(h)) if run_methods => {
                 match catch_unwind(AssertUnwindSafe(|| h.call(n.params, ctx))) {
                     Ok(call) => NotifyState::Method(call),
                     Err(panic) => NotifyState::Failed(panicked(&n.method, panic)),
                 }
+            }
+            Some(Route::Method(_)) => {
+                tracing::debug!(method = %n.method, "not running a method called as a notification");
+                NotifyState::Finished
             }
             None => NotifyState::Failed(ErrorObject::method_not_found(&n.method).into()),
         };
         Notifying {
             state,
             method: n.method,
+            dialect: n.dialect,
+            wording,
         }
     }
 }
@@ -244,6 +226,8 @@ impl Router {
 pub struct Notifying {
     state: NotifyState,
     method: MethodName,
+    dialect: Dialect,
+    wording: ErrorFormat,
 }
 
 enum NotifyState {
@@ -283,13 +267,16 @@ impl Notifying {
     }
 }
 
+/// Gives the notification's error, if it failed, written as the
+/// connection's profile words it (for protocols that answer failed
+/// notifications, such as SPDK); the failure is logged either way.
 impl Future for Notifying {
-    type Output = ();
+    type Output = Result<(), RawJson>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if matches!(this.state, NotifyState::Finished) {
-            return Poll::Ready(());
+            return Poll::Ready(Ok(()));
         }
         // This may run on a connection's reader, where a panic must not end
         // the connection: the handler is polled, and dropped, under a guard.
@@ -300,14 +287,14 @@ impl Future for Notifying {
         };
         let state = std::mem::replace(&mut this.state, NotifyState::Finished);
         let _ = catch_unwind(AssertUnwindSafe(move || drop(state)));
-        if let Err(e) = outcome {
-            let shown = match &e {
-                HandlerError::Method(raw) => raw.get().to_owned(),
-                HandlerError::Standard(e) => e.to_string(),
+        Poll::Ready(outcome.map_err(|e| {
+            let error = match e {
+                HandlerError::Method(raw) => raw,
+                HandlerError::Standard(e) => (this.wording)(&e, this.dialect),
             };
-            tracing::warn!(method = %this.method, error = %shown, "notification failed");
-        }
-        Poll::Ready(())
+            tracing::warn!(method = %this.method, error = %error.get(), "notification failed");
+            error
+        }))
     }
 }
 
@@ -340,7 +327,8 @@ pub struct Handling {
     method: MethodName,
     id: Id,
     dialect: Dialect,
-    error_format: ErrorFormat,
+    /// How the framework's own errors are written on this connection.
+    wording: ErrorFormat,
 }
 
 enum State {
@@ -435,7 +423,7 @@ impl Handling {
         };
         Err(match failure {
             HandlerError::Method(raw) => raw,
-            HandlerError::Standard(e) => (self.error_format)(&e, self.dialect),
+            HandlerError::Standard(e) => (self.wording)(&e, self.dialect),
         })
     }
 }
@@ -464,7 +452,7 @@ impl Future for Handling {
         let outcome = this.write_outcome(&mut text).and_then(|()| {
             RawJson::written(text).map_err(|_| {
                 let e = ErrorObject::internal_error("the handler's result is not UTF-8");
-                (this.error_format)(&e, this.dialect)
+                (this.wording)(&e, this.dialect)
             })
         });
         Poll::Ready(Response {
