@@ -91,21 +91,30 @@ pub fn router() -> Router {
     router
 }
 
-/// Binds every endpoint and starts serving [`router`] with `framing`.
+/// Binds every endpoint and starts serving [`router`] with `framing`. A
+/// connection that sends nothing for `first_input_timeout` is closed.
 pub async fn start(
     framing: FramingKind,
     listen: Vec<ListenEndpoint>,
+    first_input_timeout: Option<Duration>,
 ) -> Result<RunningServer, jsonrpc_transport::TransportError> {
     async fn bind<F: Framing + Clone>(
         codec: F,
         listen: Vec<ListenEndpoint>,
+        first_input_timeout: Option<Duration>,
     ) -> Result<RunningServer, jsonrpc_transport::TransportError> {
-        Server::new(codec).router(router()).bind(listen).await
+        Server::new(codec)
+            .router(router())
+            .first_input_timeout(first_input_timeout)
+            .bind(listen)
+            .await
     }
     match framing {
-        FramingKind::Stream => bind(JsonStreamCodec::new(), listen).await,
-        FramingKind::Line => bind(LineCodec::new(), listen).await,
-        FramingKind::ContentLength => bind(ContentLengthCodec::new(), listen).await,
+        FramingKind::Stream => bind(JsonStreamCodec::new(), listen, first_input_timeout).await,
+        FramingKind::Line => bind(LineCodec::new(), listen, first_input_timeout).await,
+        FramingKind::ContentLength => {
+            bind(ContentLengthCodec::new(), listen, first_input_timeout).await
+        }
     }
 }
 
@@ -117,7 +126,7 @@ fn run_main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
     let runtime = support::runtime(args.threads)?;
     runtime.block_on(async move {
-        let server = start(args.framing, args.listen).await?;
+        let server = start(args.framing, args.listen, Some(Duration::from_secs(30))).await?;
         for endpoint in server.local_endpoints() {
             println!("listening on {endpoint}");
         }

@@ -168,7 +168,7 @@ fn run_main() -> Result<(), Box<dyn Error>> {
             let listen = vec![ListenEndpoint::Unix(path.clone())];
             spawned = Some(match kind {
                 ServerKind::Ours => {
-                    let s = rt.block_on(bench_server::start(args.framing, listen))?;
+                    let s = rt.block_on(bench_server::start(args.framing, listen, None))?;
                     Spawned::Ours(args.framing, s)
                 }
                 ServerKind::Ceiling => Spawned::Ceiling(

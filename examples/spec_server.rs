@@ -1,26 +1,28 @@
-//! A TCP server for exactly the methods that the examples section of the
+//! A server for exactly the methods that the examples section of the
 //! JSON-RPC 2.0 specification (<https://www.jsonrpc.org/specification#examples>)
 //! uses: `subtract`, `sum`, `get_data`, and the notifications `update`,
 //! `notify_hello` and `notify_sum`. `foobar` and `foo.get` are left out on
 //! purpose, since the spec uses them to show "Method not found".
 //!
 //! ```text
-//! cargo run --example spec_server -- --listen 127.0.0.1:4000 --framing line
+//! cargo run --example spec_server -- --listen ptcp:4000:127.0.0.1 --framing line
 //! printf '%s\n' '{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}' | nc 127.0.0.1 4000
 //! ```
 //!
-//! `tests/spec_examples.rs` includes this file as a module and drives
-//! [`serve`] with every request of the spec's examples.
+//! It is served by `jsonrpc_transport::Server` (connection limit, TCP
+//! keepalive, silent connections closed, graceful shutdown) and listens on
+//! endpoint strings like every example server: `ptcp:PORT[:IP]`,
+//! `punix:PATH`. `tests/spec_examples.rs` includes this file as a module and
+//! drives [`start`] with every request of the spec's examples.
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use jsonrpc_core::codec::{ContentLengthCodec, Framing, JsonStreamCodec, LineCodec};
-use jsonrpc_core::{DialectMode, ErrorObject, NotificationMethod, Peer, PeerConfig, Router};
+use jsonrpc_core::{ErrorObject, NotificationMethod, Profile, Router};
+use jsonrpc_transport::{ListenEndpoint, RunningServer, Server, TransportError};
 use serde::Deserialize;
-use tokio::net::TcpListener;
 
 /// `subtract`'s params. Serde's derived `Deserialize` reads a struct from a
 /// sequence (in field order) as well as from a map, so this one type takes
@@ -114,67 +116,55 @@ impl NotificationMethod for NotifySum {
     type Params = Vec<i64>;
 }
 
-/// Accepts connections on `listener` forever, serving [`router`] on each
-/// with `framing`.
-pub async fn serve(listener: TcpListener, framing: FramingKind) {
-    let router = Arc::new(router());
-    // A spec server speaks 2.0 only. In the default `Detect` mode a message
-    // without `"jsonrpc"` (such as the spec's `{"foo": "boo"}`) would count
-    // as 1.0 and its error reply would lack `"jsonrpc": "2.0"`.
-    let config = PeerConfig::default().dialect(DialectMode::V2);
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _peer)) => stream,
-            Err(e) => {
-                // Usually out of file descriptors: back off rather than spin,
-                // and keep serving the connections already open.
-                eprintln!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        // Replies are small and often single: don't let Nagle hold them back.
-        let _ = stream.set_nodelay(true);
-        let (reader, writer) = stream.into_split();
-        match framing {
-            FramingKind::Line => spawn(LineCodec::new(), &router, &config, reader, writer),
-            FramingKind::Stream => spawn(JsonStreamCodec::new(), &router, &config, reader, writer),
-            FramingKind::ContentLength => {
-                spawn(ContentLengthCodec::new(), &router, &config, reader, writer)
-            }
+/// Starts serving [`router`] on `listen` with `framing`, under the strict
+/// JSON-RPC 2.0 profile. A connection that sends nothing for
+/// `first_input_timeout` is closed (the server's default is 30 s).
+pub async fn start(
+    listen: ListenEndpoint,
+    framing: FramingKind,
+    first_input_timeout: Option<Duration>,
+) -> Result<RunningServer, TransportError> {
+    async fn bind<F: Framing + Clone>(
+        codec: F,
+        listen: ListenEndpoint,
+        first_input_timeout: Option<Duration>,
+    ) -> Result<RunningServer, TransportError> {
+        // A spec server speaks 2.0 only: a message without `"jsonrpc"`
+        // (such as the spec's `{"foo": "boo"}`) is a 2.0 message gone wrong.
+        Server::new(codec)
+            .router(router())
+            .profile(Profile::json_rpc_2())
+            .first_input_timeout(first_input_timeout)
+            .bind([listen])
+            .await
+    }
+    match framing {
+        FramingKind::Line => bind(LineCodec::new(), listen, first_input_timeout).await,
+        FramingKind::Stream => bind(JsonStreamCodec::new(), listen, first_input_timeout).await,
+        FramingKind::ContentLength => {
+            bind(ContentLengthCodec::new(), listen, first_input_timeout).await
         }
     }
 }
 
-fn spawn<F: Framing + Clone>(
-    framing: F,
-    router: &Arc<Router>,
-    config: &PeerConfig,
-    reader: tokio::net::tcp::OwnedReadHalf,
-    writer: tokio::net::tcp::OwnedWriteHalf,
-) {
-    // The connection runs on its own tasks until the client hangs up; its
-    // handle is not needed since the server never calls the client.
-    let _handle = Peer::new(framing)
-        .router(router.clone())
-        .config(config.clone())
-        .spawn_split(reader, writer);
-}
-
-const USAGE: &str = "usage: spec_server [--listen ADDR] [--framing line|stream|content-length]
-  --listen ADDR    address to listen on (default 127.0.0.1:0, an unused port)
-  --framing KIND   how messages are delimited (default line)";
+const USAGE: &str = "usage: spec_server [--listen ENDPOINT] [--framing line|stream|content-length]
+  --listen ENDPOINT  where to listen: ptcp:PORT[:IP], punix:PATH
+                     (default ptcp:0:127.0.0.1, an unused port)
+  --framing KIND     how messages are delimited (default line)";
 
 /// Command-line settings.
 struct Args {
-    listen: String,
+    listen: ListenEndpoint,
     framing: FramingKind,
 }
 
 /// Two flags do not need a parser crate.
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut parsed = Args {
-        listen: "127.0.0.1:0".into(),
+        listen: ListenEndpoint::Tcp {
+            port: 0,
+            ip: [127, 0, 0, 1].into(),
+        },
         framing: FramingKind::Line,
     };
     while let Some(arg) = args.next() {
@@ -189,7 +179,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 .ok_or_else(|| format!("{flag} needs a value"))
         };
         match flag.as_str() {
-            "--listen" => parsed.listen = value()?,
+            "--listen" => parsed.listen = value()?.parse().map_err(|e| format!("--listen: {e}"))?,
             "--framing" => parsed.framing = value()?.parse()?,
             "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument `{other}`")),
@@ -211,12 +201,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::process::exit(2);
         }
     };
-    let listener = TcpListener::bind(&args.listen).await?;
-    println!(
-        "spec_server listening on {} ({} framing)",
-        listener.local_addr()?,
-        args.framing
-    );
-    serve(listener, args.framing).await;
+    let server = start(args.listen, args.framing, Some(Duration::from_secs(30))).await?;
+    for endpoint in server.local_endpoints() {
+        println!(
+            "spec_server listening on {endpoint} ({} framing)",
+            args.framing
+        );
+    }
+    tokio::signal::ctrl_c().await?;
+    server.shutdown(Duration::from_secs(5)).await;
     Ok(())
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use spec_server::FramingKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// One example of the spec: what the client sends, and what comes back.
 struct Example {
@@ -210,12 +210,15 @@ fn comparison_catches_wrong_replies() {
 }
 
 async fn run_examples(framing: FramingKind, include: impl Fn(&Example) -> bool) {
-    let listener = TcpListener::bind("127.0.0.1:0")
+    let listen = "ptcp:0:127.0.0.1".parse().expect("an endpoint");
+    let server = spec_server::start(listen, framing, None)
         .await
         .expect("bind a loopback port");
-    let addr = listener.local_addr().expect("bound address");
-    let server = tokio::spawn(spec_server::serve(listener, framing));
-    let mut client = Client::connect(addr, framing).await;
+    let port = match server.local_endpoints() {
+        [jsonrpc_transport::ListenEndpoint::Tcp { port, .. }] => *port,
+        other => panic!("unexpected endpoints {other:?}"),
+    };
+    let mut client = Client::connect(([127, 0, 0, 1], port).into(), framing).await;
 
     let mut probes = 0;
     let mut ran = 0;
@@ -251,7 +254,7 @@ async fn run_examples(framing: FramingKind, include: impl Fn(&Example) -> bool) 
     // Whatever else the server would still send (a stray reply to a
     // notification, say) arrives before it closes its side.
     client.finish().await;
-    server.abort();
+    server.shutdown(std::time::Duration::from_secs(1)).await;
 }
 
 /// Parses JSON the test itself wrote.

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use tokio::net::{TcpStream, UnixStream};
 
-use crate::{ClientTls, Endpoint, Stream, TransportError};
+use crate::tcp::tune;
+use crate::{ClientTls, Endpoint, Keepalive, Stream, TransportError};
 
 /// How to connect.
 #[derive(Debug, Clone)]
@@ -13,6 +14,9 @@ pub struct ConnectOptions {
     pub timeout: Duration,
     /// TLS settings for `ssl:` endpoints.
     pub tls: Option<ClientTls>,
+    /// TCP keepalive on `tcp:` and `ssl:` connections. Default: on, with
+    /// [`Keepalive::default`].
+    pub keepalive: Option<Keepalive>,
 }
 
 impl Default for ConnectOptions {
@@ -20,6 +24,7 @@ impl Default for ConnectOptions {
         ConnectOptions {
             timeout: Duration::from_secs(10),
             tls: None,
+            keepalive: Some(Keepalive::default()),
         }
     }
 }
@@ -34,6 +39,12 @@ impl ConnectOptions {
     /// Sets the TLS settings for `ssl:` endpoints.
     pub fn tls(mut self, tls: ClientTls) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Sets TCP keepalive (`None`: off).
+    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.keepalive = keepalive;
         self
     }
 }
@@ -73,7 +84,7 @@ async fn connect_now(
             let tcp = TcpStream::connect((host.as_str(), *port))
                 .await
                 .map_err(failed)?;
-            let _ = tcp.set_nodelay(true);
+            tune(&tcp, options.keepalive.as_ref());
             Ok(Stream::Tcp(tcp))
         }
         Endpoint::Unix(path) => Ok(Stream::Unix(
@@ -89,7 +100,7 @@ async fn connect_now(
             let tcp = TcpStream::connect((host.as_str(), *port))
                 .await
                 .map_err(failed)?;
-            let _ = tcp.set_nodelay(true);
+            tune(&tcp, options.keepalive.as_ref());
             Ok(Stream::TlsClient(Box::new(tls.connect(host, tcp).await?)))
         }
     }

@@ -26,6 +26,7 @@ mod listen;
 mod reconnect;
 mod server;
 mod stream;
+mod tcp;
 
 pub use connect::{connect, ConnectOptions};
 pub use endpoint::{Endpoint, EndpointError, ListenEndpoint};
@@ -36,4 +37,5 @@ pub use reconnect::{
 };
 pub use server::{OnClose, OnOpen, RunningServer, Server, ServerStats};
 pub use stream::{memory_pair, stdio, Stream};
+pub use tcp::Keepalive;
 pub use tls::{ClientTls, ServerTls, TlsError};

@@ -13,13 +13,15 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream, UnixListener};
 
-use crate::{ListenEndpoint, ServerTls, Stream, TransportError};
+use crate::tcp::tune;
+use crate::{Keepalive, ListenEndpoint, ServerTls, Stream, TransportError};
 
 /// A bound listener.
 #[derive(Debug)]
 pub struct Listener {
     socket: Socket,
     endpoint: ListenEndpoint,
+    keepalive: Option<Keepalive>,
     _file: Option<SocketFile>,
 }
 
@@ -95,6 +97,7 @@ impl Listener {
                 Ok(Listener {
                     socket,
                     endpoint,
+                    keepalive: Some(Keepalive::default()),
                     _file: None,
                 })
             }
@@ -103,10 +106,19 @@ impl Listener {
                 Ok(Listener {
                     socket: Socket::Unix(unix),
                     endpoint: endpoint.clone(),
+                    keepalive: None,
                     _file: Some(file),
                 })
             }
         }
+    }
+
+    /// Sets TCP keepalive on the connections this listener accepts (`None`:
+    /// off). Default: on, with [`Keepalive::default`]; Unix sockets have
+    /// none.
+    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.keepalive = keepalive;
+        self
     }
 
     /// Where this listener listens, with the real port when 0 was asked for.
@@ -119,7 +131,7 @@ impl Listener {
         match &self.socket {
             Socket::Tcp(l) => {
                 let (s, addr) = l.accept().await?;
-                let _ = s.set_nodelay(true);
+                tune(&s, self.keepalive.as_ref());
                 Ok(Accepted {
                     conn: Pending::Ready(Stream::Tcp(s)),
                     peer: addr.to_string(),
@@ -134,7 +146,7 @@ impl Listener {
             }
             Socket::Ssl(l, tls) => {
                 let (s, addr) = l.accept().await?;
-                let _ = s.set_nodelay(true);
+                tune(&s, self.keepalive.as_ref());
                 Ok(Accepted {
                     conn: Pending::Tls(s, tls.clone()),
                     peer: addr.to_string(),

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::{ListenEndpoint, Listener, ServerTls, TransportError};
+use crate::{Keepalive, ListenEndpoint, Listener, ServerTls, TransportError};
 
 /// Builds a server.
 ///
@@ -54,6 +54,8 @@ pub struct Server<F> {
     tls: Option<ServerTls>,
     on_open: Option<OnOpen<F>>,
     on_close: Option<OnClose>,
+    keepalive: Option<Keepalive>,
+    first_input_timeout: Option<Duration>,
 }
 
 /// The hook run as each connection opens (see [`Server::on_open`]).
@@ -73,6 +75,8 @@ impl<F: Framing + Clone> Server<F> {
             tls: None,
             on_open: None,
             on_close: None,
+            keepalive: Some(Keepalive::default()),
+            first_input_timeout: Some(Duration::from_secs(30)),
         }
     }
 
@@ -105,6 +109,22 @@ impl<F: Framing + Clone> Server<F> {
     /// How long a TLS handshake may take. Default: 10 s.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// TCP keepalive on accepted `ptcp:` and `pssl:` connections (`None`:
+    /// off), so that a client that vanished without a word is found and
+    /// its connection closed. Default: on, with [`Keepalive::default`].
+    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// Closes a connection whose client has sent nothing at all this long
+    /// after connecting (see [`PeerConfig::first_input_timeout`]); `None`
+    /// keeps silent connections. Default: 30 s.
+    pub fn first_input_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.first_input_timeout = timeout;
         self
     }
 
@@ -170,7 +190,8 @@ impl<F: Framing + Clone> Server<F> {
     ) -> Result<RunningServer, TransportError> {
         let mut listeners = Vec::new();
         for endpoint in endpoints {
-            listeners.push(Listener::bind(&endpoint, self.tls.as_ref()).await?);
+            let listener = Listener::bind(&endpoint, self.tls.as_ref()).await?;
+            listeners.push(listener.keepalive(self.keepalive));
         }
         Ok(self.serve(listeners))
     }
@@ -196,7 +217,10 @@ impl<F: Framing + Clone> Server<F> {
                 let conn = Connection {
                     framing: self.framing.clone(),
                     router: self.router.clone(),
-                    config: self.peer_config.clone(),
+                    config: self
+                        .peer_config
+                        .clone()
+                        .first_input_timeout(self.first_input_timeout),
                     handshake_timeout: self.handshake_timeout,
                     on_open: self.on_open.clone(),
                     on_close: self.on_close.clone(),

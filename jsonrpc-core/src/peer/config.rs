@@ -39,6 +39,7 @@ pub struct PeerConfig {
     pub(crate) inactivity_probe: Option<InactivityProbe>,
     pub(crate) priority_methods: Vec<Cow<'static, str>>,
     pub(crate) read_frame_timeout: Option<Duration>,
+    pub(crate) first_input_timeout: Option<Duration>,
     pub(crate) inline_handlers: bool,
     pub(crate) overflow: super::Overflow,
 }
@@ -60,6 +61,7 @@ impl Default for PeerConfig {
             inactivity_probe: None,
             priority_methods: Vec::new(),
             read_frame_timeout: None,
+            first_input_timeout: None,
             inline_handlers: true,
             overflow: super::Overflow::Close,
         }
@@ -167,6 +169,14 @@ setters! {
     /// the largest legitimate message takes on the slowest link (OVSDB
     /// initial syncs run to hundreds of MB). Default: none.
     read_frame_timeout / get_read_frame_timeout: Option<Duration>;
+    /// How long a new connection may stay silent before the peer's first
+    /// byte: past it the connection closes with
+    /// [`CloseReason::Silent`](crate::CloseReason::Silent). Servers set it so
+    /// that connections nobody uses (a client that vanished right after
+    /// connecting, a port scan) do not hold a place for good; a server whose
+    /// clients wait for it to speak first leaves it off. Default: none
+    /// (`jsonrpc_transport::Server` sets 30 s).
+    first_input_timeout / get_first_input_timeout: Option<Duration>;
     /// Poll each request's handler first on the connection's reader, and
     /// give it a task of its own only if it has to wait. Most handlers
     /// answer without waiting, and a task per request is then the largest

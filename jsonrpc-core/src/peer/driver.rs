@@ -131,6 +131,9 @@ impl<F: Framing> Reader<F> {
         let stop_reading = self.shared.stop_reading.clone().cancelled_owned();
         tokio::pin!(shutdown, stop_reading);
         let frame_limit = self.shared.config.read_frame_timeout;
+        // Until the peer's first byte: when its silence ends the connection.
+        let silence_limit = self.shared.config.first_input_timeout;
+        let mut silent_until = silence_limit.map(|limit| tokio::time::Instant::now() + limit);
         // Since when an unfinished message has been waiting for its rest.
         let mut partial_since: Option<tokio::time::Instant> = None;
         loop {
@@ -172,10 +175,16 @@ impl<F: Framing> Reader<F> {
                     tracing::warn!(?limit, "a message took too long to arrive; closing");
                     return ReadEnd::Close(CloseReason::FrameTimeout(limit));
                 }
+                _ = sleep_until_some(silent_until) => {
+                    let limit = silence_limit.unwrap_or_default();
+                    tracing::debug!(?limit, "the peer sent nothing since it connected; closing");
+                    return ReadEnd::Close(CloseReason::Silent(limit));
+                }
             };
             match read {
                 Ok(0) => return self.finish(&mut buf).await,
                 Ok(n) => {
+                    silent_until = None;
                     add(&self.shared.counters.bytes_in, n);
                     self.shared.touch();
                 }

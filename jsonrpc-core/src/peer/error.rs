@@ -42,6 +42,10 @@ pub enum CloseReason {
     /// slowloris, or a peer that hung mid-message).
     #[error("a message from the peer did not finish arriving within {0:?}")]
     FrameTimeout(Duration),
+    /// The peer sent nothing at all within the
+    /// [`first_input_timeout`](crate::PeerConfig::first_input_timeout).
+    #[error("the peer sent nothing within {0:?} of connecting")]
+    Silent(Duration),
     /// There is no connection right now (a reconnecting client between
     /// attempts).
     #[error("not connected")]

@@ -62,7 +62,6 @@ pub struct Router {
     routes: FxHashMap<Box<str>, Route>,
 }
 
-
 impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut names: Vec<_> = self.routes.keys().collect();
