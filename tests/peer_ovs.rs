@@ -255,11 +255,11 @@ async fn eventually(what: &str, mut condition: impl FnMut() -> bool) -> Result<(
 }
 
 fn locked<T: Clone>(m: &Mutex<T>) -> T {
-    m.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    jsonrpc_core::sync::lock(m).clone()
 }
 
 fn push(m: &Mutex<Vec<Value>>, v: Value) {
-    m.lock().unwrap_or_else(|e| e.into_inner()).push(v);
+    jsonrpc_core::sync::lock(m).push(v);
 }
 
 // ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 //! methods and notifications at once.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod codec;
 pub mod message;
@@ -26,6 +27,7 @@ pub use message::{
 pub mod peer;
 pub mod profile;
 pub mod router;
+pub mod sync;
 
 mod api;
 mod method;

@@ -136,9 +136,12 @@ async fn when_the_peer_goes_away_every_pending_call_fails_at_once() {
         })
         .collect();
     // Let every call get onto the wire, then vanish.
-    while client.stats().calls_pending < 10 {
-        tokio::task::yield_now().await;
-    }
+    within(async {
+        while client.stats().calls_pending < 10 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
     drop(raw);
     for call in calls {
         let err = within(call).await.unwrap().unwrap_err();

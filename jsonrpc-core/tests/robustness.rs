@@ -130,9 +130,12 @@ async fn a_probe_is_answered_while_every_slot_is_busy_and_a_large_message_is_in_
             tokio::spawn(async move { client.call_raw_typed::<_, ()>("busy", ()).await })
         })
         .collect();
-    while server.stats().requests_in_flight < 2 {
-        tokio::task::yield_now().await;
-    }
+    within(async {
+        while server.stats().requests_in_flight < 2 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
     // One more ordinary call is refused: the slots really are full.
     let refused = client
         .call_raw_typed::<_, ()>("busy", ())
@@ -205,9 +208,12 @@ async fn thousands_of_timed_out_calls_leave_no_pending_state_and_every_late_repl
         "timeouts removed every entry"
     );
     // Now every handler answers: each reply is late, dropped and counted.
-    while server.stats().requests_in_flight < N as u64 {
-        tokio::task::yield_now().await;
-    }
+    within(async {
+        while server.stats().requests_in_flight < N as u64 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
     gate.notify_waiters();
     within(async {
         while client.stats().late_replies < N as u64 {

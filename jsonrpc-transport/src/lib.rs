@@ -16,6 +16,7 @@
 //! | [`tls`] | rustls from PEM files, optional client certificates |
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod endpoint;
 pub mod tls;

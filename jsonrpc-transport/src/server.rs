@@ -248,7 +248,7 @@ struct Shared {
 
 impl Shared {
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, PeerHandle>> {
-        self.live.lock().unwrap_or_else(|e| e.into_inner())
+        jsonrpc_core::sync::lock(&self.live)
     }
 }
 

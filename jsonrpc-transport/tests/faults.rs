@@ -49,9 +49,7 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// lock is taken before the runtime exists and released after it is gone,
 /// so no other test's sockets or runtime descriptors come or go meanwhile.
 fn serial(test: impl std::future::Future<Output = ()>) {
-    let _alone = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _alone = jsonrpc_core::sync::lock(&SERIAL);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,1 +1,3 @@
-//! The OVSDB management protocol (RFC 7047) on `jsonrpc-core` (a later stage; not built yet).
+//! The OVSDB management protocol (RFC 7047) on `jsonrpc-core`: not built yet.
+
+#![forbid(unsafe_code)]

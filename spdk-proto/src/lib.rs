@@ -1,1 +1,3 @@
-//! SPDK JSON-RPC methods on `jsonrpc-core` (a later stage; not built yet).
+//! SPDK JSON-RPC methods on `jsonrpc-core`: not built yet.
+
+#![forbid(unsafe_code)]

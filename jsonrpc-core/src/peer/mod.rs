@@ -285,12 +285,8 @@ pub(crate) struct Shared {
     in_flight: Mutex<std::collections::HashMap<Id, CancellationToken>>,
 }
 
-/// Locks `m`, ignoring poisoning: every lock in the peer guards state that
-/// each operation leaves whole (single inserts, removes, pushes, pops), so a
-/// panic elsewhere while holding one cannot leave it half-updated.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+// Every lock in the peer guards state that each operation leaves whole.
+pub(crate) use crate::sync::lock;
 
 impl Shared {
     /// Begins closing for `reason` (the first reason given wins).
