@@ -27,8 +27,10 @@ pub mod peer;
 pub mod router;
 
 mod api;
+mod caller;
 mod method;
 
+pub use caller::Caller;
 pub use method::{Method, NotificationMethod};
 pub use peer::{
     CallError, CloseReason, ConnectionId, ConnectionInfo, InactivityProbe, NotifyError, Overflow,
