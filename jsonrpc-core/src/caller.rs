@@ -8,7 +8,8 @@ use crate::{CallError, Method, NotificationMethod, NotifyError, PeerHandle};
 /// [`PeerHandle`], or a client that finds its connection anew for each call
 /// (`jsonrpc_transport::ReconnectingClient`).
 ///
-/// Code written against `Caller` works over any of them.
+/// Code written against `Caller` works over any of them; the senders that
+/// [`api!`](crate::api!) generates take one.
 ///
 /// ```
 /// use jsonrpc_core::{CallError, Caller, ErrorObject, Method};

@@ -11,8 +11,11 @@
 //!
 //! A method is declared once, as a type implementing [`Method`], and both sides
 //! use that one declaration: [`PeerHandle::call`] on the client,
-//! [`Router::method`] on the server. The [`api!`] macro declares a whole set of
-//! methods and notifications at once.
+//! [`Router::method`] on the server. The [`api!`] macro declares a whole
+//! protocol at once, in both directions: the messages a client sends and
+//! those the server sends back, a trait for each side to implement and a
+//! typed sender for each side to use. The senders go through any [`Caller`]
+//! (a [`PeerHandle`], or a client that reconnects by itself).
 
 #![warn(missing_docs)]
 
@@ -38,3 +41,7 @@ pub use peer::{
     SubscriptionError, TrySendError, WireCancel,
 };
 pub use router::{ErrorFormat, Handling, Notifying, RequestContext, Router};
+
+// The names `api!` generates are built with this; not part of the API.
+#[doc(hidden)]
+pub use pastey as __pastey;

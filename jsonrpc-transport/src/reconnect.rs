@@ -108,8 +108,9 @@ impl Default for ReconnectOptions {
 /// Clones share one client; dropping the last clone stops it, as
 /// [`close`](Self::close) does.
 ///
-/// It is a [`Caller`], so code written against `Caller` calls through it
-/// just as through a single connection's `PeerHandle`.
+/// It is a [`Caller`], so a client that `api!` generates calls through it
+/// (`KvClient::new(reconnecting)`) just as through a single connection's
+/// `PeerHandle`.
 #[derive(Clone)]
 pub struct ReconnectingClient {
     current: watch::Receiver<Option<PeerHandle>>,
