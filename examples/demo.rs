@@ -1,5 +1,6 @@
 //! The tour of jsonrpc-core in one process: a small key-value API declared
-//! with `api!`, a server and a client joined by a TCP loopback connection,
+//! with `api!` (what the client sends and what the server sends back, in one
+//! block), a server and a client joined by a TCP loopback connection,
 //! and one line of output per feature: typed calls, a typed error, a
 //! notification, the server calling back into the client on the same
 //! connection, concurrent calls, a call that times out (and is cancelled on
@@ -100,31 +101,25 @@ impl TryFrom<ErrorObject> for KvError {
 }
 
 api! {
-    /// A key-value store.
-    pub trait KvStore;
-    /// Calls a [`KvStore`] across a connection.
-    pub struct KvClient;
-
-    /// Stores a value; returns the one it replaces.
-    method set: Set("kv.set", SetParams) -> Option<String>;
-    /// Reads a value.
-    method get: Get("kv.get", KeyParams) -> String | KvError;
-    /// Deletes a key once the caller's operator confirms.
-    method delete: Delete("kv.delete", KeyParams) -> bool | KvError;
-    /// Reads a value from slow storage.
-    method slow_get: SlowGet("kv.slowGet", SlowGetParams) -> String | KvError;
-    /// Leaves a note for the server's operator.
-    notification note: Note("kv.note", NoteParams);
-}
-
-api! {
-    /// What the server may ask the client, on the same connection.
-    pub trait Operator;
-    /// Calls the client's [`Operator`] from the server.
-    pub struct OperatorClient;
-
-    /// Asks whether to go ahead with `action` on `key`.
-    method confirm: Confirm("operator.confirm", ConfirmParams) -> bool;
+    /// A key-value store that asks its clients before it deletes anything.
+    pub Kv;
+    to_server {
+        /// Stores a value; returns the one it replaces.
+        method set: Set("kv.set", SetParams) -> Option<String>;
+        /// Reads a value.
+        method get: Get("kv.get", KeyParams) -> String | KvError;
+        /// Deletes a key once the caller's operator confirms.
+        method delete: Delete("kv.delete", KeyParams) -> bool | KvError;
+        /// Reads a value from slow storage.
+        method slow_get: SlowGet("kv.slowGet", SlowGetParams) -> String | KvError;
+        /// Leaves a note for the server's operator.
+        notification note: Note("kv.note", NoteParams);
+    }
+    to_client {
+        /// Asks the client's operator whether to go ahead with `action` on
+        /// `key`, on the same connection.
+        method confirm: Confirm("operator.confirm", ConfirmParams) -> bool;
+    }
 }
 
 struct Store {
@@ -151,7 +146,7 @@ impl Store {
     }
 }
 
-impl KvStore for Store {
+impl KvServer for Store {
     async fn set(&self, p: SetParams, _: RequestContext) -> Result<Option<String>, ErrorObject> {
         Ok(self.data().insert(p.key, p.value))
     }
@@ -168,7 +163,7 @@ impl KvStore for Store {
         })?;
         // The call goes back to the client over the connection this request
         // came in on, while the client is still waiting for our reply.
-        let operator = OperatorClient::new(peer.clone());
+        let operator = KvPush::new(peer.clone());
         let question = ConfirmParams {
             action: "delete".into(),
             key: p.key.clone(),
@@ -200,7 +195,7 @@ impl KvStore for Store {
 /// The client's side of the callbacks.
 struct Console;
 
-impl Operator for Console {
+impl KvClientHandler for Console {
     async fn confirm(&self, p: ConfirmParams, _: RequestContext) -> Result<bool, ErrorObject> {
         let yes = p.key != "precious";
         println!(
@@ -329,7 +324,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     };
     let limit = Some(Duration::from_millis(100));
     match client
-        .peer()
+        .caller()
         .call_with_timeout::<SlowGet>(slow, limit)
         .await
     {
@@ -342,7 +337,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     println!("             [server] {}", server_event(&mut events).await);
 
-    let s = client.peer().stats();
+    let s = client.caller().stats();
     println!(
         "\nclient stats: {} calls sent, {} replies received, {} late replies dropped, \
          {} notifications sent, {} callbacks served, {} bytes out, {} bytes in",
@@ -355,8 +350,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         s.bytes_in
     );
 
-    client.peer().close();
-    let client_end = client.peer().closed().await;
+    client.caller().close();
+    let client_end = client.caller().closed().await;
     let server_end = tokio::time::timeout(Duration::from_secs(2), server.closed()).await;
     match server_end {
         Ok(reason) => println!("closed: client ({client_end}); server ({reason})"),

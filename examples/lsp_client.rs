@@ -23,8 +23,10 @@
 //! The server numbers its requests from 0 as we do, so both sides use the same
 //! ids at once; the peer keeps the two id spaces apart.
 //!
-//! Every method is declared once with `api!`, using lsp-types only for the
-//! params and result types. A tap on the child's pipes records every frame,
+//! Every method is declared once, in one `api!` block for both directions,
+//! using lsp-types only for the params and result types: [`LspClient`] sends
+//! what goes to the server, and the client's handlers implement
+//! [`LspClientHandler`] for what comes back. A tap on the child's pipes records every frame,
 //! which is how the `$/cancelRequest` is seen on the wire.
 //!
 //! ```text
@@ -65,65 +67,57 @@ use tokio_util::codec::Decoder;
 // ---------------------------------------------------------------------------
 
 api! {
-    /// What a language server serves: the calls and notifications a client
-    /// sends it (the part of LSP this example uses).
-    pub trait LanguageServer;
-    /// Calls a language server.
-    pub struct LanguageServerClient;
-
-    /// The first call: the client's capabilities in, the server's out.
-    method initialize: Initialize("initialize", lsp::InitializeParams) -> lsp::InitializeResult;
-    /// The client has taken the `initialize` result in.
-    notification initialized: Initialized("initialized", lsp::InitializedParams);
-    /// A document is open; the client owns its text from now on.
-    notification did_open: DidOpen("textDocument/didOpen", lsp::DidOpenTextDocumentParams);
-    /// Completion items at a position.
-    method completion: Completion("textDocument/completion", lsp::CompletionParams)
-        -> Option<lsp::CompletionResponse>;
-    /// Hover information at a position.
-    method hover: HoverRequest("textDocument/hover", lsp::HoverParams) -> Option<lsp::Hover>;
-    /// Asks the server to get ready to exit; no params, a `null` result.
-    method shutdown: Shutdown("shutdown", ()) -> ();
-    /// Tells the server to exit; no params.
-    notification exit: Exit("exit", ());
-}
-
-api! {
-    /// What a language client serves: the requests and notifications a
-    /// language server sends to its client.
-    pub trait LanguageClient;
-    /// Calls a language client (what a server written with this crate would use).
-    pub struct LanguageClientCaller;
-
-    /// The settings for each section asked for, one value per item.
-    method configuration: WorkspaceConfiguration("workspace/configuration", lsp::ConfigurationParams)
-        -> Vec<Value>;
-    /// The server registers capabilities dynamically (file watchers...).
-    method register_capability: RegisterCapability("client/registerCapability", lsp::RegistrationParams)
-        -> ();
-    /// The server drops dynamically registered capabilities.
-    method unregister_capability: UnregisterCapability(
-        "client/unregisterCapability",
-        lsp::UnregistrationParams
-    ) -> ();
-    /// The server asks for a progress token it will report on.
-    method work_done_progress_create: WorkDoneProgressCreate(
-        "window/workDoneProgress/create",
-        lsp::WorkDoneProgressCreateParams
-    ) -> ();
-    /// A line for the client's log.
-    notification log_message: LogMessage("window/logMessage", lsp::LogMessageParams);
-    /// A message to show the user.
-    notification show_message: ShowMessage("window/showMessage", lsp::ShowMessageParams);
-    /// The diagnostics of one document (replacing the previous ones).
-    notification publish_diagnostics: PublishDiagnostics(
-        "textDocument/publishDiagnostics",
-        lsp::PublishDiagnosticsParams
-    );
-    /// Progress on a token from `window/workDoneProgress/create`.
-    notification progress: Progress("$/progress", lsp::ProgressParams);
-    /// Telemetry: any JSON.
-    notification telemetry: Telemetry("telemetry/event", Value);
+    /// The Language Server Protocol, the part of it this example uses: what a
+    /// client sends its language server, and what the server sends back.
+    pub Lsp;
+    to_server {
+        /// The first call: the client's capabilities in, the server's out.
+        method initialize: Initialize("initialize", lsp::InitializeParams) -> lsp::InitializeResult;
+        /// The client has taken the `initialize` result in.
+        notification initialized: Initialized("initialized", lsp::InitializedParams);
+        /// A document is open; the client owns its text from now on.
+        notification did_open: DidOpen("textDocument/didOpen", lsp::DidOpenTextDocumentParams);
+        /// Completion items at a position.
+        method completion: Completion("textDocument/completion", lsp::CompletionParams)
+            -> Option<lsp::CompletionResponse>;
+        /// Hover information at a position.
+        method hover: HoverRequest("textDocument/hover", lsp::HoverParams) -> Option<lsp::Hover>;
+        /// Asks the server to get ready to exit; no params, a `null` result.
+        method shutdown: Shutdown("shutdown", ()) -> ();
+        /// Tells the server to exit; no params.
+        notification exit: Exit("exit", ());
+    }
+    to_client {
+        /// The settings for each section asked for, one value per item.
+        method configuration: WorkspaceConfiguration("workspace/configuration", lsp::ConfigurationParams)
+            -> Vec<Value>;
+        /// The server registers capabilities dynamically (file watchers...).
+        method register_capability: RegisterCapability("client/registerCapability", lsp::RegistrationParams)
+            -> ();
+        /// The server drops dynamically registered capabilities.
+        method unregister_capability: UnregisterCapability(
+            "client/unregisterCapability",
+            lsp::UnregistrationParams
+        ) -> ();
+        /// The server asks for a progress token it will report on.
+        method work_done_progress_create: WorkDoneProgressCreate(
+            "window/workDoneProgress/create",
+            lsp::WorkDoneProgressCreateParams
+        ) -> ();
+        /// A line for the client's log.
+        notification log_message: LogMessage("window/logMessage", lsp::LogMessageParams);
+        /// A message to show the user.
+        notification show_message: ShowMessage("window/showMessage", lsp::ShowMessageParams);
+        /// The diagnostics of one document (replacing the previous ones).
+        notification publish_diagnostics: PublishDiagnostics(
+            "textDocument/publishDiagnostics",
+            lsp::PublishDiagnosticsParams
+        );
+        /// Progress on a token from `window/workDoneProgress/create`.
+        notification progress: Progress("$/progress", lsp::ProgressParams);
+        /// Telemetry: any JSON.
+        notification telemetry: Telemetry("telemetry/event", Value);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -220,7 +214,7 @@ fn settings_for(section: Option<&str>) -> Value {
     }
 }
 
-impl LanguageClient for ClientHandlers {
+impl LspClientHandler for ClientHandlers {
     async fn configuration(
         &self,
         params: lsp::ConfigurationParams,
@@ -967,7 +961,7 @@ async fn drive(
                 wire: wire.clone(),
             },
         );
-    let client = LanguageServerClient::new(peer.clone());
+    let client = LspClient::new(peer.clone());
 
     // 1. initialize, initialized.
     let project = project
@@ -1095,14 +1089,14 @@ async fn drive(
 /// cancelled too, its cancel queued right behind it: see tests/peer_lsp.rs,
 /// `cancel_of_a_queued_call_goes_out_after_its_request`.)
 async fn drop_a_call(
-    client: &LanguageServerClient,
+    client: &LspClient,
     wire: &Wire,
     params: &lsp::CompletionParams,
     limits: Limits,
 ) -> Result<DroppedCall, String> {
     const TRIES: u32 = 5;
     let method = Completion::NAME;
-    let late_before = client.peer().stats().late_replies;
+    let late_before = client.caller().stats().late_replies;
     for tries in 1..=TRIES {
         let from = wire.len();
         let mut call = Box::pin(client.completion(params.clone()));
@@ -1146,7 +1140,7 @@ async fn drop_a_call(
             .ok_or_else(|| format!("the server never answered the cancelled call {id}"))?;
         // The reader hands the reply to the peer just after the tap logs it.
         let counted = async {
-            while client.peer().stats().late_replies == late_before {
+            while client.caller().stats().late_replies == late_before {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         };

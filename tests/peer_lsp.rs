@@ -23,7 +23,7 @@ use std::time::Duration;
 use jsonrpc_core::codec::{ContentLengthCodec, Frame};
 use jsonrpc_core::{CloseReason, Peer, PeerConfig, WireCancel};
 use lsp_client::{
-    fixture_project, run_session, Dir, LanguageServerClient, Limits, ServerCommand, SessionReport,
+    fixture_project, run_session, Dir, Limits, LspClient, ServerCommand, SessionReport,
 };
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
@@ -261,7 +261,7 @@ async fn cancel_of_a_queued_call_goes_out_after_its_request() {
     let peer = Peer::new(ContentLengthCodec::new())
         .config(PeerConfig::default().wire_cancel(Some(WireCancel::lsp())))
         .spawn_split(read, write);
-    let client = LanguageServerClient::new(peer.clone());
+    let client = LspClient::new(peer.clone());
 
     // Poll the call once (its request is queued), then drop it.
     let call = client.shutdown(());

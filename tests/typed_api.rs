@@ -1,16 +1,29 @@
-//! End-to-end tests of an `api!`-declared API: the generated client against
-//! the generated server trait, over an in-memory `tokio::io::duplex` pipe.
+//! End-to-end tests of `api!`-declared APIs: the generated senders against
+//! the generated traits.
 //!
-//! A second declaration, `CalcV2`, plays a newer client talking to the older
-//! server: it calls a method the server lacks and sends params of a type the
-//! server does not accept, which is how a typed client meets -32601 and
-//! -32602 in practice.
+//! `Calc` runs over an in-memory `tokio::io::duplex` pipe. A second
+//! declaration, `CalcV2`, plays a newer client talking to the older server:
+//! it calls a method the server lacks and sends params of a type the server
+//! does not accept, which is how a typed client meets -32601 and -32602 in
+//! practice.
+//!
+//! `Kv` declares both directions in one block: the server calls back into
+//! the client and pushes notifications to it through `KvPush`, and the client
+//! serves them with `KvClientHandler`. Last, `CalcClient` calls through a
+//! `ReconnectingClient` (a `Caller` like `PeerHandle`) against a real
+//! `jsonrpc_transport::Server` on a Unix socket, across a reconnect.
 
 use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures::StreamExt;
 use jsonrpc_core::codec::LineCodec;
-use jsonrpc_core::{api, CallError, ErrorObject, Peer, PeerHandle, RequestContext};
+use jsonrpc_core::{
+    api, CallError, Caller, CloseReason, ErrorObject, Peer, PeerHandle, RequestContext,
+};
+use jsonrpc_transport::{ConnectionState, ReconnectOptions, ReconnectingClient, WhileDisconnected};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -77,37 +90,35 @@ impl TryFrom<ErrorObject> for CalcError {
 // params must be an array or an object (see the test at the end).
 api! {
     /// The calculator the tests serve.
-    pub trait Calc;
-    /// Its typed client.
-    pub struct CalcClient;
-
-    /// `a + b`.
-    method add: Add("add", (i64, i64)) -> i64;
-    /// `dividend / divisor`, with an error type of its own.
-    method divide: Divide("divide", DivideParams) -> i64 | CalcError;
-    /// Panics with the given text.
-    method explode: Explode("explode", (String,)) -> ();
-    /// Hands the text to the test.
-    notification record: Record("record", (String,));
+    pub Calc;
+    to_server {
+        /// `a + b`.
+        method add: Add("add", (i64, i64)) -> i64;
+        /// `dividend / divisor`, with an error type of its own.
+        method divide: Divide("divide", DivideParams) -> i64 | CalcError;
+        /// Panics with the given text.
+        method explode: Explode("explode", (String,)) -> ();
+        /// Hands the text to the test.
+        notification record: Record("record", (String,));
+    }
 }
 
 api! {
     /// A newer revision of the calculator, which the server does not serve.
-    pub trait CalcV2;
-    /// A client written against the newer revision.
-    pub struct CalcV2Client;
-
-    /// Not served by the old server at all.
-    method sqrt: Sqrt("sqrt", (f64,)) -> f64;
-    /// `add` with float params, which the old server's `(i64, i64)` refuses.
-    method add_floats: AddFloats("add", (f64, f64)) -> f64;
+    pub CalcV2;
+    to_server {
+        /// Not served by the old server at all.
+        method sqrt: Sqrt("sqrt", (f64,)) -> f64;
+        /// `add` with float params, which the old server's `(i64, i64)` refuses.
+        method add_floats: AddFloats("add", (f64, f64)) -> f64;
+    }
 }
 
 struct Server {
     records: mpsc::UnboundedSender<String>,
 }
 
-impl Calc for Server {
+impl CalcServer for Server {
     async fn add(&self, (a, b): (i64, i64), _: RequestContext) -> Result<i64, ErrorObject> {
         a.checked_add(b)
             .ok_or_else(|| ErrorObject::invalid_params("the sum overflows an i64"))
@@ -201,7 +212,7 @@ async fn custom_error_is_decoded_into_its_type() {
     let params = jsonrpc_core::RawJson::from_value(&zero).ok();
     match within(
         "raw divide",
-        s.client.peer().call_raw("divide", params, None),
+        s.client.caller().call_raw("divide", params, None),
     )
     .await
     {
@@ -271,7 +282,11 @@ async fn params_that_do_not_deserialize_are_invalid_params_with_serdes_reason() 
     // A method with its own error type gets the standard error too, as the
     // catch-all variant of that type.
     let bad = jsonrpc_core::RawJson::from_value(&json!({"dividend": "seven", "divisor": 1})).ok();
-    let reply = within("raw divide", s.client.peer().call_raw("divide", bad, None)).await;
+    let reply = within(
+        "raw divide",
+        s.client.caller().call_raw("divide", bad, None),
+    )
+    .await;
     let Err(CallError::Rpc(raw)) = reply else {
         panic!("expected an error reply, got {reply:?}");
     };
@@ -295,14 +310,14 @@ async fn handler_panic_is_internal_error_and_the_connection_lives_on() {
     }
     assert!(!s.server.is_closed(), "the server closed after a panic");
     assert!(
-        !s.client.peer().is_closed(),
+        !s.client.caller().is_closed(),
         "the client closed after a panic"
     );
     assert_eq!(
         within("add after panic", s.client.add((40, 2))).await.ok(),
         Some(42)
     );
-    let stats = s.client.peer().stats();
+    let stats = s.client.caller().stats();
     assert_eq!((stats.calls_sent, stats.replies_received), (2, 2));
 }
 
@@ -316,16 +331,15 @@ async fn handler_panic_is_internal_error_and_the_connection_lives_on() {
 #[tokio::test]
 async fn scalar_params_are_refused_before_they_are_sent() {
     api! {
-        /// Scalar params, served.
-        pub trait Scalars;
-        /// Scalar params, called.
-        pub struct ScalarsClient;
-
-        method echo: Echo("echo", String) -> String;
-        notification note: Note("note", String);
+        /// Scalar params.
+        pub Scalars;
+        to_server {
+            method echo: Echo("echo", String) -> String;
+            notification note: Note("note", String);
+        }
     }
     struct S(mpsc::UnboundedSender<String>);
-    impl Scalars for S {
+    impl ScalarsServer for S {
         async fn echo(&self, text: String, _: RequestContext) -> Result<String, ErrorObject> {
             Ok(text)
         }
@@ -352,5 +366,364 @@ async fn scalar_params_are_refused_before_they_are_sent() {
     }
     assert!(notes.try_recv().is_err(), "nothing reached the server");
     assert_eq!(server.stats().invalid_received, 0);
-    assert_eq!(client.peer().stats().calls_sent, 0);
+    assert_eq!(client.caller().stats().calls_sent, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Both directions in one block.
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PutParams {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangedParams {
+    pub key: String,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmParams {
+    pub key: String,
+}
+
+/// The client's refusal of a write. Its fields make it a JSON-RPC 2.0 error
+/// object on the wire; the server gets it back as this type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Veto {
+    pub code: i64,
+    pub message: String,
+}
+
+api! {
+    /// A store whose clients confirm their own writes and hear of every change.
+    pub Kv;
+    to_server {
+        /// Stores a value once the writing client confirms; returns the new version.
+        method put: Put("kv.put", PutParams) -> u64;
+        /// Introduces the client.
+        notification hello: Hello("kv.hello", (String,));
+    }
+    to_client {
+        /// A key changed.
+        notification changed: Changed("kv.changed", ChangedParams);
+        /// Asks the writing client whether to store `key`.
+        method confirm: Confirm("kv.confirm", ConfirmParams) -> bool | Veto;
+    }
+}
+
+/// Why the store refused a write, as its `put` answers.
+const NOT_CONFIRMED: i64 = 10;
+const VETOED: i64 = 11;
+
+struct Store {
+    version: AtomicU64,
+    hellos: mpsc::UnboundedSender<String>,
+}
+
+impl KvServer for Store {
+    async fn put(&self, p: PutParams, ctx: RequestContext) -> Result<u64, ErrorObject> {
+        let peer = ctx
+            .peer()
+            .ok_or_else(|| ErrorObject::internal_error("not on a connection"))?;
+        // Back to the client that made this request, on its own connection.
+        let client = KvPush::new(peer.clone());
+        let question = ConfirmParams { key: p.key.clone() };
+        match client.confirm(question).await {
+            Ok(true) => {}
+            Ok(false) => return Err(ErrorObject::new(NOT_CONFIRMED, "not confirmed")),
+            Err(CallError::Rpc(veto)) => {
+                return Err(ErrorObject::new(
+                    VETOED,
+                    format!("vetoed with {}: {}", veto.code, veto.message),
+                ))
+            }
+            Err(e) => return Err(ErrorObject::internal_error(e.to_string())),
+        }
+        let version = self.version.fetch_add(1, Ordering::Relaxed) + 1;
+        let changed = ChangedParams {
+            key: p.key,
+            version,
+        };
+        client
+            .changed(changed)
+            .await
+            .map_err(|e| ErrorObject::internal_error(e.to_string()))?;
+        Ok(version)
+    }
+
+    async fn hello(&self, (name,): (String,), _: RequestContext) {
+        let _ = self.hellos.send(name);
+    }
+}
+
+/// The client's side: answers `kv.confirm` by key and passes changes on.
+struct Watcher {
+    asked: mpsc::UnboundedSender<String>,
+    changes: mpsc::UnboundedSender<ChangedParams>,
+}
+
+impl KvClientHandler for Watcher {
+    async fn changed(&self, p: ChangedParams, _: RequestContext) {
+        let _ = self.changes.send(p);
+    }
+
+    async fn confirm(&self, p: ConfirmParams, _: RequestContext) -> Result<bool, Veto> {
+        let _ = self.asked.send(p.key.clone());
+        match p.key.as_str() {
+            "secret" => Err(Veto {
+                code: 7,
+                message: "secrets stay here".into(),
+            }),
+            "maybe" => Ok(false),
+            _ => Ok(true),
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_block_declares_both_directions_end_to_end() {
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let (hellos_tx, mut hellos) = mpsc::unbounded_channel();
+    let store = Store {
+        version: AtomicU64::new(0),
+        hellos: hellos_tx,
+    };
+    let server_router = store.into_router();
+    // Each side serves its own direction and nothing of the other.
+    assert!(server_router.has_method("kv.put") && server_router.has_route("kv.hello"));
+    assert!(!server_router.has_route("kv.confirm") && !server_router.has_route("kv.changed"));
+    let server = Peer::new(LineCodec::new()).router(server_router).spawn(a);
+
+    let (asked_tx, mut asked) = mpsc::unbounded_channel();
+    let (changes_tx, mut changes) = mpsc::unbounded_channel();
+    let watcher = Watcher {
+        asked: asked_tx,
+        changes: changes_tx,
+    };
+    let client_router = watcher.into_router();
+    assert!(client_router.has_method("kv.confirm") && client_router.has_route("kv.changed"));
+    assert!(!client_router.has_route("kv.put") && !client_router.has_route("kv.hello"));
+    let client = KvClient::new(Peer::new(LineCodec::new()).router(client_router).spawn(b));
+
+    let put = |key: &str| PutParams {
+        key: key.into(),
+        value: "v".into(),
+    };
+
+    // put: the server asks the client (a to_client method) before it
+    // answers, then pushes the change (a to_client notification).
+    assert_eq!(within("put a", client.put(put("a"))).await.ok(), Some(1));
+    assert_eq!(within("asked", asked.recv()).await.as_deref(), Some("a"));
+    let change = within("changed a", changes.recv()).await;
+    assert_eq!(
+        change,
+        Some(ChangedParams {
+            key: "a".into(),
+            version: 1
+        })
+    );
+
+    // The client says no: no write, and no change pushed.
+    match within("put maybe", client.put(put("maybe"))).await {
+        Err(CallError::Rpc(e)) => assert_eq!(e.code, NOT_CONFIRMED, "{e}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        within("asked", asked.recv()).await.as_deref(),
+        Some("maybe")
+    );
+
+    // The client's typed error reaches the server's `KvPush` as a `Veto`.
+    match within("put secret", client.put(put("secret"))).await {
+        Err(CallError::Rpc(e)) => {
+            assert_eq!(e.code, VETOED, "{e}");
+            assert_eq!(e.message, "vetoed with 7: secrets stay here");
+        }
+        other => panic!("expected a veto, got {other:?}"),
+    }
+    assert_eq!(
+        within("asked", asked.recv()).await.as_deref(),
+        Some("secret")
+    );
+
+    // Version 2 is the next change the client hears of: nothing came between.
+    assert_eq!(within("put b", client.put(put("b"))).await.ok(), Some(2));
+    let change = within("changed b", changes.recv()).await;
+    assert_eq!(
+        change,
+        Some(ChangedParams {
+            key: "b".into(),
+            version: 2
+        })
+    );
+    assert_eq!(within("asked", asked.recv()).await.as_deref(), Some("b"));
+
+    // The server may push at any time, not only while serving a request.
+    let push = KvPush::new(server.clone());
+    let unprompted = ChangedParams {
+        key: "z".into(),
+        version: 99,
+    };
+    within("push changed", push.changed(unprompted.clone()))
+        .await
+        .expect("the push is sent");
+    assert_eq!(within("changed z", changes.recv()).await, Some(unprompted));
+    let confirm = push.confirm(ConfirmParams { key: "c".into() });
+    assert_eq!(within("push confirm", confirm).await.ok(), Some(true));
+    assert_eq!(within("asked", asked.recv()).await.as_deref(), Some("c"));
+
+    // And the to_server notification arrives too.
+    within("hello", client.hello(("watcher".into(),)))
+        .await
+        .expect("the notification is sent");
+    assert_eq!(
+        within("hello arrives", hellos.recv()).await.as_deref(),
+        Some("watcher")
+    );
+    assert!(changes.try_recv().is_err(), "no change beyond those pushed");
+    let stats = server.stats();
+    assert_eq!((stats.calls_sent, stats.notifications_sent), (5, 3));
+}
+
+// ---------------------------------------------------------------------------
+// A generated client through a reconnecting client.
+// ---------------------------------------------------------------------------
+
+/// A temporary directory for a Unix socket, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir =
+            std::env::temp_dir().join(format!("typed-api-{}-{tag}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("creating a temporary directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `1 + 2 + ... + n`, one `add` per term, through any `Caller`.
+async fn add_up<C: Caller>(client: &CalcClient<C>, n: i64) -> Result<i64, CallError> {
+    let mut sum = 0;
+    for term in 1..=n {
+        sum = client.add((sum, term)).await?;
+    }
+    Ok(sum)
+}
+
+#[tokio::test]
+async fn generated_client_calls_through_a_reconnecting_client() {
+    let dir = TempDir::new("reconnect");
+    let socket = dir.0.join("calc.sock");
+    let (tx, mut records) = mpsc::unbounded_channel();
+    let server = jsonrpc_transport::Server::new(LineCodec::new())
+        .router(Server { records: tx }.into_router())
+        .bind([format!("punix:{}", socket.display())
+            .parse()
+            .expect("a punix endpoint")])
+        .await
+        .expect("binding the test socket");
+
+    let options = ReconnectOptions {
+        min_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        while_disconnected: WhileDisconnected::Wait(Duration::from_secs(10)),
+        ..ReconnectOptions::default()
+    };
+    let endpoint = format!("unix:{}", socket.display())
+        .parse()
+        .expect("a unix endpoint");
+    let reconnecting =
+        ReconnectingClient::spawn(endpoint, LineCodec::new(), options, |_| async { Ok(()) });
+    let client = CalcClient::new(reconnecting);
+
+    // Calls, typed errors and notifications, through `Caller`.
+    assert_eq!(within("add_up", add_up(&client, 10)).await.ok(), Some(55));
+    let zero = DivideParams {
+        dividend: 9,
+        divisor: 0,
+    };
+    match within("divide by 0", client.divide(zero)).await {
+        Err(CallError::Rpc(e)) => assert_eq!(e, CalcError::DivisionByZero { dividend: 9 }),
+        other => panic!("expected a typed DivisionByZero, got {other:?}"),
+    }
+    within("record", client.record(("over a unix socket".into(),)))
+        .await
+        .expect("the notification is sent");
+    assert_eq!(
+        within("record arrives", records.recv()).await.as_deref(),
+        Some("over a unix socket")
+    );
+
+    // The connection ends; the next call waits for the next one and goes there.
+    let first = within("peer", client.caller().peer())
+        .await
+        .expect("connected");
+    let mut states = std::pin::pin!(client.caller().states());
+    first.close();
+    within("disconnected", async {
+        while let Some(state) = states.next().await {
+            if matches!(state, ConnectionState::Disconnected { .. }) {
+                return;
+            }
+        }
+        panic!("the state stream ended");
+    })
+    .await;
+    assert_eq!(
+        within("add after", client.add((40, 2))).await.ok(),
+        Some(42)
+    );
+    let second = within("peer", client.caller().peer())
+        .await
+        .expect("connected again");
+    assert_ne!(first.id(), second.id(), "a new connection");
+    within("record after", client.record(("again".into(),)))
+        .await
+        .expect("the notification is sent");
+    assert_eq!(
+        within("record arrives", records.recv()).await.as_deref(),
+        Some("again")
+    );
+    assert_eq!(server.stats().accepted, 2);
+
+    client.caller().close();
+    within("shutdown", server.shutdown(Duration::from_secs(5))).await;
+}
+
+#[tokio::test]
+async fn reconnecting_client_without_a_connection_fails_fast_both_ways() {
+    let dir = TempDir::new("nowhere");
+    let endpoint = format!("unix:{}", dir.0.join("nobody-listens.sock").display())
+        .parse()
+        .expect("a unix endpoint");
+    let reconnecting = ReconnectingClient::spawn(
+        endpoint,
+        LineCodec::new(),
+        ReconnectOptions::default(),
+        |_| async { Ok(()) },
+    );
+    let client = CalcClient::new(reconnecting);
+    match within("add", client.add((1, 2))).await {
+        Err(CallError::ConnectionClosed(CloseReason::NotConnected)) => {}
+        other => panic!("expected NotConnected, got {other:?}"),
+    }
+    match within("record", client.record(("lost".into(),))).await {
+        Err(CallError::ConnectionClosed(CloseReason::NotConnected)) => {}
+        other => panic!("expected NotConnected, got {other:?}"),
+    }
+    client.caller().close();
 }

@@ -11,8 +11,11 @@
 //!
 //! A method is declared once, as a type implementing [`Method`], and both sides
 //! use that one declaration: [`PeerHandle::call`] on the client,
-//! [`Router::method`] on the server. The [`api!`] macro declares a whole set of
-//! methods and notifications at once.
+//! [`Router::method`] on the server. The [`api!`] macro declares a whole
+//! protocol at once, in both directions: the messages a client sends and
+//! those the server sends back, a trait for each side to implement and a
+//! typed sender for each side to use. The senders go through any [`Caller`]
+//! (a [`PeerHandle`], or a client that reconnects by itself).
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -30,8 +33,10 @@ pub mod router;
 pub mod sync;
 
 mod api;
+mod caller;
 mod method;
 
+pub use caller::Caller;
 pub use method::{Method, NotificationMethod};
 pub use peer::{
     CallError, CloseReason, ConnectionId, ConnectionInfo, InactivityProbe, NotifyError, Overflow,
@@ -40,3 +45,7 @@ pub use peer::{
 };
 pub use profile::{ErrorFormat, ErrorId, NullId, OnInvalid, Profile};
 pub use router::{Handling, Notifying, RequestContext, Router};
+
+// The names `api!` generates are built with this; not part of the API.
+#[doc(hidden)]
+pub use pastey as __pastey;

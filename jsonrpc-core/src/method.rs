@@ -5,7 +5,8 @@
 //! calls `peer.call::<Subtract>(params)` and a server registers
 //! `router.method::<Subtract, _, _>(handler)`: both read the name and the shapes
 //! from the same type, so they cannot disagree. [`api!`](crate::api!) declares
-//! a whole set of them, with a typed client and a server trait.
+//! a whole protocol of them, both directions, with a trait for each side to
+//! implement and a typed sender for each side to use.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use futures::Stream as FuturesStream;
 use jsonrpc_core::codec::Framing;
-use jsonrpc_core::{CallError, CloseReason, Method, Peer, PeerConfig, PeerHandle, Router};
+use jsonrpc_core::{
+    CallError, Caller, CloseReason, Method, NotificationMethod, NotifyError, Peer, PeerConfig,
+    PeerHandle, Router,
+};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -104,6 +107,10 @@ impl Default for ReconnectOptions {
 ///
 /// Clones share one client; dropping the last clone stops it, as
 /// [`close`](Self::close) does.
+///
+/// It is a [`Caller`], so a client that `api!` generates calls through it
+/// (`KvClient::new(reconnecting)`) just as through a single connection's
+/// `PeerHandle`.
 #[derive(Clone)]
 pub struct ReconnectingClient {
     current: watch::Receiver<Option<PeerHandle>>,
@@ -174,6 +181,15 @@ impl ReconnectingClient {
         peer.call::<M>(params).await
     }
 
+    /// Sends notification `N` on the current connection.
+    pub async fn notify<N: NotificationMethod>(
+        &self,
+        params: N::Params,
+    ) -> Result<(), NotifyError> {
+        let peer = self.peer().await.map_err(CallError::ConnectionClosed)?;
+        peer.notify::<N>(params).await
+    }
+
     /// Where the client stands now.
     pub fn state(&self) -> ConnectionState {
         self.state.borrow().clone()
@@ -194,6 +210,25 @@ impl ReconnectingClient {
     /// Stops reconnecting and closes the current connection.
     pub fn close(&self) {
         self.stop.cancel();
+    }
+}
+
+/// Each call and notification goes to the connection of the moment, found as
+/// [`WhileDisconnected`] says.
+impl Caller for ReconnectingClient {
+    fn call<M: Method>(
+        &self,
+        params: M::Params,
+    ) -> impl Future<Output = Result<M::Result, CallError<M::Error>>> + Send {
+        // Inherent methods win over trait methods: this is the client's own.
+        ReconnectingClient::call::<M>(self, params)
+    }
+
+    fn notify<N: NotificationMethod>(
+        &self,
+        params: N::Params,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send {
+        ReconnectingClient::notify::<N>(self, params)
     }
 }
 

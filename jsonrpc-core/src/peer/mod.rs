@@ -475,7 +475,10 @@ impl PeerHandle {
         params: M::Params,
         timeout: Option<Duration>,
     ) -> Result<M::Result, CallError<M::Error>> {
-        let params = |dialect, out: &mut Vec<u8>| write_typed_params(&params, dialect, out);
+        // The closure owns the params rather than borrowing them, so the
+        // future is `Send` whenever the params are (a borrow would need them
+        // to be `Sync` too), as `Caller` promises.
+        let params = move |dialect, out: &mut Vec<u8>| write_typed_params(&params, dialect, out);
         decode_reply(self.call_with(M::NAME, params, timeout).await)
     }
 
@@ -486,7 +489,7 @@ impl PeerHandle {
         P: serde::Serialize,
         R: serde::de::DeserializeOwned,
     {
-        let params = |dialect, out: &mut Vec<u8>| write_typed_params(&params, dialect, out);
+        let params = move |dialect, out: &mut Vec<u8>| write_typed_params(&params, dialect, out);
         decode_reply(
             self.call_with(method, params, self.shared.config.call_timeout)
                 .await,
@@ -581,7 +584,8 @@ impl PeerHandle {
         &self,
         params: N::Params,
     ) -> Result<(), NotifyError> {
-        let params = |dialect, out: &mut Vec<u8>| write_typed_params(&params, dialect, out);
+        // Owned, not borrowed: see `call_with_timeout`.
+        let params = move |dialect, out: &mut Vec<u8>| write_typed_params(&params, dialect, out);
         self.notify_with(N::NAME, params).await
     }
 
