@@ -64,23 +64,30 @@ async fn one_shared_notification_reaches_every_connection_in_its_dialect() {
 #[tokio::test]
 async fn a_receiver_that_stops_reading_is_closed_without_holding_up_the_sender() {
     let config = PeerConfig::default().outgoing_queue(4);
-    // The raw side never reads, and the pipe between holds 1 MiB.
-    let (stuck, _raw) = peer_and_raw(Router::new(), config.clone());
+    // The raw side never reads, and the pipe between holds 1 MiB. No write
+    // deadline: only abandoning the stuck write lets the connection end.
+    let (stuck, _raw) = peer_and_raw(Router::new(), config.clone().write_timeout(None));
     let (reader_server, reader) = connection(config);
     let mut seen = reader.subscribe_with::<Update>(Subscribe::new().capacity(100_000));
     let big =
         SharedNotification::of::<Update>(&("m".into(), json!("x".repeat(64 * 1024)))).unwrap();
     let mut closed = None;
     for n in 0..200 {
-        // A sender that waited would hang here; the loop has no await.
+        // A sender that waited would hang here. The yield lets the writer
+        // fill the pipe, so that it is stuck in a write when the queue fills.
         if let Err(e) = stuck.try_send(&big) {
             closed = Some((n, e));
             break;
         }
+        tokio::task::yield_now().await;
     }
     let (n, e) = closed.expect("the stuck peer's queue filled");
     assert_eq!(e, TrySendError::Closed(CloseReason::Lagged(4)));
-    assert!(n >= 4, "at least the queue's worth went first: {n}");
+    assert!(
+        n > 16,
+        "the pipe's worth (1 MiB) and the queue's went first: {n}"
+    );
+    // Closed for good, its pending write abandoned: every task has ended.
     assert_eq!(within(stuck.closed()).await, CloseReason::Lagged(4));
     // Meanwhile a reading peer gets everything sent to it.
     for _ in 0..50 {

@@ -10,6 +10,13 @@
 //! connection's outgoing queue is full, its [`Overflow`] policy decides
 //! (close it, or drop the message and mark it lagging until the application
 //! has resynced it). The backlog shows in [`PeerStats`](super::PeerStats).
+//!
+//! Since nothing waits, a publisher that sends a burst in a tight loop can
+//! outrun every connection's writer (on a current-thread runtime the
+//! writers do not run at all until it yields): with [`Overflow::Close`]
+//! even healthy subscribers would then be closed. A publisher yields to the
+//! runtime between rounds (`tokio::task::yield_now().await`), or sizes
+//! `outgoing_queue` for its largest burst.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
@@ -142,7 +149,6 @@ impl PeerHandle {
     /// connection is closed, or the notification is dropped and the
     /// connection marked lagging (see [`take_lagged`](Self::take_lagged)).
     pub fn try_send(&self, notification: &SharedNotification) -> Result<(), TrySendError> {
-        self.check_open()?;
         let bytes = notification.encoded(self.shared.outgoing_dialect())?;
         self.try_queue(Out::Shared(bytes))
     }
@@ -150,7 +156,6 @@ impl PeerHandle {
     /// Serializes notification `N` and queues it without waiting, as
     /// [`try_send`](Self::try_send) does.
     pub fn try_notify<N: NotificationMethod>(&self, params: N::Params) -> Result<(), TrySendError> {
-        self.check_open()?;
         let dialect = self.shared.outgoing_dialect();
         let message = self
             .serialize::<std::convert::Infallible>(|out| {
@@ -175,13 +180,6 @@ impl PeerHandle {
     /// many notifications were dropped. Later `try_send`s queue again.
     pub fn take_lagged(&self) -> u64 {
         self.shared.lagged.swap(0, Ordering::AcqRel)
-    }
-
-    fn check_open(&self) -> Result<(), TrySendError> {
-        if self.shared.shutdown.is_cancelled() {
-            return Err(TrySendError::Closed(self.shared.close_reason()));
-        }
-        Ok(())
     }
 
     fn try_queue(&self, message: Out) -> Result<(), TrySendError> {

@@ -211,6 +211,7 @@ impl<F: Framing + Clone> Peer<F> {
             outbox: outbox::Outbox::new(config.outgoing_queue, config.control_queue),
             counters: Counters::default(),
             shutdown: CancellationToken::new(),
+            abandon_writes: CancellationToken::new(),
             stop_reading: CancellationToken::new(),
             finished: CancellationToken::new(),
             last_input_ms: AtomicU64::new(0),
@@ -262,6 +263,9 @@ pub(crate) struct Shared {
     /// Fires when the connection starts closing: stops reading and cancels
     /// every handler (their tokens are children of this one).
     shutdown: CancellationToken,
+    /// Fires when the peer is closed for falling behind: what is queued for
+    /// it is dropped and a write in progress is abandoned.
+    abandon_writes: CancellationToken,
     /// Fires to stop reading and close once running handlers are done.
     stop_reading: CancellationToken,
     /// Fires when every task of the connection has ended.
@@ -292,12 +296,16 @@ impl Shared {
     /// Begins closing for `reason` (the first reason given wins).
     fn close(&self, reason: CloseReason) {
         let reason = self.reason.get_or_init(|| reason).clone();
+        let lagged = matches!(reason, CloseReason::Lagged(_));
         self.pending.close(reason);
         // Callers waiting for a slot, or for room in the outgoing queue,
         // learn of the close at once (even if the writer is stuck on a
         // peer that does not read); what is queued still goes out.
         self.call_slots.close();
         self.outbox.close();
+        if lagged {
+            self.abandon_writes.cancel();
+        }
         self.shutdown.cancel();
         // After the cancel: a subscription made from now on sees it, and
         // ends at once (see `subscribe_with`).

@@ -40,7 +40,10 @@ impl<F: Framing> Writer<F> {
         // Made once: a `cancelled()` future per pass would register a new
         // waiter on the token each time.
         let shutdown = self.shared.shutdown.clone().cancelled_owned();
-        tokio::pin!(shutdown);
+        // A peer closed for falling behind is not read from: its pending
+        // write is abandoned rather than left to the write deadline.
+        let abandon = self.shared.abandon_writes.clone().cancelled_owned();
+        tokio::pin!(shutdown, abandon);
         loop {
             tokio::select! {
                 biased;
@@ -48,19 +51,30 @@ impl<F: Framing> Writer<F> {
                 _ = &mut shutdown => break,
             };
             self.frame_all(&mut batch, &mut buf);
-            let written = match self.shared.config.write_timeout {
-                None => flush(&self.shared, &mut io, &mut buf).await,
-                Some(limit) => {
-                    match tokio::time::timeout(limit, flush(&self.shared, &mut io, &mut buf)).await
-                    {
-                        Ok(r) => r,
-                        Err(_) => {
-                            tracing::warn!(deadline = ?limit, "peer stopped reading; closing");
-                            self.shared.close(CloseReason::WriteStalled(limit));
-                            return;
+            let write = async {
+                match self.shared.config.write_timeout {
+                    None => Some(flush(&self.shared, &mut io, &mut buf).await),
+                    Some(limit) => {
+                        let timed =
+                            tokio::time::timeout(limit, flush(&self.shared, &mut io, &mut buf));
+                        match timed.await {
+                            Ok(r) => Some(r),
+                            Err(_) => {
+                                tracing::warn!(deadline = ?limit, "peer stopped reading; closing");
+                                self.shared.close(CloseReason::WriteStalled(limit));
+                                None
+                            }
                         }
                     }
                 }
+            };
+            let written = tokio::select! {
+                biased;
+                _ = &mut abandon => return,
+                written = write => match written {
+                    Some(written) => written,
+                    None => return,
+                },
             };
             if let Err(e) = written {
                 self.shared.close(CloseReason::Write(e.to_string().into()));
@@ -77,10 +91,17 @@ impl<F: Framing> Writer<F> {
             flush(&self.shared, &mut io, &mut buf).await?;
             io.shutdown().await
         };
-        let _ = match self.shared.config.write_timeout {
-            None => last.await,
-            Some(limit) => tokio::time::timeout(limit, last).await.unwrap_or(Ok(())),
+        let last = async {
+            match self.shared.config.write_timeout {
+                None => last.await,
+                Some(limit) => tokio::time::timeout(limit, last).await.unwrap_or(Ok(())),
+            }
         };
+        tokio::select! {
+            biased;
+            _ = &mut abandon => {}
+            _ = last => {}
+        }
     }
 
     /// Frames a batch of messages into `buf`. A message the framing refuses
