@@ -554,7 +554,7 @@ fn hooked_server(log: &HookLog) -> Server<JsonStreamCodec> {
             s.calls += 1;
             s.calls
         });
-        let info = ctx.peer().expect("on a connection").info().clone();
+        let info = ctx.connection().expect("on a connection").clone();
         async move {
             Ok::<_, ErrorObject>(serde_json::json!({
                 "id": info.id().get(),
@@ -740,4 +740,35 @@ async fn dropping_the_server_runs_every_close_hook() {
     for client in &clients {
         within("the client sees the close", client.closed()).await;
     }
+}
+
+/// Past `max_connections` a connection is accepted and closed at once: it
+/// never opened, so neither hook runs for it, and the counts stay right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connections_run_no_hooks() {
+    let log = HookLog::default();
+    let server = hooked_server(&log)
+        .max_connections(1)
+        .bind(["ptcp:0:127.0.0.1".parse().unwrap()])
+        .await
+        .unwrap();
+    let endpoint = connect_endpoint(&server, "127.0.0.1");
+    let first = connect(&endpoint, &ConnectOptions::default())
+        .await
+        .unwrap();
+    let first = first.into_peer(Peer::new(JsonStreamCodec::new()));
+    whoami(&first).await;
+    let second = connect(&endpoint, &ConnectOptions::default())
+        .await
+        .unwrap();
+    let second = second.into_peer(Peer::new(JsonStreamCodec::new()));
+    within("the refused connection closes", second.closed()).await;
+    eventually("counted as refused", || server.stats().refused == 1).await;
+    first.close();
+    eventually("the first one's close hook", || {
+        log.lock().unwrap().len() == 2
+    })
+    .await;
+    assert_each_opened_and_closed_once(&log, 1);
+    assert_eq!(server.stats().accepted, 1);
 }

@@ -89,6 +89,13 @@ impl RequestContext {
         self.peer().map(PeerHandle::id)
     }
 
+    /// Who called: the connection's id, the other end's address and, over
+    /// TLS, its certificate's subject. `None` for a
+    /// [`detached`](Self::detached) context.
+    pub fn connection(&self) -> Option<&crate::ConnectionInfo> {
+        self.peer().map(PeerHandle::info)
+    }
+
     /// Runs `f` with exclusive access to the connection's state (see
     /// [`Peer::state`](crate::Peer::state)); `None` if there is none of
     /// type `S`, or no connection. Called before the handler's first
