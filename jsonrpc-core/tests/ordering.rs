@@ -214,15 +214,25 @@ on_both_runtimes!(
 
 /// The no-wedge half of the guarantee: a notification handler that awaits a
 /// call to the very peer that sent it, and a request handler that does the
-/// same, both finish; the connection keeps serving.
+/// same (`ask` asks the client back), both finish; the connection keeps
+/// serving.
 async fn a_handler_awaiting_the_same_peer_does_not_wedge_the_connection() {
     let mut server = pushing_server();
     server.method_fn(
         "ack",
         |(n,): (u64,), _| async move { Ok::<_, ErrorObject>(n) },
     );
+    server.method_fn("ask", |(n,): (u64,), ctx: RequestContext| async move {
+        let peer = ctx.peer().expect("on a connection").clone();
+        peer.call_raw_typed::<_, u64>("confirm", (n,))
+            .await
+            .map_err(ErrorObject::internal_error)
+    });
     let acked = Arc::new(AtomicU64::new(0));
     let mut client = Router::new();
+    client.method_fn("confirm", |(n,): (u64,), _| async move {
+        Ok::<_, ErrorObject>(n + 1)
+    });
     {
         let acked = acked.clone();
         client.notification_fn("update", move |(n,): (u64,), ctx: RequestContext| {
@@ -241,6 +251,8 @@ async fn a_handler_awaiting_the_same_peer_does_not_wedge_the_connection() {
             .await
             .unwrap();
         assert_eq!(reply, n);
+        let asked: u64 = within(client.call_raw_typed("ask", (n,))).await.unwrap();
+        assert_eq!(asked, n + 1);
     }
     within(async {
         while acked.load(Ordering::SeqCst) < ROUNDS {
@@ -254,4 +266,41 @@ on_both_runtimes!(
     no_wedge_current_thread,
     no_wedge_multi_thread,
     a_handler_awaiting_the_same_peer_does_not_wedge_the_connection
+);
+
+/// Past the notification-task limit, with every waiting handler waiting for
+/// a reply the reader would have to read: the connection closes (its calls
+/// fail) instead of wedging.
+async fn past_the_limit_handlers_awaiting_the_peer_close_rather_than_wedge() {
+    // The server never answers `ack`: each update's handler waits for good.
+    let mut server = Router::new();
+    server.method_fn("ack", |_: (u64,), _| async {
+        std::future::pending::<Result<u64, ErrorObject>>().await
+    });
+    let mut client = Router::new();
+    client.notification_fn("update", |(n,): (u64,), ctx: RequestContext| async move {
+        let peer = ctx.peer().expect("on a connection");
+        let _ = peer.call_raw_typed::<_, u64>("ack", (n,)).await;
+    });
+    let limit = 4;
+    let (server, client) = pair(
+        server,
+        PeerConfig::default(),
+        client,
+        PeerConfig::default().max_notification_tasks(limit),
+    );
+    for n in 0..=limit {
+        let params = jsonrpc_core::RawJson::from_value(&[n]).ok();
+        server.notify_raw("update", params).await.unwrap();
+    }
+    assert_eq!(
+        within(client.closed()).await,
+        jsonrpc_core::CloseReason::NotificationBacklog(limit)
+    );
+}
+
+on_both_runtimes!(
+    past_the_limit_current_thread,
+    past_the_limit_multi_thread,
+    past_the_limit_handlers_awaiting_the_peer_close_rather_than_wedge
 );

@@ -148,3 +148,69 @@ async fn a_message_dripping_in_past_the_frame_deadline_closes_the_connection() {
     );
     drip.abort();
 }
+
+/// `closed()` returns only once no handler of the connection runs any
+/// more: one that ignores its cancellation past `cancel_grace` is dropped,
+/// so nothing it would have done later (touching a registry, the
+/// connection's state) happens after `closed()`, or after a server's
+/// `on_close`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_handler_runs_on_after_closed_returns() {
+    let after = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = Arc::new(Notify::new());
+    let mut router = Router::new();
+    {
+        let (after, started) = (after.clone(), started.clone());
+        router.method_fn("slow", move |_: (), _| {
+            let (after, started) = (after.clone(), started.clone());
+            async move {
+                started.notify_one();
+                // Ignores its token, and outlives the grace.
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                after.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok::<_, ErrorObject>(())
+            }
+        });
+    }
+    let config = PeerConfig::default().cancel_grace(Duration::from_millis(100));
+    let (server, mut raw) = peer_and_raw(router, config);
+    raw.send(r#"{"jsonrpc":"2.0","id":1,"method":"slow"}"#)
+        .await;
+    within(started.notified()).await;
+    server.close();
+    within(server.closed()).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(
+        !after.load(std::sync::atomic::Ordering::SeqCst),
+        "a handler ran on after closed() returned"
+    );
+}
+
+/// Once a limit has closed the connection, what else the same read brought
+/// in is not served: no handler runs whose reply could never be sent.
+#[tokio::test]
+async fn nothing_is_served_after_a_limit_closes_the_connection() {
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut router = Router::new();
+    {
+        let runs = runs.clone();
+        router.method_fn("ok", move |_: (), _| {
+            runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Ok::<_, ErrorObject>(1) }
+        });
+    }
+    // Room for one error reply on the control lane: the second closes.
+    let (server, mut raw) = peer_and_raw(router, PeerConfig::default().control_queue(1));
+    let mut chunk = String::from("{bad\n{bad\n");
+    for i in 0..20 {
+        chunk.push_str(&format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{i},\"method\":\"ok\"}}\n"
+        ));
+    }
+    raw.send(chunk.trim_end()).await;
+    assert!(matches!(
+        within(server.closed()).await,
+        CloseReason::Overwhelmed(1)
+    ));
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

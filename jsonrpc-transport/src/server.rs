@@ -86,7 +86,10 @@ impl<F: Framing + Clone> Server<F> {
         self
     }
 
-    /// Settings for each connection's peer (limits, probe, timeouts).
+    /// Settings for each connection's peer (limits, probe, timeouts). The
+    /// profile set with [`profile`](Self::profile) is part of them: set it
+    /// after this. [`first_input_timeout`](Self::first_input_timeout) is the
+    /// server's own and applies on top.
     pub fn peer_config(mut self, config: PeerConfig) -> Self {
         self.peer_config = config;
         self

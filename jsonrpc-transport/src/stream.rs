@@ -40,10 +40,17 @@ impl Stream {
     /// ```
     ///
     /// The peer's [`ConnectionInfo`] keeps its id and gains the other end's
-    /// address and, over TLS, its certificate's subject.
+    /// address and, over TLS, its certificate's subject, unless it has an
+    /// address already (it was made with [`connection_info`](Self::connection_info),
+    /// or set by hand).
     pub fn into_peer<F: Framing + Clone>(self, peer: Peer<F>) -> PeerHandle {
-        let info = self.describe(peer.info().clone());
-        let peer = peer.connection(info);
+        let peer = match peer.info().remote_addr() {
+            Some(_) => peer,
+            None => {
+                let info = self.describe(peer.info().clone());
+                peer.connection(info)
+            }
+        };
         match self {
             Stream::Tcp(s) => {
                 let (r, w) = s.into_split();

@@ -28,12 +28,14 @@ pub struct PeerConfig {
     pub(crate) profile: Profile,
     pub(crate) max_concurrent_requests: usize,
     pub(crate) max_notification_tasks: usize,
+    pub(crate) notification_task_wait: Duration,
     pub(crate) outgoing_queue: usize,
     pub(crate) control_queue: usize,
     pub(crate) max_batch: usize,
     pub(crate) max_pending_calls: usize,
     pub(crate) call_timeout: Option<Duration>,
     pub(crate) drain_timeout: Duration,
+    pub(crate) cancel_grace: Duration,
     pub(crate) wire_cancel: Option<WireCancel>,
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) inactivity_probe: Option<InactivityProbe>,
@@ -50,12 +52,14 @@ impl Default for PeerConfig {
             profile: Profile::default(),
             max_concurrent_requests: 256,
             max_notification_tasks: 1024,
+            notification_task_wait: Duration::from_secs(1),
             outgoing_queue: 1024,
             control_queue: 4096,
             max_batch: 1024,
             max_pending_calls: 4096,
             call_timeout: None,
             drain_timeout: Duration::from_secs(30),
+            cancel_grace: Duration::from_secs(1),
             wire_cancel: None,
             write_timeout: Some(Duration::from_secs(30)),
             inactivity_probe: None,
@@ -112,12 +116,21 @@ setters! {
     /// -32000 "Server overloaded", so reading (and with it, replies to our
     /// own calls) never waits for handlers. Default: 256.
     max_concurrent_requests / get_max_concurrent_requests: usize;
-    /// How many notification handlers may be waiting at once. A notification
-    /// handler runs on the reader until it first has to wait, and goes on in
-    /// a task of its own from there; at this many such tasks, reading waits
-    /// until one finishes (a notification cannot be refused with an error).
+    /// How many notification handlers (and priority requests) may be
+    /// waiting at once. A notification handler runs on the reader until it
+    /// first has to wait, and goes on in a task of its own from there. A
+    /// notification cannot be refused with an error; at this many, reading
+    /// waits up to `notification_task_wait` for one to finish, then closes
+    /// the connection
+    /// ([`CloseReason::NotificationBacklog`](crate::CloseReason::NotificationBacklog)).
     /// Default: 1024.
     max_notification_tasks / get_max_notification_tasks: usize;
+    /// How long reading waits for a notification handler to finish when
+    /// `max_notification_tasks` are waiting. Long enough for slow handlers
+    /// to catch up in a burst; short, because a handler may be waiting for a
+    /// reply that only the waiting reader could read, and then the
+    /// connection is better closed than wedged. Default: 1 s.
+    notification_task_wait / get_notification_task_wait: Duration;
     /// How many outgoing messages may wait for the writer. Calls and replies
     /// wait for room. Default: 1024.
     outgoing_queue / get_outgoing_queue: usize;
@@ -144,6 +157,12 @@ setters! {
     /// take to finish and have their replies written before the connection is
     /// closed and they are cancelled. Default: 30 s.
     drain_timeout / get_drain_timeout: Duration;
+    /// Once the connection has closed, how long handlers still running have
+    /// to notice their cancellation (their token fires at the close) and
+    /// finish; past it they are dropped, so that nothing of the connection
+    /// runs on after [`PeerHandle::closed`](crate::PeerHandle::closed)
+    /// returns. Default: 1 s.
+    cancel_grace / get_cancel_grace: Duration;
     /// The protocol's cancel notification, sent when one of our calls is
     /// dropped or times out, and honoured when the peer sends it. Default: none.
     wire_cancel / get_wire_cancel: Option<WireCancel>;
@@ -156,10 +175,12 @@ setters! {
     /// Probe the peer after this much silence; close if it does not answer.
     /// Default: none.
     inactivity_probe / get_inactivity_probe: Option<InactivityProbe>;
-    /// Methods whose requests skip the request queue and the concurrency
-    /// limit, and whose replies go out ahead of queued messages: cheap calls
-    /// that must be answered even when every slot is busy, such as OVSDB's
-    /// `echo` probe. Their handlers must be quick. Default: none.
+    /// Methods whose requests skip `max_concurrent_requests`, and whose
+    /// replies go out ahead of queued messages: cheap calls that must be
+    /// answered even when every slot is busy, such as OVSDB's `echo` probe.
+    /// Their handlers should answer without waiting; one that waits counts
+    /// against `max_notification_tasks` (past it, it is answered -32000).
+    /// Default: none.
     priority_methods / get_priority_methods: Vec<Cow<'static, str>>;
     /// How long a message may take to arrive once it has begun (counted
     /// from when the previous one finished): past it the connection closes

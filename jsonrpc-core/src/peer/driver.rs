@@ -108,7 +108,11 @@ pub(crate) async fn run<R, W, F>(
             shared.close(reason);
         }
     }
+    // Every handler task ends at its next poll now that the connection is
+    // closed (see `serve::spawn_handler`): wait for them, so that `closed()`
+    // (and a server's `on_close`) come after the last of them.
     tracker.close();
+    tracker.wait().await;
     let _ = writer_task.await;
     shared.finished.cancel();
 }
@@ -142,6 +146,11 @@ impl<F: Framing> Reader<F> {
                     Ok(Some(frame)) => {
                         partial_since = None;
                         if let Err(reason) = self.on_frame(frame).await {
+                            return ReadEnd::Close(reason);
+                        }
+                        // Closed meanwhile (by a limit, or from outside):
+                        // nothing more of what was read is handled.
+                        if let Some(reason) = self.shared.closing() {
                             return ReadEnd::Close(reason);
                         }
                     }
@@ -199,6 +208,9 @@ impl<F: Framing> Reader<F> {
             match self.framing.decode_with_eof(buf, &mut self.parser) {
                 Ok(Some(frame)) => {
                     if let Err(reason) = self.on_frame(frame).await {
+                        return ReadEnd::Close(reason);
+                    }
+                    if let Some(reason) = self.shared.closing() {
                         return ReadEnd::Close(reason);
                     }
                 }
@@ -325,10 +337,19 @@ impl<F: Framing> Reader<F> {
     }
 
     fn on_invalid(&self, invalid: Invalid) -> Result<(), CloseReason> {
+        if let Some(reply) = self.invalid_entry(invalid)? {
+            serve::reply_now(&self.shared, Reply::One(Answer::Made(reply)));
+        }
+        Ok(())
+    }
+
+    /// What an invalid message leads to, alone or in a batch: the close the
+    /// profile asks for, or the error reply it gets (if any). A bad reply to
+    /// one of our calls fails that call, and only it.
+    fn invalid_entry(&self, invalid: Invalid) -> Result<Option<Response>, CloseReason> {
         bump(&self.shared.counters.invalid_received);
         tracing::warn!(id = %invalid.id, reason = %invalid.reason, kind = ?invalid.kind, "invalid message");
         self.close_on(&invalid)?;
-        // A bad reply to one of our calls fails that call, and only it.
         if invalid.kind == InvalidKind::Response {
             let waiter = invalid
                 .id
@@ -338,10 +359,7 @@ impl<F: Framing> Reader<F> {
                 let _ = waiter.send(Err(invalid.reason.clone()));
             }
         }
-        if let Some(reply) = self.answer(&invalid) {
-            serve::reply_now(&self.shared, Reply::One(Answer::Made(reply)));
-        }
-        Ok(())
+        Ok(self.answer(&invalid))
     }
 
     /// Whether the profile closes the connection on this invalid message.
@@ -414,13 +432,16 @@ impl<F: Framing> Reader<F> {
                 }
                 Ok(Message::Notification(n)) => self.on_notification(n).await,
                 Ok(Message::Response(r)) => self.on_reply(r),
-                Err(invalid) => {
-                    bump(&self.shared.counters.invalid_received);
-                    self.close_on(&invalid)?;
-                    if let Some(reply) = self.answer(&invalid) {
-                        entries.push(BatchEntry::Answer(reply));
+                Err(invalid) => match self.invalid_entry(invalid) {
+                    Ok(Some(reply)) => entries.push(BatchEntry::Answer(reply)),
+                    Ok(None) => {}
+                    Err(reason) => {
+                        for entry in entries {
+                            entry.abandon(&self.peer);
+                        }
+                        return Err(reason);
                     }
-                }
+                },
             }
         }
         if !entries.is_empty() {

@@ -32,6 +32,11 @@ pub enum CloseReason {
     /// the control queue (of this many replies) was full.
     #[error("the peer is not reading our replies: {0} of them are waiting to be sent")]
     Overwhelmed(usize),
+    /// Notification handlers were not finishing: this many were still
+    /// waiting (in tasks of their own) when one more had to wait
+    /// ([`max_notification_tasks`](crate::PeerConfig::max_notification_tasks)).
+    #[error("notification handlers are not finishing: {0} were still waiting")]
+    NotificationBacklog(usize),
     /// A notification sent with `try_send` found the outgoing queue (of this
     /// many messages) full, and the connection's policy is
     /// [`Overflow::Close`](crate::Overflow::Close): the peer fell behind.

@@ -27,16 +27,23 @@
 //!
 //! # Never wedged
 //!
-//! The reader never waits for a handler to finish. A handler that has to
-//! wait goes on in a task of its own, unordered from then on, so work that
-//! awaits — a call to the same peer, I/O, a lock — belongs after the
-//! handler's ordered part, and can never stop the connection from reading
-//! the replies it waits for. Requests past
-//! [`max_concurrent_requests`](PeerConfig::max_concurrent_requests) are
-//! refused at once. The one wait: at
-//! [`max_notification_tasks`](PeerConfig::max_notification_tasks)
-//! notification handlers still waiting, reading pauses until one finishes
-//! (a notification cannot be refused).
+//! The reader never waits for a handler. A handler that has to wait goes on
+//! in a task of its own, unordered from then on, so work that awaits — a
+//! call to the same peer, I/O, a lock — belongs after the handler's ordered
+//! part, and can never stop the connection from reading the replies it
+//! waits for. Limits are kept by refusing, not by waiting: a request past
+//! [`max_concurrent_requests`](PeerConfig::max_concurrent_requests) is
+//! answered -32000 at once. A notification cannot be refused: when one more
+//! handler would wait than
+//! [`max_notification_tasks`](PeerConfig::max_notification_tasks), reading
+//! waits a short while
+//! ([`notification_task_wait`](PeerConfig::notification_task_wait)) for one
+//! to finish, and then closes the connection
+//! ([`CloseReason::NotificationBacklog`]) rather than wedge it. When the
+//! connection closes, the handlers still running see their cancellation
+//! token fire and have [`cancel_grace`](PeerConfig::cancel_grace) to finish
+//! before they are dropped; [`PeerHandle::closed`] returns after the last
+//! of them.
 //!
 //! When the peer closes its sending side, our pending calls fail at once with
 //! [`CallError::ConnectionClosed`], running handlers get up to
@@ -310,6 +317,11 @@ impl Shared {
         // After the cancel: a subscription made from now on sees it, and
         // ends at once (see `subscribe_with`).
         self.subscriptions.close();
+    }
+
+    /// Why the connection is closing, once it is (a cheap check: no lock).
+    fn closing(&self) -> Option<CloseReason> {
+        self.reason.get().cloned()
     }
 
     /// The dialect our own calls and notifications are written in: the

@@ -7,9 +7,10 @@
 //! handler that has to wait goes on in a task of its own and holds nothing
 //! up: requests then run concurrently (at most `max_concurrent_requests`
 //! at once; one more is answered -32000 at once), and so do notification
-//! handlers (at most `max_notification_tasks`; at that limit reading waits
-//! for one to finish). A batch's entries start in order too; its replies go
-//! out as one array in the order of the requests.
+//! handlers (at most `max_notification_tasks`; past it, reading waits
+//! briefly for room, then closes the connection). A batch's entries start in order too; its replies go out as
+//! one array in the order of the requests. Handler tasks end when the
+//! connection closes (see [`spawn_handler`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -48,6 +49,9 @@ pub(crate) fn overloaded(req: &Request, shared: &Shared) -> Response {
 }
 
 /// Starts an admitted request, holding `slot` until its reply is queued.
+/// Its reply is queued right here, on the reader, when the handler finishes
+/// without waiting (most do, and a task per request would then be the
+/// largest cost of serving it), and otherwise from a task of its own.
 pub(crate) fn start(
     req: Request,
     slot: Slot,
@@ -55,8 +59,15 @@ pub(crate) fn start(
     peer: &PeerHandle,
     tracker: &TaskTracker,
 ) {
-    serve(req, router, peer, tracker, move |answer, peer, tracker| {
-        reply_and_release(Reply::One(answer), slot, peer, tracker)
+    let mut serving = Serving::begin(router, peer, req);
+    if serving.poll_first(peer) {
+        reply_and_release(Reply::One(serving.finish(peer)), slot, peer, tracker);
+        return;
+    }
+    let (peer2, tracker2) = (peer.clone(), tracker.clone());
+    spawn_handler(tracker, peer, async move {
+        let answer = serving.run(&peer2).await;
+        reply_and_release(Reply::One(answer), slot, &peer2, &tracker2)
     });
 }
 
@@ -89,10 +100,10 @@ pub(crate) fn finish_batch(
             return;
         }
     };
-    let (peer, tracker2) = (peer.clone(), tracker.clone());
-    tracker.spawn(async move {
-        let answers = join_all(entries.into_iter().map(|entry| entry.run(&peer))).await;
-        reply_and_release(Reply::Batch(answers), slot, &peer, &tracker2);
+    let (peer2, tracker2) = (peer.clone(), tracker.clone());
+    spawn_handler(tracker, peer, async move {
+        let answers = join_all(entries.into_iter().map(|entry| entry.run(&peer2))).await;
+        reply_and_release(Reply::Batch(answers), slot, &peer2, &tracker2);
     });
 }
 
@@ -111,6 +122,13 @@ impl BatchEntry {
         }
     }
 
+    /// Gives up on the entry unanswered (the connection is closing).
+    pub(crate) fn abandon(self, peer: &PeerHandle) {
+        if let BatchEntry::Run(serving) = self {
+            serving.abandon(peer);
+        }
+    }
+
     async fn run(self, peer: &PeerHandle) -> Answer {
         match self {
             BatchEntry::Run(serving) => serving.run(peer).await,
@@ -119,24 +137,51 @@ impl BatchEntry {
     }
 }
 
-/// Runs a priority request at once, with no slot, and sends its reply on
-/// the control lane, ahead of queued calls and replies.
+/// Runs a priority request at once, with no request slot, and sends its
+/// reply on the control lane, ahead of queued calls and replies. Priority
+/// handlers are meant to answer at once; one that has to wait goes on in a
+/// task counted with the notification handlers' (`max_notification_tasks`),
+/// and past that it is answered -32000.
 pub(crate) fn start_priority(
     req: Request,
     router: &Router,
     peer: &PeerHandle,
     tracker: &TaskTracker,
 ) {
-    serve(req, router, peer, tracker, |answer, peer, _| {
-        reply_now(&peer.shared, Reply::One(answer))
+    let mut serving = Serving::begin(router, peer, req);
+    if serving.poll_first(peer) {
+        reply_now(&peer.shared, Reply::One(serving.finish(peer)));
+        return;
+    }
+    let Some(slot) = peer.shared.notification_slots.try_take() else {
+        let (id, dialect) = (serving.handling.id().clone(), serving.handling.dialect());
+        serving.abandon(peer);
+        bump(&peer.shared.counters.requests_rejected);
+        let error = peer
+            .shared
+            .config
+            .profile
+            .word(&ErrorObject::overloaded(), dialect);
+        reply_now(
+            &peer.shared,
+            Reply::One(Answer::Made(Response::err(id, error, dialect))),
+        );
+        return;
+    };
+    let peer2 = peer.clone();
+    spawn_handler(tracker, peer, async move {
+        let answer = serving.run(&peer2).await;
+        reply_now(&peer2.shared, Reply::One(answer));
+        drop(slot);
     });
 }
 
 /// Handles a notification: its handler is called and polled once here, on
 /// the reader; if it has to wait, it goes on in a task of its own. At
-/// `max_notification_tasks` such tasks, this waits for one to finish (the
-/// one place the reader waits on handlers: a notification cannot be
-/// refused).
+/// `max_notification_tasks` such tasks the reader gives them
+/// `notification_task_wait` to make room, and closes the connection if none
+/// does: it cannot wait longer, as those handlers may be waiting for
+/// replies only the reader can deliver.
 pub(crate) async fn notify(
     n: Notification,
     router: &Router,
@@ -159,17 +204,57 @@ pub(crate) async fn notify(
     let shared = &peer.shared;
     let slot = match shared.notification_slots.try_take() {
         Some(slot) => slot,
-        None => tokio::select! {
-            biased;
-            _ = shared.shutdown.cancelled() => return,
-            slot = shared.notification_slots.take() => slot,
-        },
+        None => {
+            let wait = shared.config.notification_task_wait;
+            tokio::select! {
+                biased;
+                _ = shared.shutdown.cancelled() => return,
+                _ = shared.stop_reading.cancelled() => return,
+                slot = shared.notification_slots.take() => slot,
+                _ = tokio::time::sleep(wait) => {
+                    let limit = shared.config.max_notification_tasks;
+                    tracing::warn!(
+                        limit,
+                        ?wait,
+                        "notification handlers are not finishing; closing the connection"
+                    );
+                    shared.close(super::CloseReason::NotificationBacklog(limit));
+                    return;
+                }
+            }
+        }
     };
-    let peer = peer.clone();
-    tracker.spawn(async move {
+    let peer2 = peer.clone();
+    spawn_handler(tracker, peer, async move {
         let outcome = notifying.instrument(span).await;
-        answer_failed(outcome, dialect, &peer.shared);
+        answer_failed(outcome, dialect, &peer2.shared);
         drop(slot);
+    });
+}
+
+/// Spawns the rest of a handler's work. When the connection closes, the
+/// handler's cancellation token fires and it has `cancel_grace` to notice
+/// and finish; past that it is dropped. So a closed connection has no
+/// handler left running once `closed()` returns, however its handlers
+/// treat their tokens.
+pub(crate) fn spawn_handler(
+    tracker: &TaskTracker,
+    peer: &PeerHandle,
+    work: impl Future<Output = ()> + Send + 'static,
+) {
+    let closed = peer.shared.shutdown.clone().cancelled_owned();
+    let grace = peer.shared.config.cancel_grace;
+    tracker.spawn(async move {
+        let dropped_after_grace = async move {
+            closed.await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            () = work => {}
+            () = dropped_after_grace => {
+                tracing::debug!(?grace, "a handler still running after the close was dropped");
+            }
+        }
     });
 }
 
@@ -184,33 +269,6 @@ fn answer_failed(outcome: Result<(), RawJson>, dialect: Dialect, shared: &Shared
     }
 }
 
-/// Serves one request and hands its answer to `reply`: right here, on
-/// the reader, when the handler finishes without waiting (most do, and a
-/// task per request would then be the largest cost of serving it), and
-/// otherwise in a task of its own (see [`PeerConfig::inline_handlers`]).
-/// `reply` is lent the connection rather than given it, so that the usual
-/// case takes no reference counts for the reply.
-///
-/// [`PeerConfig::inline_handlers`]: super::PeerConfig::inline_handlers
-fn serve(
-    req: Request,
-    router: &Router,
-    peer: &PeerHandle,
-    tracker: &TaskTracker,
-    reply: impl FnOnce(Answer, &PeerHandle, &TaskTracker) + Send + 'static,
-) {
-    let mut serving = Serving::begin(router, peer, req);
-    if serving.poll_first(peer) {
-        reply(serving.finish(peer), peer, tracker);
-        return;
-    }
-    let (peer, tracker2) = (peer.clone(), tracker.clone());
-    tracker.spawn(async move {
-        let answer = serving.run(&peer).await;
-        reply(answer, &peer, &tracker2)
-    });
-}
-
 /// Queues a reply behind the calls and replies already waiting, then gives
 /// back the slot its requests held. Without room in the queue, a task waits
 /// for it, so the reader never does.
@@ -222,6 +280,7 @@ fn reply_and_release(reply: Reply, slot: Slot, peer: &PeerHandle, tracker: &Task
         Ok(()) | Err(Refused::Closed) => drop(slot),
         Err(Refused::Full(out)) => {
             let shared = shared.clone();
+            // Ends on its own when the connection closes: the outbox refuses.
             tracker.spawn(async move {
                 let _ = shared.outbox.send(out).await;
                 drop(slot);
@@ -296,14 +355,24 @@ impl Serving {
 
     /// The handler is done: its answer, written later straight from its result.
     fn finish(self, peer: &PeerHandle) -> Answer {
+        bump(&peer.shared.counters.requests_handled);
+        self.leave(peer);
+        Answer::Handled(self.handling)
+    }
+
+    /// Gives up on the request unanswered (the handler is dropped).
+    fn abandon(self, peer: &PeerHandle) {
+        self.leave(peer);
+    }
+
+    /// Takes the request out of the connection's bookkeeping.
+    fn leave(&self, peer: &PeerHandle) {
         let shared = &peer.shared;
         let counters: &Counters = &shared.counters;
         counters.requests_in_flight.fetch_sub(1, Ordering::Relaxed);
-        bump(&counters.requests_handled);
         if self.cancellable {
             lock(&shared.in_flight).remove(self.handling.id());
         }
-        Answer::Handled(self.handling)
     }
 }
 

@@ -1,11 +1,12 @@
-//! Slots for the peer's requests: at most `max_concurrent_requests` run at once.
+//! Slots: how many of something may run at once (the peer's requests, and
+//! notification handlers that have to wait).
 //!
 //! A counter and a [`Notify`] rather than a semaphore: every request takes
 //! and gives back a slot, and a semaphore's release takes a lock each time,
 //! which showed in the cost of serving a small call. Here both are an atomic
-//! operation when nobody waits. Only the dispatcher ever waits for a slot
-//! (the reader takes one only when it is free and nothing is queued), so
-//! waking one waiter per release is all the fairness needed.
+//! operation when nobody waits. Only the reader ever waits for a slot, and
+//! only briefly (see `serve::notify`), so waking one waiter per release is
+//! all the fairness needed.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

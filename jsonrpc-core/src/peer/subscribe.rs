@@ -145,10 +145,9 @@ impl Subscriptions {
             tx,
             gap: None,
         };
-        lock(&self.by_method)
-            .entry(method.into())
-            .or_default()
-            .push(entry);
+        let mut by_method = lock(&self.by_method);
+        by_method.entry(method.into()).or_default().push(entry);
+        // Counted under the lock, so it never disagrees with the map.
         self.count.fetch_add(1, Ordering::AcqRel);
         (id, rx)
     }
@@ -176,9 +175,19 @@ impl Subscriptions {
         let Some(entries) = by_method.get_mut(n.method.as_str()) else {
             return false;
         };
+        // Each pointer is looked up once per notification, however many
+        // subscriptions key on it (an OVSDB client's monitors all use `/0`).
+        let mut found: Vec<(String, Option<Value>)> = Vec::new();
         for entry in entries.iter_mut() {
             if let Some((pointer, expected)) = &entry.key {
-                if !key_matches(&n.params, pointer, expected) {
+                let index = match found.iter().position(|(p, _)| p == pointer) {
+                    Some(index) => index,
+                    None => {
+                        found.push((pointer.clone(), value_at(&n.params, pointer)));
+                        found.len() - 1
+                    }
+                };
+                if found[index].1.as_ref() != Some(expected) {
                     continue;
                 }
             }
@@ -190,8 +199,11 @@ impl Subscriptions {
     /// Ends every stream (the connection has closed): what is queued is
     /// still read, then the streams end.
     pub(crate) fn close(&self) {
-        let all = std::mem::take(&mut *lock(&self.by_method));
-        self.count.store(0, Ordering::Release);
+        let all = {
+            let mut by_method = lock(&self.by_method);
+            self.count.store(0, Ordering::Release);
+            std::mem::take(&mut *by_method)
+        };
         drop(all);
     }
 }
@@ -223,39 +235,30 @@ impl Entry {
     }
 }
 
-/// Whether `params` hold `expected` at `pointer`. Walks only the members
-/// on the way (as raw JSON, no tree of the whole params), so a keyed
-/// subscription on multi-megabyte updates stays cheap.
-fn key_matches(params: &RawParams, pointer: &str, expected: &Value) -> bool {
-    let Some(params) = params else {
-        return false;
-    };
-    let mut at: &str = params.get();
+/// The value in `params` at `pointer`, if there is one. Walks only the
+/// members on the way (as raw JSON, no tree of the whole params), so a
+/// keyed subscription on multi-megabyte updates stays cheap.
+fn value_at(params: &RawParams, pointer: &str) -> Option<Value> {
+    let mut at: &str = params.as_ref()?.get();
     if !pointer.is_empty() {
-        let Some(path) = pointer.strip_prefix('/') else {
-            return false;
-        };
+        let path = pointer.strip_prefix('/')?;
         for token in path.split('/') {
             let token = token.replace("~1", "/").replace("~0", "~");
-            let next = match at.trim_start().as_bytes().first() {
-                Some(b'[') => token.parse::<usize>().ok().and_then(|i| {
+            at = match at.trim_start().as_bytes().first() {
+                Some(b'[') => {
+                    let index: usize = token.parse().ok()?;
                     let items: Vec<&RawValue> = serde_json::from_str(at).ok()?;
-                    items.get(i).map(|item| item.get())
-                }),
-                Some(b'{') => {
-                    let members: FxHashMap<String, &RawValue> =
-                        serde_json::from_str(at).unwrap_or_default();
-                    members.get(&token).map(|member| member.get())
+                    items.get(index)?.get()
                 }
-                _ => None,
+                Some(b'{') => {
+                    let members: FxHashMap<String, &RawValue> = serde_json::from_str(at).ok()?;
+                    members.get(&token)?.get()
+                }
+                _ => return None,
             };
-            match next {
-                Some(value) => at = value,
-                None => return false,
-            }
         }
     }
-    serde_json::from_str::<Value>(at).ok().as_ref() == Some(expected)
+    serde_json::from_str(at).ok()
 }
 
 /// A typed stream of one notification method from the peer (see
