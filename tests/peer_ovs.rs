@@ -90,28 +90,19 @@ macro_rules! ensure_eq {
 }
 
 /// A temporary directory for Unix socket files, removed on drop.
-struct TempDir(PathBuf);
+struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     fn new(tag: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let dir =
-            std::env::temp_dir().join(format!("peer-ovs-{}-{tag}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("creating a temporary directory");
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("peer-ovs-{tag}-"))
+            .tempdir()
+            .expect("creating a temporary directory");
         TempDir(dir)
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path().join(name)
     }
 }
 

@@ -14,7 +14,6 @@
 //! `jsonrpc_transport::Server` on a Unix socket, across a reconnect.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -593,28 +592,6 @@ async fn one_block_declares_both_directions_end_to_end() {
 // A generated client through a reconnecting client.
 // ---------------------------------------------------------------------------
 
-/// A temporary directory for a Unix socket, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let dir =
-            std::env::temp_dir().join(format!("typed-api-{}-{tag}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("creating a temporary directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// `1 + 2 + ... + n`, one `add` per term, through any `Caller`.
 async fn add_up<C: Caller>(client: &CalcClient<C>, n: i64) -> Result<i64, CallError> {
     let mut sum = 0;
@@ -626,8 +603,8 @@ async fn add_up<C: Caller>(client: &CalcClient<C>, n: i64) -> Result<i64, CallEr
 
 #[tokio::test]
 async fn generated_client_calls_through_a_reconnecting_client() {
-    let dir = TempDir::new("reconnect");
-    let socket = dir.0.join("calc.sock");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let socket = dir.path().join("calc.sock");
     let (tx, mut records) = mpsc::unbounded_channel();
     let server = jsonrpc_transport::Server::new(LineCodec::new())
         .router(Server { records: tx }.into_router())
@@ -706,8 +683,8 @@ async fn generated_client_calls_through_a_reconnecting_client() {
 
 #[tokio::test]
 async fn reconnecting_client_without_a_connection_fails_fast_both_ways() {
-    let dir = TempDir::new("nowhere");
-    let endpoint = format!("unix:{}", dir.0.join("nobody-listens.sock").display())
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let endpoint = format!("unix:{}", dir.path().join("nobody-listens.sock").display())
         .parse()
         .expect("a unix endpoint");
     let reconnecting = ReconnectingClient::spawn(

@@ -20,6 +20,28 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// Writes a builder setter and a getter for each listed field of `$ty`, the
+/// field's doc comment on the setter: the settings types (`PeerConfig`,
+/// `Profile`) are mostly such pairs.
+macro_rules! builder_fields {
+    ($ty:ty { $($(#[$doc:meta])* $name:ident / $getter:ident : $field:ty;)* }) => {
+        impl $ty {
+            $(
+                $(#[$doc])*
+                pub fn $name(mut self, value: $field) -> Self {
+                    self.$name = value;
+                    self
+                }
+
+                #[doc = concat!("The current `", stringify!($name), "`.")]
+                pub fn $getter(&self) -> $field {
+                    self.$name.clone()
+                }
+            )*
+        }
+    };
+}
+
 pub mod codec;
 pub mod message;
 

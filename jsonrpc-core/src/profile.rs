@@ -156,26 +156,7 @@ impl Profile {
     }
 }
 
-macro_rules! rules {
-    ($($(#[$doc:meta])* $name:ident / $getter:ident : $ty:ty;)*) => {
-        impl Profile {
-            $(
-                $(#[$doc])*
-                pub fn $name(mut self, value: $ty) -> Self {
-                    self.$name = value;
-                    self
-                }
-
-                #[doc = concat!("The `", stringify!($name), "` rule.")]
-                pub fn $getter(&self) -> $ty {
-                    self.$name.clone()
-                }
-            )*
-        }
-    };
-}
-
-rules! {
+builder_fields! { Profile {
     /// A name for logs (`"json-rpc-2.0"`, `"ovsdb"`, `"spdk"`).
     name / get_name: Cow<'static, str>;
     /// Which dialects are accepted, and which our calls use.
@@ -202,7 +183,7 @@ rules! {
     on_parse_error / get_on_parse_error: OnInvalid;
     /// How the framework's own errors are written (see [`ErrorFormat`]).
     wording / get_wording: ErrorFormat;
-}
+}}
 
 impl Profile {
     /// Writes one of the framework's errors as this protocol does.

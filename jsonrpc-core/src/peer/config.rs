@@ -72,25 +72,6 @@ impl Default for PeerConfig {
     }
 }
 
-macro_rules! setters {
-    ($($(#[$doc:meta])* $name:ident / $getter:ident : $ty:ty;)*) => {
-        impl PeerConfig {
-            $(
-                $(#[$doc])*
-                pub fn $name(mut self, value: $ty) -> Self {
-                    self.$name = value;
-                    self
-                }
-
-                #[doc = concat!("The current `", stringify!($name), "` setting.")]
-                pub fn $getter(&self) -> $ty {
-                    self.$name.clone()
-                }
-            )*
-        }
-    };
-}
-
 impl PeerConfig {
     /// Which dialects are accepted, and which our calls use: a shorthand for
     /// setting the profile's [`dialect`](Profile::dialect).
@@ -105,7 +86,7 @@ impl PeerConfig {
     }
 }
 
-setters! {
+builder_fields! { PeerConfig {
     /// The protocol's wire rules (see [`Profile`]): dialect, what a null id
     /// means, what invalid input gets, how the framework's errors are
     /// worded. Default: [`Profile::json_rpc_2`].
@@ -218,7 +199,7 @@ setters! {
     /// connection, or drop and mark it lagging. Default:
     /// [`Overflow::Close`](crate::Overflow::Close).
     overflow / get_overflow: super::Overflow;
-}
+}}
 
 /// A request sent after a stretch of silence from the peer, to learn whether
 /// it is still there (OVSDB's `echo`). Any reply, even an error, counts as an
