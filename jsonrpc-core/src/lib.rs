@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+mod json;
 pub mod message;
 
 pub use message::{
