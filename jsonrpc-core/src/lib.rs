@@ -43,6 +43,7 @@ macro_rules! builder_fields {
 }
 
 pub mod codec;
+mod json;
 pub mod message;
 
 pub use message::{

@@ -528,6 +528,85 @@ fn assert_same_parses(a: &Run<Parsed>, b: &Run<Parsed>) {
     assert_eq!(a.error.is_some(), b.error.is_some());
 }
 
+/// Where a text may be cut at a token's edge: the positions `p` where
+/// `text[..p]` ends outside any string and not inside a number or literal.
+fn token_edges(text: &[u8]) -> Vec<usize> {
+    let mut edges = Vec::new();
+    let (mut in_string, mut escape) = (false, false);
+    for (i, &b) in text.iter().enumerate() {
+        if in_string {
+            if escape {
+                escape = false;
+            } else if b == b'\\' {
+                escape = true;
+            } else if b == b'"' {
+                in_string = false;
+                edges.push(i + 1);
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'}' | b'[' | b']' | b',' | b':' | b' ' | b'\t' | b'\n' | b'\r' => {
+                edges.push(i + 1)
+            }
+            _ => {}
+        }
+    }
+    edges
+}
+
+/// Whether serde_json could still read a value that starts with `text`.
+fn is_json_prefix(text: &[u8]) -> bool {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(text) {
+        Ok(_) => true,
+        Err(e) => e.is_eof(),
+    }
+}
+
+/// A JSON text with one structural corruption: a `]`, `}`, `,` or `:`
+/// written, in place of a byte or between two, at a token's edge where no
+/// valid text could have it. Returns the corrupted text and the index of
+/// the corrupt byte; `None` when the text has no such place.
+fn corrupt(text: &[u8], at: Index, byte: u8, replace: bool) -> Option<(Vec<u8>, usize)> {
+    let places: Vec<usize> = token_edges(text)
+        .into_iter()
+        // Replacing a quote would leave the rest of the text's strings
+        // open and closed the wrong way round; nothing can resync that.
+        .filter(|&p| p < text.len() && !(replace && text[p] == b'"'))
+        .filter(|&p| {
+            let mut bad = text[..p].to_vec();
+            bad.push(byte);
+            !is_json_prefix(&bad)
+        })
+        .collect();
+    if places.is_empty() {
+        return None;
+    }
+    let p = places[at.index(places.len())];
+    let mut bad = text[..p].to_vec();
+    bad.push(byte);
+    bad.extend_from_slice(&text[p + usize::from(replace)..]);
+    Some((bad, p))
+}
+
+/// Values written so that none merges with the one after it.
+fn delimited(values: &[Value]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    for v in values {
+        wire.extend_from_slice(&encode(v, Style::Compact));
+        wire.push(b' ');
+    }
+    wire
+}
+
+fn arb_container() -> impl Strategy<Value = Value> {
+    arb_value().prop_filter("an object or array", |v| {
+        matches!(v, Value::Array(a) if !a.is_empty())
+            || matches!(v, Value::Object(o) if !o.is_empty())
+    })
+}
+
 // ---------------------------------------------------------------------------
 // Properties
 
@@ -577,6 +656,82 @@ proptest! {
         let (_, parser) = decode_parsed(&mut codec, &bytewise(&wire), true);
         prop_assert!(codec.scanned_bytes() <= wire.len() as u64);
         prop_assert!(parser.prefix_bytes <= wire.len());
+    }
+
+    /// Valid texts never trip the structural checks: however a stream of
+    /// them is cut into reads, each value comes out whole and alone (see
+    /// also `stream_round_trips`, over more styles).
+    #[test]
+    fn stream_yields_exactly_the_values_however_cut(
+        values in prop::collection::vec(arb_container(), 1..6),
+        style in arb_style(true),
+        cuts in prop::collection::vec(any::<Index>(), 0..32),
+    ) {
+        let mut wire = Vec::new();
+        for v in &values {
+            wire.extend_from_slice(&encode(v, style));
+        }
+        for chunks in [split_at(&wire, &cuts), bytewise(&wire)] {
+            let run = decode_raw(&mut JsonStreamCodec::new(), &chunks);
+            prop_assert_eq!(values_of(&run), values.clone());
+        }
+    }
+
+    /// One structural corruption in a value: the frame ends exactly at the
+    /// corrupt byte (so its error is answered at once), and the values that
+    /// follow still come out, however the input is cut into reads and
+    /// whether or not the one-pass parser is offered.
+    #[test]
+    fn stream_ends_a_corrupt_frame_at_the_corrupt_byte_and_recovers(
+        before in prop::collection::vec(arb_value(), 0..3),
+        value in arb_container(),
+        style in arb_style(true),
+        after in prop::collection::vec(arb_value(), 1..4),
+        at in any::<Index>(),
+        byte in prop::sample::select(b"]},:".to_vec()),
+        replace in any::<bool>(),
+        cuts in prop::collection::vec(any::<Index>(), 0..24),
+    ) {
+        let text = encode(&value, style);
+        let corrupted = corrupt(&text, at, byte, replace);
+        prop_assume!(corrupted.is_some());
+        let (bad, corrupt_at) = corrupted.unwrap();
+        let mut wire = delimited(&before);
+        let start = wire.len();
+        wire.extend_from_slice(&bad);
+        wire.push(b' ');
+        wire.extend_from_slice(&delimited(&after));
+        for chunks in [split_at(&wire, &cuts), bytewise(&wire), vec![wire.clone()]] {
+            let run = decode_raw(&mut JsonStreamCodec::new(), &chunks);
+            prop_assert_eq!(&run.error, &None);
+            let texts: Vec<&[u8]> = run
+                .frames
+                .iter()
+                .map(|f| match f {
+                    Frame::Complete(t) => Ok(&t[..]),
+                    Frame::Oversized(e) => Err(e),
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|e| TestCaseError::fail(format!("oversized: {e}")))?;
+            let parse = |t: &[u8]| serde_json::from_slice::<Value>(t).ok();
+            prop_assert!(texts.len() >= before.len() + 1 + after.len());
+            for (t, v) in texts.iter().zip(&before) {
+                prop_assert_eq!(parse(t), Some(v.clone()));
+            }
+            // The broken value's frame ends with the corrupt byte.
+            let broken = texts[before.len()];
+            prop_assert_eq!(broken, &wire[start..start + corrupt_at + 1]);
+            prop_assert_eq!(parse(broken), None);
+            let tail: Vec<Option<Value>> =
+                texts[texts.len() - after.len()..].iter().map(|t| parse(t)).collect();
+            prop_assert_eq!(tail, after.iter().cloned().map(Some).collect::<Vec<_>>());
+
+            // The one-pass path declines the broken value and agrees.
+            let (fast, _) = decode_parsed(&mut JsonStreamCodec::new(), &chunks, true);
+            let (slow, _) = decode_parsed(&mut JsonStreamCodec::new(), &chunks, false);
+            assert_same_parses(&fast, &slow);
+            prop_assert_eq!(fast.frames.len(), texts.len());
+        }
     }
 
     #[test]

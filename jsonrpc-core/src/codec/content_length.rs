@@ -20,9 +20,11 @@ use bytes::{Buf, BytesMut};
 use memchr::memmem::Finder;
 use tokio_util::codec::{Decoder, Encoder};
 
+use crate::json::is_whitespace;
+
 use super::{
-    check_outgoing, is_json_whitespace, take_frame, unexpected_eof, Frame, FrameError,
-    FrameTooLarge, Framing, DEFAULT_MAX_FRAME,
+    check_outgoing, take_frame, unexpected_eof, Frame, FrameError, FrameTooLarge, Framing,
+    DEFAULT_MAX_FRAME,
 };
 
 const NAME: &str = "content-length";
@@ -137,7 +139,7 @@ impl ContentLengthCodec {
         mut searched: usize,
     ) -> Result<Option<usize>, FrameError> {
         // Tolerates stray line ends between messages; some peers send them.
-        let blank = src.iter().take_while(|&&b| is_json_whitespace(b)).count();
+        let blank = src.iter().take_while(|&&b| is_whitespace(b)).count();
         if blank > 0 {
             src.advance(blank);
             // A header section never starts with whitespace, so nothing of

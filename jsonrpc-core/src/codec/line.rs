@@ -8,9 +8,10 @@
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
+use crate::json::is_whitespace;
+
 use super::{
-    check_outgoing, is_json_whitespace, take_frame, Frame, FrameError, FrameTooLarge, Framing,
-    DEFAULT_MAX_FRAME,
+    check_outgoing, take_frame, Frame, FrameError, FrameTooLarge, Framing, DEFAULT_MAX_FRAME,
 };
 
 const NAME: &str = "line";
@@ -126,7 +127,7 @@ impl Decoder for LineCodec {
                 continue;
             }
             let len = text_len(&src[..nl]);
-            if src[..len].iter().all(|&b| is_json_whitespace(b)) {
+            if src[..len].iter().all(|&b| is_whitespace(b)) {
                 src.advance(nl + 1);
                 continue;
             }
@@ -152,7 +153,7 @@ impl Decoder for LineCodec {
         // No `\n` is left, so what remains is one unterminated line, within
         // the limit (decode reported it otherwise).
         let len = text_len(src);
-        if src[..len].iter().all(|&b| is_json_whitespace(b)) {
+        if src[..len].iter().all(|&b| is_whitespace(b)) {
             src.clear();
             return Ok(None);
         }

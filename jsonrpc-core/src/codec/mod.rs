@@ -15,7 +15,10 @@
 //! * [`ContentLengthCodec`]: LSP-style `Content-Length` headers.
 //!
 //! Limits: a codec only finds frame boundaries; it never checks that a frame
-//! is valid JSON (a broken frame is the message layer's parse error). Each
+//! is valid JSON (a broken frame is the message layer's parse error). The
+//! raw-stream codec, whose boundaries are the JSON's own structure, ends a
+//! frame early at a structural error (a bracket or separator out of place),
+//! so that the error is answered and the stream goes on after it. Each
 //! codec bounds how much of one frame it buffers (`max_frame`); a frame over
 //! the bound is reported as [`Frame::Oversized`] and skipped without being
 //! buffered, and the stream goes on after it. Only a framing that can no
@@ -268,7 +271,6 @@ pub(crate) fn check_outgoing(
     Ok(())
 }
 
-/// Whitespace as JSON defines it (RFC 8259 `ws`).
 /// Below this, a buffer is small enough for any frame to share it.
 const SMALL_BUFFER: usize = 32 * 1024;
 
@@ -288,10 +290,6 @@ pub(crate) fn take_frame(src: &mut BytesMut, len: usize) -> BytesMut {
     let frame = BytesMut::from(&src[..len]);
     src.advance(len);
     frame
-}
-
-pub(crate) fn is_json_whitespace(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// The error for input that ends inside a frame.

@@ -15,6 +15,7 @@ mod id;
 mod name;
 mod parse;
 mod raw;
+mod walk;
 
 pub use dialect::{Dialect, DialectMode};
 pub use error::ErrorObject;
