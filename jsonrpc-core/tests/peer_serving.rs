@@ -309,22 +309,58 @@ async fn an_oversized_frame_is_refused_and_the_connection_goes_on() {
         .spawn(ours);
     let client = Peer::new(LineCodec::new()).spawn(theirs);
     let big = "x".repeat(10_000);
-    let err = client
-        .call_raw(
-            "echo",
-            jsonrpc_core::RawJson::from_value(&[big]).ok(),
-            Some(std::time::Duration::from_millis(200)),
-        )
-        .await
-        .unwrap_err();
-    // The server cannot know the id of a frame it did not keep, so its error
-    // reply carries id null (counted as a late reply here) and the call itself
-    // ends by its timeout. What matters: the connection serves the next call.
-    assert!(matches!(err, jsonrpc_core::CallError::Timeout(_)), "{err}");
+    // The frame's first bytes name its id: the call fails at once, with
+    // the server's -32600, rather than by its (far) deadline.
+    let err = within(client.call_raw(
+        "echo",
+        jsonrpc_core::RawJson::from_value(&[big]).ok(),
+        Some(std::time::Duration::from_secs(3600)),
+    ))
+    .await
+    .unwrap_err();
+    match err {
+        jsonrpc_core::CallError::Rpc(e) => {
+            let e: ErrorObject = e.decode().unwrap();
+            assert_eq!(e.code, ErrorObject::INVALID_REQUEST);
+            assert!(e.message.contains("1024"), "the limit is named: {e}");
+        }
+        other => panic!("expected the server's -32600, got {other}"),
+    }
+    // And the connection serves the next call.
     let sum: i64 = within(client.call_raw_typed("add", (2, 2))).await.unwrap();
     assert_eq!(sum, 4);
-    assert_eq!(client.stats().late_replies, 1);
+    assert_eq!(client.stats().late_replies, 0);
     assert_eq!(server.stats().oversized_frames, 1);
+}
+
+#[tokio::test]
+async fn a_reply_too_large_to_read_fails_its_call_at_once() {
+    let (ours, theirs) = tokio::io::duplex(1 << 16);
+    let mut router = echo_router();
+    router.method_fn("grow", |(n,): (usize,), _| async move {
+        Ok::<_, ErrorObject>("x".repeat(n))
+    });
+    let _server = Peer::new(LineCodec::new()).router(router).spawn(ours);
+    let client = Peer::new(LineCodec::new().with_max_frame(1024)).spawn(theirs);
+    let fits: String = within(client.call_raw_typed("grow", (500,))).await.unwrap();
+    assert_eq!(fits.len(), 500);
+    // No deadline: only the reply's own id can end this call.
+    let err = within(client.call_raw(
+        "grow",
+        jsonrpc_core::RawJson::from_value(&[10_000]).ok(),
+        None,
+    ))
+    .await
+    .unwrap_err();
+    match err {
+        jsonrpc_core::CallError::InvalidReply(why) => {
+            assert!(why.contains("1024"), "the limit is named: {why}")
+        }
+        other => panic!("expected the call to fail for its oversized reply, got {other}"),
+    }
+    assert_eq!(client.stats().oversized_frames, 1);
+    let sum: i64 = within(client.call_raw_typed("add", (2, 2))).await.unwrap();
+    assert_eq!(sum, 4);
 }
 
 #[tokio::test]

@@ -929,7 +929,7 @@ fn oversized_frames_are_refused_and_the_connection_goes_on() {
             )
             .await;
             let refused = raw.recv_reply().await;
-            assert_eq!(refused["id"], Value::Null);
+            assert_eq!(refused["id"], 1, "the id read from the frame's first bytes");
             assert_eq!(refused["error"]["code"], ErrorObject::INVALID_REQUEST);
             assert_eq!(
                 raw.recv_reply().await,

@@ -11,7 +11,8 @@ use tokio_util::codec::{Decoder, Encoder};
 use crate::json::is_whitespace;
 
 use super::{
-    check_outgoing, take_frame, Frame, FrameError, FrameTooLarge, Framing, DEFAULT_MAX_FRAME,
+    check_outgoing, oversized_head, take_frame, Frame, FrameError, FrameTooLarge, Framing,
+    DEFAULT_MAX_FRAME,
 };
 
 const NAME: &str = "line";
@@ -77,12 +78,13 @@ impl LineCodec {
         self
     }
 
-    fn oversized(&self, size: usize) -> Frame {
+    fn oversized(&self, size: usize, line: &[u8]) -> Frame {
         tracing::debug!(limit = self.max_frame, size, "skipping oversized line");
         Frame::Oversized(FrameTooLarge {
             framing: NAME,
             limit: self.max_frame,
             size,
+            head: oversized_head(line),
         })
     }
 }
@@ -112,10 +114,11 @@ impl Decoder for LineCodec {
                 // it does not count against the limit.
                 let seen = text_len(src);
                 if seen > self.max_frame {
+                    let frame = self.oversized(seen, src);
                     src.clear();
                     self.searched = 0;
                     self.discarding = true;
-                    return Ok(Some(self.oversized(seen)));
+                    return Ok(Some(frame));
                 }
                 self.searched = src.len();
                 return Ok(None);
@@ -132,8 +135,9 @@ impl Decoder for LineCodec {
                 continue;
             }
             if len > self.max_frame {
+                let frame = self.oversized(len, &src[..len]);
                 src.advance(nl + 1);
-                return Ok(Some(self.oversized(len)));
+                return Ok(Some(frame));
             }
             let mut line = take_frame(src, nl + 1);
             line.truncate(len);

@@ -52,6 +52,15 @@ pub use stream::JsonStreamCodec;
 /// The default limit, in bytes, on one frame's JSON text (16 MiB).
 pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
 
+/// How many of an oversized frame's first bytes are kept
+/// ([`FrameTooLarge::head`]).
+pub const OVERSIZED_HEAD: usize = 256;
+
+/// The first bytes of an oversized frame, to keep.
+pub(crate) fn oversized_head(bytes: &[u8]) -> bytes::Bytes {
+    bytes::Bytes::copy_from_slice(&bytes[..bytes.len().min(OVERSIZED_HEAD)])
+}
+
 /// A frame that was over the `max_frame` limit.
 ///
 /// Its bytes were dropped without being buffered, and the stream goes on
@@ -69,6 +78,11 @@ pub struct FrameTooLarge {
     pub limit: usize,
     /// Bytes of the frame seen (or declared) when it was found too large.
     pub size: usize,
+    /// The frame's first bytes (at most [`OVERSIZED_HEAD`]), as far as they
+    /// had arrived; empty for our own outgoing messages. They usually name
+    /// the message's id, so the call it answers, or the caller it came
+    /// from, can be told at once.
+    pub head: bytes::Bytes,
 }
 
 /// What a framing decoder yields.
@@ -265,6 +279,7 @@ pub(crate) fn check_outgoing(
             framing: name,
             limit,
             size: body.len(),
+            head: bytes::Bytes::new(),
         }
         .into());
     }

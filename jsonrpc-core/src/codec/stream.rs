@@ -17,8 +17,8 @@ use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::{
-    check_outgoing, take_frame, unexpected_eof, Frame, FrameError, FrameParser, FrameTooLarge,
-    Framing, DEFAULT_MAX_FRAME,
+    check_outgoing, oversized_head, take_frame, unexpected_eof, Frame, FrameError, FrameParser,
+    FrameTooLarge, Framing, DEFAULT_MAX_FRAME,
 };
 use crate::json::is_whitespace;
 use crate::json::scan::{Pending, Scanned, Scanner};
@@ -219,8 +219,9 @@ impl JsonStreamCodec {
                         continue;
                     }
                     if len > self.max_frame {
+                        let frame = self.oversized(len, &src[..len]);
                         src.advance(len);
-                        return Ok(Some(self.oversized(len)));
+                        return Ok(Some(frame));
                     }
                     return Ok(Some(Frame::Complete(emit.take(src, len))));
                 }
@@ -232,10 +233,11 @@ impl JsonStreamCodec {
                         return Ok(None);
                     }
                     if seen > self.max_frame {
+                        let frame = self.oversized(seen, src);
                         src.clear();
                         self.scan.forget_scanned();
                         self.discarding = true;
-                        return Ok(Some(self.oversized(seen)));
+                        return Ok(Some(frame));
                     }
                     return Ok(None);
                 }
@@ -243,7 +245,7 @@ impl JsonStreamCodec {
         }
     }
 
-    fn oversized<T>(&self, size: usize) -> Frame<T> {
+    fn oversized<T>(&self, size: usize, frame: &[u8]) -> Frame<T> {
         tracing::debug!(
             limit = self.max_frame,
             size,
@@ -253,6 +255,7 @@ impl JsonStreamCodec {
             framing: NAME,
             limit: self.max_frame,
             size,
+            head: oversized_head(frame),
         })
     }
 
@@ -573,7 +576,8 @@ mod tests {
             Some(Frame::Oversized(FrameTooLarge {
                 framing: "json-stream",
                 limit: 4,
-                size: 7
+                size: 7,
+                head: bytes::Bytes::from_static(b"[1,2,3]"),
             }))
         );
         assert_eq!(

@@ -11,6 +11,7 @@
 mod dialect;
 mod encode;
 mod error;
+mod head;
 mod id;
 mod name;
 mod parse;
@@ -28,6 +29,7 @@ pub(crate) use encode::{
     write_array, write_error_reply, write_notification_head, write_raw_params, write_request_head,
     write_result_head, write_result_tail,
 };
+pub(crate) use head::read_head;
 pub(crate) use id::null_raw;
 
 /// Raw JSON params: `None` when the message had none.

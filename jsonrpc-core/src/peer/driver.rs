@@ -19,6 +19,7 @@ use super::stats::{add, bump};
 use super::writer::Writer;
 use super::{CloseReason, PeerHandle, Shared};
 use crate::codec::{Frame, FrameTooLarge, Framing};
+use crate::message::read_head;
 use crate::message::{
     Id, Incoming, Invalid, InvalidKind, Message, MessageParser, Notification, Request, Response,
 };
@@ -392,16 +393,29 @@ impl<F: Framing> Reader<F> {
         Some(Response::err(id, error, invalid.dialect))
     }
 
+    /// A frame too large to read: skipped, but its first bytes usually say
+    /// whose it is. A reply to one of our calls fails that call at once; a
+    /// request is answered -32600 with its id (as the profile says for
+    /// invalid requests), so its caller need not wait for a timeout.
     fn on_oversized(&self, too_large: FrameTooLarge) {
         bump(&self.shared.counters.oversized_frames);
         tracing::warn!(error = %too_large, "dropped an oversized frame");
+        let head = read_head(&too_large.head);
+        if !head.has_method {
+            let ours = head.id.as_ref().and_then(Id::as_u64);
+            if let Some(waiter) = ours.and_then(|id| self.shared.pending.take(id)) {
+                let _ = waiter.send(Err(too_large.to_string()));
+                return;
+            }
+        }
         let dialect = self.shared.outgoing_dialect();
-        let error = self
-            .shared
-            .config
-            .profile
-            .word(&ErrorObject::invalid_request(&too_large), dialect);
-        let reply = Response::err(Id::null(), error, dialect);
+        let profile = &self.shared.config.profile;
+        let error = profile.word(&ErrorObject::invalid_request(&too_large), dialect);
+        let id = match (head.has_method, profile.get_invalid_request_id()) {
+            (true, ErrorId::Request) => head.id.unwrap_or_else(Id::null),
+            _ => Id::null(),
+        };
+        let reply = Response::err(id, error, dialect);
         serve::reply_now(&self.shared, Reply::One(Answer::Made(reply)));
     }
 

@@ -190,6 +190,7 @@ impl PeerHandle {
                 framing: "outgoing",
                 limit: shared.max_frame,
                 size,
+                head: bytes::Bytes::new(),
             }));
         }
         let dropped = || {

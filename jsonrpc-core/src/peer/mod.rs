@@ -656,6 +656,7 @@ impl PeerHandle {
                 framing: "outgoing",
                 limit: self.shared.max_frame,
                 size: out.len(),
+                head: bytes::Bytes::new(),
             }));
         }
         Ok(out)

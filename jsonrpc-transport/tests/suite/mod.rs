@@ -473,7 +473,8 @@ pub async fn limits<T: Transport>(t: &T) {
     r.send(r#"{"jsonrpc":"2.0","id":2,"method":"add","params":[20,22]}"#)
         .await;
     let refused = r.recv_reply().await;
-    assert_eq!(refused["id"], Value::Null, "{refused}");
+    // Read from the frame's first bytes: its caller learns at once.
+    assert_eq!(refused["id"], 1, "{refused}");
     assert_eq!(refused["error"]["code"], ErrorObject::INVALID_REQUEST);
     let message = refused["error"]["message"].as_str().unwrap();
     assert!(message.contains("max_frame"), "{message}");
