@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use jsonrpc_core::codec::LineCodec;
 use jsonrpc_core::{api, CallError, ErrorObject, Peer, PeerConfig, RequestContext, WireCancel};
+use jsonrpc_transport::{connect, ConnectOptions, Endpoint, ListenEndpoint, Server};
 use serde::{Deserialize, Serialize};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -132,7 +132,7 @@ impl Store {
     fn data(&self) -> MutexGuard<'_, HashMap<String, String>> {
         // Every update is a single insert or remove, so a panic elsewhere
         // cannot have left the map half-changed.
-        self.data.lock().unwrap_or_else(|e| e.into_inner())
+        jsonrpc_core::sync::lock(&self.data)
     }
 
     fn event(&self, text: String) {
@@ -227,29 +227,31 @@ async fn main() -> Result<(), Box<dyn Error>> {
     // gives up on is cancelled on the server too.
     let config = PeerConfig::default().wire_cancel(Some(WireCancel::lsp()));
 
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (accepted, connected) = tokio::join!(listener.accept(), TcpStream::connect(addr));
-    let (server_stream, _) = accepted?;
-    let client_stream = connected?;
-    server_stream.set_nodelay(true)?;
-    client_stream.set_nodelay(true)?;
-
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let store = Store {
         data: Mutex::new(HashMap::new()),
         events: events_tx,
     };
-    let server = Peer::new(LineCodec::new())
+    let server = Server::new(LineCodec::new())
         .router(store.into_router())
-        .config(config.clone())
-        .spawn(server_stream);
+        .peer_config(config.clone())
+        .bind(["ptcp:0:127.0.0.1".parse()?])
+        .await?;
+    let addr = match server.local_endpoints() {
+        [ListenEndpoint::Tcp { port, ip }] => Endpoint::Tcp {
+            host: ip.to_string(),
+            port: *port,
+        },
+        other => return Err(format!("unexpected endpoints {other:?}").into()),
+    };
     // The client serves a router too: the server calls `operator.confirm` on it.
+    let stream = connect(&addr, &ConnectOptions::default()).await?;
     let client = KvClient::new(
-        Peer::new(LineCodec::new())
-            .router(Console.into_router())
-            .config(config)
-            .spawn(client_stream),
+        stream.into_peer(
+            Peer::new(LineCodec::new())
+                .router(Console.into_router())
+                .config(config),
+        ),
     );
     println!("server on {addr}, client connected (newline-delimited JSON)\n");
 
@@ -352,10 +354,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     client.caller().close();
     let client_end = client.caller().closed().await;
-    let server_end = tokio::time::timeout(Duration::from_secs(2), server.closed()).await;
-    match server_end {
-        Ok(reason) => println!("closed: client ({client_end}); server ({reason})"),
-        Err(_) => println!("closed: client ({client_end}); server still draining"),
-    }
+    server.shutdown(Duration::from_secs(2)).await;
+    println!("closed: client ({client_end}); server shut down");
     Ok(())
 }

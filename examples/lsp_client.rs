@@ -45,7 +45,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{ExitCode, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -289,9 +289,7 @@ impl LspClientHandler for ClientHandlers {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use jsonrpc_core::sync::lock;
 
 // ---------------------------------------------------------------------------
 // A tap on the child's pipes: every frame that crossed them, in order.
