@@ -7,7 +7,9 @@
 //! the framework itself raises (-32700, -32600, -32601, -32602, ...) are
 //! worded. A [`Profile`] holds all of them; a connection takes one
 //! ([`PeerConfig::profile`](crate::PeerConfig::profile)), and so does a
-//! server (`jsonrpc_transport::Server::profile`). Three ship here:
+//! server (`jsonrpc_transport::Server::profile`); a router serves each
+//! call under its connection's profile, or under the one a detached call
+//! is given ([`RequestContext::profile`](crate::RequestContext::profile)). Three ship here:
 //! [`Profile::json_rpc_2`] (the default), [`Profile::ovsdb`] and
 //! [`Profile::spdk`], each checked against what the real servers do.
 //!

@@ -22,7 +22,7 @@ pub struct RequestContext {
 #[derive(Clone, Debug)]
 enum Scope {
     /// No connection; a token of its own.
-    Detached(CancellationToken),
+    Detached(CancellationToken, Option<Box<crate::Profile>>),
     /// On a connection. A request has a token of its own only when the
     /// protocol can cancel it on the wire; otherwise the connection's token
     /// is its token, borrowed when asked for, so that most requests spend
@@ -40,7 +40,37 @@ impl RequestContext {
         RequestContext {
             id,
             dialect,
-            scope: Scope::Detached(CancellationToken::new()),
+            scope: Scope::Detached(CancellationToken::new(), None),
+        }
+    }
+
+    /// Serves a [`detached`](Self::detached) call under `profile`'s rules
+    /// (its wording of the framework's errors, whether a method called as a
+    /// notification runs), as a connection with that profile would. On a
+    /// connection, the connection's profile rules instead.
+    ///
+    /// ```
+    /// use jsonrpc_core::{Dialect, Id, Profile, Request, RequestContext, Router};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let router = Router::new();
+    /// let req = Request::new(1u64, "nope", None, Dialect::V2);
+    /// let ctx = RequestContext::detached(Some(Id::from(1u64)), Dialect::V2).profile(Profile::spdk());
+    /// let reply = router.handle(req, ctx).await;
+    /// assert_eq!(reply.outcome.unwrap_err().get(), r#"{"code":-32601,"message":"Method not found"}"#);
+    /// # }
+    /// ```
+    pub fn profile(mut self, profile: crate::Profile) -> Self {
+        if let Scope::Detached(_, slot) = &mut self.scope {
+            *slot = Some(Box::new(profile));
+        }
+        self
+    }
+
+    /// The profile a detached call was given, if any.
+    pub(crate) fn detached_profile(&self) -> Option<&crate::Profile> {
+        match &self.scope {
+            Scope::Detached(_, profile) => profile.as_deref(),
+            Scope::Connection { .. } => None,
         }
     }
 
@@ -110,7 +140,7 @@ impl RequestContext {
     pub fn peer(&self) -> Option<&PeerHandle> {
         match &self.scope {
             Scope::Connection { peer, .. } => Some(peer),
-            Scope::Detached(_) => None,
+            Scope::Detached(..) => None,
         }
     }
 
@@ -119,13 +149,15 @@ impl RequestContext {
     pub(crate) fn wording(&self) -> crate::ErrorFormat {
         match &self.scope {
             Scope::Connection { peer, .. } => peer.profile().get_wording(),
-            Scope::Detached(_) => crate::profile::standard_wording,
+            Scope::Detached(_, profile) => profile
+                .as_ref()
+                .map_or(crate::profile::standard_wording, |p| p.get_wording()),
         }
     }
 
     fn token(&self) -> &CancellationToken {
         match &self.scope {
-            Scope::Detached(token)
+            Scope::Detached(token, _)
             | Scope::Connection {
                 own: Some(token), ..
             } => token,

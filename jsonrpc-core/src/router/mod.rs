@@ -189,9 +189,11 @@ impl Router {
     /// it first on its reader and moves it to a task only if it has to wait.
     pub fn handle_notification(&self, n: Notification, ctx: RequestContext) -> Notifying {
         let wording = ctx.wording();
-        let run_methods = ctx
+        let profile = ctx
             .peer()
-            .is_none_or(|peer| peer.profile().get_run_methods_as_notifications());
+            .map(|peer| peer.profile())
+            .or(ctx.detached_profile());
+        let run_methods = profile.is_none_or(|p| p.get_run_methods_as_notifications());
         let state = match self.routes.get(n.method.as_str()) {
             Some(Route::Notification(h)) => {
                 match catch_unwind(AssertUnwindSafe(|| h.notify(n.params, ctx))) {
