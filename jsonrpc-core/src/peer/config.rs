@@ -32,6 +32,7 @@ pub struct PeerConfig {
     pub(crate) outgoing_queue: usize,
     pub(crate) control_queue: usize,
     pub(crate) max_batch: usize,
+    pub(crate) max_outgoing_frame: Option<usize>,
     pub(crate) max_pending_calls: usize,
     pub(crate) call_timeout: Option<Duration>,
     pub(crate) drain_timeout: Duration,
@@ -56,6 +57,7 @@ impl Default for PeerConfig {
             outgoing_queue: 1024,
             control_queue: 4096,
             max_batch: 1024,
+            max_outgoing_frame: None,
             max_pending_calls: 4096,
             call_timeout: None,
             drain_timeout: Duration::from_secs(30),
@@ -126,6 +128,13 @@ builder_fields! { PeerConfig {
     /// The most entries an incoming batch may have; a larger one is an
     /// invalid request. Default: 1024.
     max_batch / get_max_batch: usize;
+    /// The largest message we send: a call, notification, batch or reply
+    /// over it is refused here, before it is written
+    /// ([`CallError::TooLarge`](crate::CallError::TooLarge)), rather than
+    /// breaking a peer that takes less than it sends (an SPDK target reads
+    /// requests of up to 256 KiB and answers with up to 32 MiB).
+    /// Default: none, which means the framing's own `max_frame`.
+    max_outgoing_frame / get_max_outgoing_frame: Option<usize>;
     /// How many of our calls may wait for replies at once. A call past it
     /// waits (within its deadline) for an earlier one to finish, so a flood of
     /// callers cannot grow the pending map, or the peer's queue, without

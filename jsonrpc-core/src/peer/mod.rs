@@ -51,6 +51,7 @@
 //! then the connection closes. Any other close (an I/O error,
 //! [`PeerHandle::close`]) cancels every running handler's token at once.
 
+mod batch;
 mod buffers;
 mod config;
 mod connection;
@@ -75,6 +76,7 @@ use tokio::sync::TryAcquireError;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+pub use batch::{Batch, BatchCall, BatchReplies};
 pub use config::{InactivityProbe, PeerConfig, WireCancel};
 pub use connection::{ConnectionId, ConnectionInfo};
 pub use error::{CallError, CloseReason, NotifyError};
@@ -210,7 +212,9 @@ impl<F: Framing + Clone> Peer<F> {
         let shared = Arc::new(Shared {
             info: self.info,
             state: connection::State::new(self.state),
-            max_frame: self.framing.max_frame(),
+            max_frame: config
+                .max_outgoing_frame
+                .unwrap_or_else(|| self.framing.max_frame()),
             next_id: AtomicU64::new(0),
             call_slots: tokio::sync::Semaphore::new(config.max_pending_calls.max(1)),
             pending: Pending::default(),
@@ -257,6 +261,7 @@ pub(crate) struct Shared {
     /// The application's state for this connection.
     state: connection::State,
     config: PeerConfig,
+    /// The largest message we send (see `PeerConfig::max_outgoing_frame`).
     max_frame: usize,
     next_id: AtomicU64,
     /// One permit per call that may be pending at once.
@@ -581,7 +586,7 @@ impl PeerHandle {
         // From here on, leaving early (an error, a timeout, the caller
         // dropping us) must take the entry out again: the guard does that.
         let mut guard = PendingGuard {
-            shared,
+            peer: self,
             id,
             sent: false,
             done: false,
@@ -591,12 +596,7 @@ impl PeerHandle {
         bump(&shared.counters.calls_sent);
         let outcome = reply.await;
         guard.done = true;
-        match outcome {
-            Ok(Ok(Ok(result))) => Ok(result),
-            Ok(Ok(Err(error))) => Err(CallError::Rpc(error)),
-            Ok(Err(reason)) => Err(CallError::InvalidReply(reason)),
-            Err(_) => Err(closed()),
-        }
+        pending::outcome(outcome, closed)
     }
 
     /// Sends notification `N`.
@@ -651,15 +651,38 @@ impl PeerHandle {
         let mut out = self.shared.buffers.take();
         write_head_and_params(&mut out).map_err(CallError::Encode)?;
         out.push(b'}');
-        if out.len() > self.shared.max_frame {
+        self.check_outgoing(&out)?;
+        Ok(out)
+    }
+
+    /// Refuses a message larger than the peer takes.
+    fn check_outgoing<E>(&self, message: &[u8]) -> Result<(), CallError<E>> {
+        if message.len() > self.shared.max_frame {
             return Err(CallError::TooLarge(FrameTooLarge {
                 framing: "outgoing",
                 limit: self.shared.max_frame,
-                size: out.len(),
+                size: message.len(),
                 head: bytes::Bytes::new(),
             }));
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// Gives up on our call `id`: takes its pending entry out and, if the
+    /// request went out (`sent`) and the protocol has a cancel message, tells
+    /// the peer.
+    fn give_up(&self, id: u64, sent: bool) {
+        let shared = &self.shared;
+        if !shared.pending.remove(id) {
+            return;
+        }
+        if let Some(cancel) = &shared.config.wire_cancel {
+            if sent && !shared.shutdown.is_cancelled() {
+                let id = Id::from(id);
+                let params = Some(cancel.params_for(&id));
+                shared.send_cancel(cancel.method(), &params);
+            }
+        }
     }
 
     /// Fires when the connection starts closing.
@@ -705,7 +728,7 @@ impl PeerHandle {
 /// Takes a call's entry out of the pending map unless its reply arrived, and
 /// tells the peer through the protocol's cancel notification, if it has one.
 struct PendingGuard<'a> {
-    shared: &'a Shared,
+    peer: &'a PeerHandle,
     id: u64,
     /// The request went out, so the peer may be working on it.
     sent: bool,
@@ -715,15 +738,8 @@ struct PendingGuard<'a> {
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        if self.done || !self.shared.pending.remove(self.id) {
-            return;
-        }
-        if let Some(cancel) = &self.shared.config.wire_cancel {
-            if self.sent && !self.shared.shutdown.is_cancelled() {
-                let id = Id::from(self.id);
-                let params = Some(cancel.params_for(&id));
-                self.shared.send_cancel(cancel.method(), &params);
-            }
+        if !self.done {
+            self.peer.give_up(self.id, self.sent);
         }
     }
 }

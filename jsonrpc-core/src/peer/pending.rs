@@ -11,7 +11,7 @@ use crate::RawJson;
 use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
-use super::CloseReason;
+use super::{CallError, CloseReason};
 
 /// What a waiting call is handed: the reply's outcome (the result, or the
 /// error value), or why the reply that came for it could not be used.
@@ -80,5 +80,18 @@ impl Pending {
 
     pub(crate) fn len(&self) -> usize {
         self.lock().calls.len()
+    }
+}
+
+/// What a pending reply channel gave, as a call's raw outcome.
+pub(crate) fn outcome(
+    received: Result<Outcome, oneshot::error::RecvError>,
+    closed: impl FnOnce() -> CallError<RawJson>,
+) -> Result<RawJson, CallError<RawJson>> {
+    match received {
+        Ok(Ok(Ok(result))) => Ok(result),
+        Ok(Ok(Err(error))) => Err(CallError::Rpc(error)),
+        Ok(Err(reason)) => Err(CallError::InvalidReply(reason)),
+        Err(_) => Err(closed()),
     }
 }
