@@ -15,7 +15,7 @@
 //! `spdk-proto` regenerates them and compares. The code comes out in
 //! rustfmt's style and starts with an `@generated` line.
 //!
-//! Names: see [`names`](crate::names) for how schema names become Rust names
+//! Names: see [`names`] for how schema names become Rust names
 //! (a variant whose name starts with a digit gets the prefix `V`).
 //!
 //! Result types: the schema has none, so [`RESULT_TYPES`] names the Rust type
