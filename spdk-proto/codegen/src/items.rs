@@ -124,7 +124,7 @@ fn fields(ctx: &Ctx, owner: &str, defs: &[FieldDef], types: &str) -> Result<Vec<
                 if def.required { "required" } else { "optional" }
             );
             if let Some(note) = ty.note {
-                doc.push(' ');
+                doc.push_str("\n\n");
                 doc.push_str(&note);
             }
             if def.deprecated {

@@ -108,3 +108,29 @@ pub fn result_type(method: &str) -> &'static str {
         .find(|(name, _)| *name == method)
         .map_or(DEFAULT_RESULT_TYPE, |(_, ty)| ty)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_table_is_sorted_and_names_real_methods() {
+        let json = include_str!("../../rpc-methods.json");
+        let schema: schema::Schema = serde_json::from_str(json).unwrap();
+        for pair in RESULT_TYPES.windows(2) {
+            assert!(
+                pair[0].0 < pair[1].0,
+                "RESULT_TYPES out of order at {}",
+                pair[1].0
+            );
+        }
+        for (name, _) in RESULT_TYPES {
+            assert!(
+                schema.methods.iter().any(|m| m.name == *name),
+                "RESULT_TYPES names {name}, which the schema does not have"
+            );
+        }
+        assert_eq!(result_type("bdev_malloc_create"), "String");
+        assert_eq!(result_type("bdev_get_bdevs"), DEFAULT_RESULT_TYPE);
+    }
+}

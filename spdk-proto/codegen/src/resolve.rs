@@ -120,7 +120,7 @@ impl<'a> Ctx<'a> {
             ParamType::Bitmask => {
                 let (bitmask, _) = self.bitmask(at, class)?;
                 Some(format!(
-                    "Sent as an array of flag names (SPDK's `{}` bitmask, mode `{}`, {} bits).",
+                    "An array of flag names: SPDK's `{}` bitmask ({}, {} bits).",
                     bitmask.name, bitmask.mode, bitmask.width
                 ))
             }

@@ -125,7 +125,9 @@ impl Method for BdevGetIostat {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BdevGetIostatParams {
-    /// `names` (optional). At most 1024 items.
+    /// `names` (optional).
+    ///
+    /// At most 1024 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub names: Option<Vec<String>>,
     /// `per_channel` (optional).
@@ -263,7 +265,9 @@ impl Method for BdevGetHistogramBorders {
 pub struct BdevGetHistogramBordersParams {
     /// `name` (required).
     pub name: String,
-    /// `borders` (required). At most 256 items.
+    /// `borders` (required).
+    ///
+    /// At most 256 items.
     pub borders: Vec<u64>,
 }
 
@@ -1121,10 +1125,14 @@ pub struct BdevNvmeSetOptionsParams {
     /// `rdma_cm_event_timeout_ms` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rdma_cm_event_timeout_ms: Option<u16>,
-    /// `dhchap_digests` (optional). Sent as an array of flag names (SPDK's `dhchap_digests` bitmask, mode `set`, 32 bits).
+    /// `dhchap_digests` (optional).
+    ///
+    /// An array of flag names: SPDK's `dhchap_digests` bitmask (set, 32 bits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dhchap_digests: Option<Vec<super::types::DhchapDigest>>,
-    /// `dhchap_dhgroups` (optional). Sent as an array of flag names (SPDK's `dhchap_dhgroups` bitmask, mode `set`, 32 bits).
+    /// `dhchap_dhgroups` (optional).
+    ///
+    /// An array of flag names: SPDK's `dhchap_dhgroups` bitmask (set, 32 bits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dhchap_dhgroups: Option<Vec<super::types::DhchapDhgroup>>,
     /// `rdma_umr_per_io` (optional).
@@ -3636,7 +3644,9 @@ pub struct BdevRaidCreateParams {
     pub strip_size_kb: Option<u32>,
     /// `raid_level` (required).
     pub raid_level: super::types::BdevRaidLevel,
-    /// `base_bdevs` (required). At most 255 items.
+    /// `base_bdevs` (required).
+    ///
+    /// At most 255 items.
     pub base_bdevs: Vec<String>,
     /// `uuid` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -158,7 +158,9 @@ impl Method for IscsiCreateAuthGroup {
 pub struct IscsiCreateAuthGroupParams {
     /// `tag` (required).
     pub tag: i32,
-    /// `secrets` (optional). At most 64 items.
+    /// `secrets` (optional).
+    ///
+    /// At most 64 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<Vec<super::types::IscsiAuthSecret>>,
 }
@@ -305,9 +307,13 @@ impl Method for IscsiCreateInitiatorGroup {
 pub struct IscsiCreateInitiatorGroupParams {
     /// `tag` (required).
     pub tag: i32,
-    /// `initiators` (required). At most 256 items.
+    /// `initiators` (required).
+    ///
+    /// At most 256 items.
     pub initiators: Vec<String>,
-    /// `netmasks` (required). At most 256 items.
+    /// `netmasks` (required).
+    ///
+    /// At most 256 items.
     pub netmasks: Vec<String>,
 }
 
@@ -365,10 +371,14 @@ impl Method for IscsiInitiatorGroupAddInitiators {
 pub struct IscsiInitiatorGroupAddInitiatorsParams {
     /// `tag` (required).
     pub tag: i32,
-    /// `initiators` (optional). At most 256 items.
+    /// `initiators` (optional).
+    ///
+    /// At most 256 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initiators: Option<Vec<String>>,
-    /// `netmasks` (optional). At most 256 items.
+    /// `netmasks` (optional).
+    ///
+    /// At most 256 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netmasks: Option<Vec<String>>,
 }
@@ -401,10 +411,14 @@ impl Method for IscsiInitiatorGroupRemoveInitiators {
 pub struct IscsiInitiatorGroupRemoveInitiatorsParams {
     /// `tag` (required).
     pub tag: i32,
-    /// `initiators` (optional). At most 256 items.
+    /// `initiators` (optional).
+    ///
+    /// At most 256 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initiators: Option<Vec<String>>,
-    /// `netmasks` (optional). At most 256 items.
+    /// `netmasks` (optional).
+    ///
+    /// At most 256 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netmasks: Option<Vec<String>>,
 }
@@ -450,9 +464,13 @@ pub struct IscsiCreateTargetNodeParams {
     pub name: String,
     /// `alias_name` (required).
     pub alias_name: String,
-    /// `pg_ig_maps` (required). At most 256 items.
+    /// `pg_ig_maps` (required).
+    ///
+    /// At most 256 items.
     pub pg_ig_maps: Vec<super::types::IscsiPgIgMap>,
-    /// `luns` (required). At most 64 items.
+    /// `luns` (required).
+    ///
+    /// At most 64 items.
     pub luns: Vec<super::types::ScsiLun>,
     /// `queue_depth` (required).
     pub queue_depth: i32,
@@ -562,7 +580,9 @@ impl Method for IscsiTargetNodeAddPgIgMaps {
 pub struct IscsiTargetNodeAddPgIgMapsParams {
     /// `name` (required).
     pub name: String,
-    /// `pg_ig_maps` (required). At most 256 items.
+    /// `pg_ig_maps` (required).
+    ///
+    /// At most 256 items.
     pub pg_ig_maps: Vec<super::types::IscsiPgIgMap>,
 }
 
@@ -590,7 +610,9 @@ impl Method for IscsiTargetNodeRemovePgIgMaps {
 pub struct IscsiTargetNodeRemovePgIgMapsParams {
     /// `name` (required).
     pub name: String,
-    /// `pg_ig_maps` (required). At most 256 items.
+    /// `pg_ig_maps` (required).
+    ///
+    /// At most 256 items.
     pub pg_ig_maps: Vec<super::types::IscsiPgIgMap>,
 }
 
@@ -655,7 +677,9 @@ impl Method for IscsiCreatePortalGroup {
 pub struct IscsiCreatePortalGroupParams {
     /// `tag` (required).
     pub tag: i32,
-    /// `portals` (required). At most 1024 items.
+    /// `portals` (required).
+    ///
+    /// At most 1024 items.
     pub portals: Vec<super::types::IscsiPortal>,
     /// `private` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -26,7 +26,9 @@ pub struct NvmfCreateTargetParams {
     /// `max_subsystems` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_subsystems: Option<u32>,
-    /// `discovery_filter` (optional). Sent as an array of flag names (SPDK's `nvmf_discovery_filters` bitmask, mode `set`, 32 bits).
+    /// `discovery_filter` (optional).
+    ///
+    /// An array of flag names: SPDK's `nvmf_discovery_filters` bitmask (set, 32 bits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery_filter: Option<Vec<super::types::NvmfDiscoveryFilter>>,
     /// `dup_host_policy` (optional).
@@ -203,10 +205,14 @@ pub struct NvmfCreateTransportParams {
     /// `min_kato` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_kato: Option<u32>,
-    /// `masked_oncs` (optional). Sent as an array of flag names (SPDK's `oncs_features` bitmask, mode `clear`, 16 bits).
+    /// `masked_oncs` (optional).
+    ///
+    /// An array of flag names: SPDK's `oncs_features` bitmask (clear, 16 bits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub masked_oncs: Option<Vec<super::types::OncsFeature>>,
-    /// `masked_fuses` (optional). Sent as an array of flag names (SPDK's `fuses_features` bitmask, mode `clear`, 16 bits).
+    /// `masked_fuses` (optional).
+    ///
+    /// An array of flag names: SPDK's `fuses_features` bitmask (clear, 16 bits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub masked_fuses: Option<Vec<super::types::FusesFeature>>,
 }
@@ -1126,13 +1132,19 @@ pub struct NvmfSetConfigParams {
     /// SPDK deprecates it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery_filter: Option<String>,
-    /// `discovery_filters` (optional). Sent as an array of flag names (SPDK's `nvmf_discovery_filters` bitmask, mode `set`, 32 bits).
+    /// `discovery_filters` (optional).
+    ///
+    /// An array of flag names: SPDK's `nvmf_discovery_filters` bitmask (set, 32 bits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery_filters: Option<Vec<super::types::NvmfDiscoveryFilter>>,
-    /// `dhchap_digests` (optional). Sent as an array of flag names (SPDK's `dhchap_digests` bitmask, mode `set`, 32 bits).
+    /// `dhchap_digests` (optional).
+    ///
+    /// An array of flag names: SPDK's `dhchap_digests` bitmask (set, 32 bits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dhchap_digests: Option<Vec<super::types::DhchapDigest>>,
-    /// `dhchap_dhgroups` (optional). Sent as an array of flag names (SPDK's `dhchap_dhgroups` bitmask, mode `set`, 32 bits).
+    /// `dhchap_dhgroups` (optional).
+    ///
+    /// An array of flag names: SPDK's `dhchap_dhgroups` bitmask (set, 32 bits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dhchap_dhgroups: Option<Vec<super::types::DhchapDhgroup>>,
     /// `dup_host_policy` (optional).

@@ -776,7 +776,9 @@ pub struct VhostScsiControllerParams {
     /// `scsi_dev_num` (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scsi_dev_num: Option<u32>,
-    /// `luns` (optional). At most 64 items.
+    /// `luns` (optional).
+    ///
+    /// At most 64 items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub luns: Option<Vec<ScsiLun>>,
 }
