@@ -211,6 +211,8 @@ fn broken_schemas_are_refused_not_panicked_on() {
     assert!(matches!(refused(twice), Error::Collision(_)));
     let clash = json!([{"name": "pair", "params": []}]);
     assert!(matches!(refused(clash), Error::Collision(_)));
+    let shadows_an_import = json!([{"name": "method", "params": []}]);
+    assert!(matches!(refused(shadows_an_import), Error::Collision(_)));
     let unknown_type = json!([{"name": "a_b", "params": [{"name": "x", "type": "float"}]}]);
     assert!(matches!(refused(unknown_type), Error::Json(_)));
     let unknown_key = json!([{"name": "a_b", "params": [], "color": "red"}]);
