@@ -116,6 +116,8 @@ fn params_are_decoded_strictly() {
     assert!(malloc(r#"{"block_size":512}"#).is_err());
     // A number sent as a string.
     assert!(malloc(r#"{"block_size":"512","num_blocks":8}"#).is_err());
+    // A key given twice.
+    assert!(malloc(r#"{"block_size":512,"block_size":512,"num_blocks":8}"#).is_err());
     // A number too wide for the field.
     assert!(malloc(r#"{"block_size":4294967296,"num_blocks":8}"#).is_err());
     assert!(malloc(r#"{"block_size":512,"num_blocks":8}"#).is_ok());

@@ -1,6 +1,6 @@
 //! One function per generated file.
 
-use crate::items::{emit_enum, emit_method, emit_struct, too_many_args, Code};
+use crate::items::{emit_enum, emit_method, emit_struct, too_many_args, Code, StructDef};
 use crate::names::{snake_ident, type_name};
 use crate::resolve::Ctx;
 use crate::schema::{FieldDef, MethodDef};
@@ -13,8 +13,8 @@ const ALLOW_MANY_ARGS: &str = "\
 
 /// The comment and attribute that allow `clippy::enum_variant_names`.
 const ALLOW_VARIANT_NAMES: &str = "\
-// Variants are SPDK's wire names in CamelCase, so the variants of some enums
-// share a word (`...Lba`) that clippy would have them drop.
+// Variants are SPDK's wire names in CamelCase: the wire, not Rust style,
+// decides whether an enum's variants share a word.
 #![allow(clippy::enum_variant_names)]";
 
 /// The marker line, the module doc and the allowed lints a file starts
@@ -55,16 +55,14 @@ pub fn types_file(ctx: &Ctx) -> Result<String, Error> {
     }
     for def in &schema.objects {
         code.line("");
-        let doc = format!("The `{}` object.", def.name);
-        emit_struct(
-            &mut code,
-            ctx,
-            &type_name(&def.name)?,
-            &doc,
-            &def.name,
-            &def.fields,
-            "",
-        )?;
+        let object = StructDef {
+            name: type_name(&def.name)?,
+            doc: format!("The `{}` object.", def.name),
+            owner: &def.name,
+            fields: &def.fields,
+            types: "",
+        };
+        emit_struct(&mut code, ctx, &object)?;
     }
     Ok(code.finish())
 }
@@ -88,17 +86,15 @@ pub fn family_file(ctx: &Ctx, family: &str, methods: &[&MethodDef]) -> Result<St
         emit_method(&mut code, method, family)?;
         if !method.params.is_empty() {
             let name = type_name(&method.name)?;
-            let doc = format!("The params of [`{name}`].");
+            let params = StructDef {
+                name: format!("{name}Params"),
+                doc: format!("The params of [`{name}`]."),
+                owner: &method.name,
+                fields: &method.params,
+                types: "super::types::",
+            };
             code.line("");
-            emit_struct(
-                &mut code,
-                ctx,
-                &format!("{name}Params"),
-                &doc,
-                &method.name,
-                &method.params,
-                "super::types::",
-            )?;
+            emit_struct(&mut code, ctx, &params)?;
         }
     }
     Ok(code.finish())

@@ -146,19 +146,27 @@ pub fn too_many_args(defs: &[FieldDef]) -> bool {
     defs.iter().filter(|f| f.required).count() > MAX_ARGS
 }
 
+/// What a params or object struct is made from.
+pub struct StructDef<'a> {
+    /// The Rust name.
+    pub name: String,
+    /// Its doc comment.
+    pub doc: String,
+    /// The schema name of the method or object, for errors.
+    pub owner: &'a str,
+    /// The schema fields.
+    pub fields: &'a [FieldDef],
+    /// What goes before a generated type's name: `super::types::` or
+    /// nothing.
+    pub types: &'a str,
+}
+
 /// A params or object struct with its `new`.
-pub fn emit_struct(
-    code: &mut Code,
-    ctx: &Ctx,
-    name: &str,
-    doc: &str,
-    owner: &str,
-    defs: &[FieldDef],
-    types: &str,
-) -> Result<(), Error> {
-    let fields = fields(ctx, owner, defs, types)?;
+pub fn emit_struct(code: &mut Code, ctx: &Ctx, def: &StructDef) -> Result<(), Error> {
+    let name = &def.name;
+    let fields = fields(ctx, def.owner, def.fields, def.types)?;
     let any_required = fields.iter().any(|f| f.required);
-    code.doc("", doc);
+    code.doc("", &def.doc);
     if any_required {
         code.line("#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]");
     } else {

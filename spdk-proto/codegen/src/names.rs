@@ -4,7 +4,8 @@
 //! character that is not a letter or digit, each piece capitalized and the
 //! rest of it lowercased (`vfio-user` -> `VfioUser`, `SIMPLE_LBA` ->
 //! `SimpleLba`). A variant whose CamelCase form starts with a digit gets the
-//! prefix `V` (`5f` -> `V5f`). Fields and modules keep the schema name,
+//! prefix `V` (`5f` -> `V5f`), and so does one that would be `Self`
+//! (`VSelf`). Fields and modules keep the schema name,
 //! written `r#name` when it is a Rust keyword.
 
 use crate::Error;
@@ -51,7 +52,7 @@ pub fn type_name(name: &str) -> Result<String, Error> {
 pub fn variant_name(name: &str) -> Result<String, Error> {
     let camel = camel_case(name);
     match camel.chars().next() {
-        Some(c) if c.is_ascii_alphabetic() => Ok(camel),
+        Some(c) if c.is_ascii_alphabetic() && camel != "Self" => Ok(camel),
         Some(_) => Ok(format!("V{camel}")),
         None => Err(Error::BadName {
             what: "enum variant",
@@ -92,6 +93,7 @@ mod tests {
         assert_eq!(variant_name("ERROR").unwrap(), "Error");
         assert_eq!(variant_name("5f").unwrap(), "V5f");
         assert_eq!(variant_name("0").unwrap(), "V0");
+        assert_eq!(variant_name("self").unwrap(), "VSelf");
         assert!(variant_name("-").is_err());
         assert_eq!(snake_ident("field", "type").unwrap(), "r#type");
         assert_eq!(snake_ident("field", "name").unwrap(), "name");

@@ -12,6 +12,21 @@ use crate::Error;
 /// take.
 const RESERVED_FILES: &[&str] = &["mod", "types", "info"];
 
+/// Names the generated files use already: `METHODS`, the imports, and the
+/// prelude types that fields name.
+const TAKEN_NAMES: &[&str] = &[
+    "METHODS",
+    "Method",
+    "ErrorObject",
+    "Serialize",
+    "Deserialize",
+    "String",
+    "Vec",
+    "Option",
+    "Default",
+    "Self",
+];
+
 /// How deep arrays of arrays may nest before the schema counts as broken.
 const MAX_DEPTH: usize = 8;
 
@@ -66,7 +81,9 @@ impl<'a> Ctx<'a> {
                 Err(Error::Collision(name))
             }
         };
-        claim("METHODS".to_owned())?;
+        for name in TAKEN_NAMES {
+            claim((*name).to_owned())?;
+        }
         for e in &self.schema.enums {
             claim(type_name(&e.name)?)?;
         }

@@ -211,6 +211,8 @@ fn broken_schemas_are_refused_not_panicked_on() {
     assert!(matches!(refused(twice), Error::Collision(_)));
     let clash = json!([{"name": "pair", "params": []}]);
     assert!(matches!(refused(clash), Error::Collision(_)));
+    let shadows_an_import = json!([{"name": "method", "params": []}]);
+    assert!(matches!(refused(shadows_an_import), Error::Collision(_)));
     let unknown_type = json!([{"name": "a_b", "params": [{"name": "x", "type": "float"}]}]);
     assert!(matches!(refused(unknown_type), Error::Json(_)));
     let unknown_key = json!([{"name": "a_b", "params": [], "color": "red"}]);
@@ -223,4 +225,36 @@ fn broken_schemas_are_refused_not_panicked_on() {
 fn variants_that_collide_are_refused() {
     let text = schema(json!([])).replace("vfio-user", "RED");
     assert!(matches!(generate(&text), Err(Error::Collision(_))));
+}
+
+#[test]
+fn the_binary_writes_the_files_and_removes_stale_generated_ones() {
+    let dir = std::env::temp_dir().join(format!("spdk-codegen-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let schema_path = dir.join("schema.json");
+    let methods = json!([{"name": "demo_none", "params": []}]);
+    std::fs::write(&schema_path, schema(methods)).unwrap();
+    let out = dir.join("methods");
+    std::fs::create_dir_all(&out).unwrap();
+    let stale = format!("{GENERATED_MARKER}\n//! A family that left the schema.\n");
+    std::fs::write(out.join("gone.rs"), stale).unwrap();
+    std::fs::write(out.join("by_hand.rs"), "//! Not generated.\n").unwrap();
+
+    let status = Command::new(env!("CARGO_BIN_EXE_spdk-codegen"))
+        .arg(&schema_path)
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["by_hand.rs", "demo.rs", "info.rs", "mod.rs", "types.rs"]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
