@@ -62,9 +62,9 @@ mod method;
 pub use caller::Caller;
 pub use method::{Method, NotificationMethod};
 pub use peer::{
-    CallError, CloseReason, ConnectionId, ConnectionInfo, InactivityProbe, NotifyError, Overflow,
-    Peer, PeerConfig, PeerHandle, PeerStats, SharedNotification, Subscribe, Subscription,
-    SubscriptionError, TrySendError, WireCancel,
+    Batch, BatchCall, BatchReplies, CallError, CloseReason, ConnectionId, ConnectionInfo,
+    InactivityProbe, NotifyError, Overflow, Peer, PeerConfig, PeerHandle, PeerStats,
+    SharedNotification, Subscribe, Subscription, SubscriptionError, TrySendError, WireCancel,
 };
 pub use profile::{ErrorFormat, ErrorId, NullId, OnInvalid, Profile};
 pub use router::{Handling, Notifying, RequestContext, Router};

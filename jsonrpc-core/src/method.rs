@@ -129,7 +129,8 @@ fn params_present(json: &[u8], dialect: Dialect) -> Result<bool, serde_json::Err
 
 /// Deserializes typed params from what the peer sent.
 ///
-/// Missing params read as `null`, so `()` and `Option<T>` accept them. Empty
+/// Missing params read as `null`, so `()` and `Option<T>` accept them, or
+/// else as `{}`, so a struct whose fields are all optional does too. Empty
 /// params (`[]` or `{}`) that the type cannot take are read as missing too,
 /// because 1.0 peers must always send an array and many 2.0 peers send `{}`.
 pub(crate) fn decode_params<P: DeserializeOwned>(params: &RawParams) -> Result<P, ErrorObject> {
@@ -138,12 +139,15 @@ pub(crate) fn decode_params<P: DeserializeOwned>(params: &RawParams) -> Result<P
         Ok(p) => Ok(p),
         Err(e) => {
             let trimmed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-            if trimmed == "[]" || trimmed == "{}" {
-                if let Ok(p) = serde_json::from_str("null") {
-                    return Ok(p);
-                }
-            }
-            Err(ErrorObject::invalid_params(e))
+            let stand_ins: &[&str] = match trimmed.as_str() {
+                "null" => &["{}"],
+                "[]" | "{}" => &["null"],
+                _ => &[],
+            };
+            stand_ins
+                .iter()
+                .find_map(|empty| serde_json::from_str(empty).ok())
+                .ok_or_else(|| ErrorObject::invalid_params(e))
         }
     }
 }
@@ -168,6 +172,28 @@ mod tests {
                 Err(e.to_string())
             }
         }
+    }
+
+    #[test]
+    fn missing_or_empty_params_read_as_whatever_empty_the_type_takes() {
+        use super::decode_params;
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct AllOptional {
+            name: Option<String>,
+        }
+        let empty_object = Some(crate::RawJson::from_value(&serde_json::json!({})).unwrap());
+        assert_eq!(
+            decode_params::<AllOptional>(&None).unwrap(),
+            AllOptional { name: None }
+        );
+        assert_eq!(decode_params::<()>(&None).unwrap(), ());
+        assert_eq!(decode_params::<()>(&empty_object).unwrap(), ());
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Required {
+            name: String,
+        }
+        assert!(decode_params::<Required>(&None).is_err());
     }
 
     #[test]

@@ -139,8 +139,9 @@ impl NotifyError {
 }
 
 impl CallError<crate::RawJson> {
-    /// Decodes a raw error reply into the method's error type.
-    pub(crate) fn decode_rpc<E: serde::de::DeserializeOwned>(self) -> CallError<E> {
+    /// Reads the raw error of an [`Rpc`](CallError::Rpc) error as `E`
+    /// (an error that does not fit becomes [`Decode`](CallError::Decode)).
+    pub fn decode_rpc<E: serde::de::DeserializeOwned>(self) -> CallError<E> {
         self.and_then_rpc(|raw| match raw.decode() {
             Ok(e) => CallError::Rpc(e),
             Err(error) => CallError::Decode {

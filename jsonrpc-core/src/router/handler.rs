@@ -37,6 +37,21 @@ pub enum HandlerError {
     Standard(ErrorObject),
 }
 
+impl HandlerError {
+    /// A method's own error value, sent as it is made (never reworded by
+    /// the profile).
+    ///
+    /// ```
+    /// use jsonrpc_core::router::HandlerError;
+    /// use jsonrpc_core::ErrorObject;
+    /// let e = HandlerError::method(ErrorObject::new(-19, "No such device"));
+    /// assert!(matches!(e, HandlerError::Method(raw) if raw.get().contains("-19")));
+    /// ```
+    pub fn method<E: Serialize>(error: E) -> Self {
+        method_error(error)
+    }
+}
+
 impl From<ErrorObject> for HandlerError {
     fn from(e: ErrorObject) -> Self {
         HandlerError::Standard(e)

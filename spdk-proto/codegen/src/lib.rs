@@ -34,12 +34,69 @@ mod schema;
 /// paths (a path into `spdk-proto` starts with `crate::`). A method not
 /// listed here gets `serde_json::Value`. Keep it sorted by method name.
 pub const RESULT_TYPES: &[(&str, &str)] = &[
+    ("bdev_aio_create", "String"),
+    ("bdev_aio_delete", "bool"),
+    ("bdev_get_bdevs", "Vec<crate::results::Bdev>"),
+    ("bdev_get_iostat", "crate::results::IoStat"),
+    ("bdev_lvol_clone", "uuid::Uuid"),
+    ("bdev_lvol_create", "uuid::Uuid"),
+    ("bdev_lvol_create_lvstore", "uuid::Uuid"),
+    ("bdev_lvol_delete", "bool"),
+    ("bdev_lvol_delete_lvstore", "bool"),
+    ("bdev_lvol_get_lvols", "Vec<crate::results::Lvol>"),
+    ("bdev_lvol_get_lvstores", "Vec<crate::results::Lvstore>"),
+    ("bdev_lvol_rename", "bool"),
+    ("bdev_lvol_resize", "bool"),
+    ("bdev_lvol_set_read_only", "bool"),
+    ("bdev_lvol_snapshot", "uuid::Uuid"),
     ("bdev_malloc_create", "String"),
     ("bdev_malloc_delete", "bool"),
     ("bdev_null_create", "String"),
     ("bdev_null_delete", "bool"),
+    ("bdev_nvme_attach_controller", "Vec<String>"),
+    ("bdev_nvme_detach_controller", "bool"),
+    (
+        "bdev_nvme_get_controllers",
+        "Vec<crate::results::NvmeController>",
+    ),
+    ("bdev_raid_create", "bool"),
+    ("bdev_raid_delete", "bool"),
+    ("bdev_raid_get_bdevs", "Vec<crate::results::RaidBdev>"),
+    ("bdev_set_qos_limit", "bool"),
+    ("bdev_split_create", "Vec<String>"),
+    ("bdev_split_delete", "bool"),
+    (
+        "framework_get_config",
+        "Option<Vec<crate::results::ConfigEntry>>",
+    ),
+    ("framework_get_subsystems", "Vec<crate::results::Subsystem>"),
+    ("framework_start_init", "bool"),
+    ("framework_wait_init", "bool"),
+    ("log_clear_flag", "bool"),
+    ("log_get_flags", "crate::results::LogFlags"),
+    ("log_get_level", "crate::methods::types::LogLevel"),
+    ("log_get_print_level", "crate::methods::types::LogLevel"),
+    ("log_set_flag", "bool"),
+    ("log_set_level", "bool"),
+    ("log_set_print_level", "bool"),
+    ("nvmf_create_subsystem", "bool"),
+    ("nvmf_create_transport", "bool"),
+    ("nvmf_delete_subsystem", "bool"),
+    ("nvmf_get_subsystems", "Vec<crate::results::NvmfSubsystem>"),
+    ("nvmf_get_transports", "Vec<crate::results::NvmfTransport>"),
+    ("nvmf_subsystem_add_host", "bool"),
+    ("nvmf_subsystem_add_listener", "bool"),
     ("nvmf_subsystem_add_ns", "u32"),
+    ("nvmf_subsystem_allow_any_host", "bool"),
+    (
+        "nvmf_subsystem_get_listeners",
+        "Vec<crate::results::NvmfListener>",
+    ),
+    ("nvmf_subsystem_remove_host", "bool"),
+    ("nvmf_subsystem_remove_listener", "bool"),
+    ("nvmf_subsystem_remove_ns", "bool"),
     ("rpc_get_methods", "Vec<String>"),
+    ("spdk_get_version", "crate::results::Version"),
 ];
 
 /// The result type of methods not in [`RESULT_TYPES`].
@@ -131,6 +188,6 @@ mod tests {
             );
         }
         assert_eq!(result_type("bdev_malloc_create"), "String");
-        assert_eq!(result_type("bdev_get_bdevs"), DEFAULT_RESULT_TYPE);
+        assert_eq!(result_type("bdev_get_histogram"), DEFAULT_RESULT_TYPE);
     }
 }

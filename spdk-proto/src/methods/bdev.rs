@@ -50,7 +50,7 @@ pub struct BdevGetBdevs;
 impl Method for BdevGetBdevs {
     const NAME: &'static str = "bdev_get_bdevs";
     type Params = BdevGetBdevsParams;
-    type Result = serde_json::Value;
+    type Result = Vec<crate::results::Bdev>;
     type Error = ErrorObject;
 }
 
@@ -117,7 +117,7 @@ pub struct BdevGetIostat;
 impl Method for BdevGetIostat {
     const NAME: &'static str = "bdev_get_iostat";
     type Params = BdevGetIostatParams;
-    type Result = serde_json::Value;
+    type Result = crate::results::IoStat;
     type Error = ErrorObject;
 }
 
@@ -285,7 +285,7 @@ pub struct BdevSetQosLimit;
 impl Method for BdevSetQosLimit {
     const NAME: &'static str = "bdev_set_qos_limit";
     type Params = BdevSetQosLimitParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -933,7 +933,7 @@ pub struct BdevAioCreate;
 impl Method for BdevAioCreate {
     const NAME: &'static str = "bdev_aio_create";
     type Params = BdevAioCreateParams;
-    type Result = serde_json::Value;
+    type Result = String;
     type Error = ErrorObject;
 }
 
@@ -1010,7 +1010,7 @@ pub struct BdevAioDelete;
 impl Method for BdevAioDelete {
     const NAME: &'static str = "bdev_aio_delete";
     type Params = BdevAioDeleteParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -1195,7 +1195,7 @@ pub struct BdevNvmeAttachController;
 impl Method for BdevNvmeAttachController {
     const NAME: &'static str = "bdev_nvme_attach_controller";
     type Params = BdevNvmeAttachControllerParams;
-    type Result = serde_json::Value;
+    type Result = Vec<String>;
     type Error = ErrorObject;
 }
 
@@ -1325,7 +1325,7 @@ pub struct BdevNvmeGetControllers;
 impl Method for BdevNvmeGetControllers {
     const NAME: &'static str = "bdev_nvme_get_controllers";
     type Params = BdevNvmeGetControllersParams;
-    type Result = serde_json::Value;
+    type Result = Vec<crate::results::NvmeController>;
     type Error = ErrorObject;
 }
 
@@ -1352,7 +1352,7 @@ pub struct BdevNvmeDetachController;
 impl Method for BdevNvmeDetachController {
     const NAME: &'static str = "bdev_nvme_detach_controller";
     type Params = BdevNvmeDetachControllerParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -2956,7 +2956,7 @@ pub struct BdevLvolCreateLvstore;
 impl Method for BdevLvolCreateLvstore {
     const NAME: &'static str = "bdev_lvol_create_lvstore";
     type Params = BdevLvolCreateLvstoreParams;
-    type Result = serde_json::Value;
+    type Result = uuid::Uuid;
     type Error = ErrorObject;
 }
 
@@ -3003,7 +3003,7 @@ pub struct BdevLvolDeleteLvstore;
 impl Method for BdevLvolDeleteLvstore {
     const NAME: &'static str = "bdev_lvol_delete_lvstore";
     type Params = BdevLvolDeleteLvstoreParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -3033,7 +3033,7 @@ pub struct BdevLvolGetLvstores;
 impl Method for BdevLvolGetLvstores {
     const NAME: &'static str = "bdev_lvol_get_lvstores";
     type Params = BdevLvolGetLvstoresParams;
-    type Result = serde_json::Value;
+    type Result = Vec<crate::results::Lvstore>;
     type Error = ErrorObject;
 }
 
@@ -3121,7 +3121,7 @@ pub struct BdevLvolCreate;
 impl Method for BdevLvolCreate {
     const NAME: &'static str = "bdev_lvol_create";
     type Params = BdevLvolCreateParams;
-    type Result = serde_json::Value;
+    type Result = uuid::Uuid;
     type Error = ErrorObject;
 }
 
@@ -3168,7 +3168,7 @@ pub struct BdevLvolSnapshot;
 impl Method for BdevLvolSnapshot {
     const NAME: &'static str = "bdev_lvol_snapshot";
     type Params = BdevLvolSnapshotParams;
-    type Result = serde_json::Value;
+    type Result = uuid::Uuid;
     type Error = ErrorObject;
 }
 
@@ -3199,7 +3199,7 @@ pub struct BdevLvolClone;
 impl Method for BdevLvolClone {
     const NAME: &'static str = "bdev_lvol_clone";
     type Params = BdevLvolCloneParams;
-    type Result = serde_json::Value;
+    type Result = uuid::Uuid;
     type Error = ErrorObject;
 }
 
@@ -3264,7 +3264,7 @@ pub struct BdevLvolRename;
 impl Method for BdevLvolRename {
     const NAME: &'static str = "bdev_lvol_rename";
     type Params = BdevLvolRenameParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -3292,7 +3292,7 @@ pub struct BdevLvolResize;
 impl Method for BdevLvolResize {
     const NAME: &'static str = "bdev_lvol_resize";
     type Params = BdevLvolResizeParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -3320,7 +3320,7 @@ pub struct BdevLvolSetReadOnly;
 impl Method for BdevLvolSetReadOnly {
     const NAME: &'static str = "bdev_lvol_set_read_only";
     type Params = BdevLvolSetReadOnlyParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -3346,7 +3346,7 @@ pub struct BdevLvolDelete;
 impl Method for BdevLvolDelete {
     const NAME: &'static str = "bdev_lvol_delete";
     type Params = BdevLvolDeleteParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -3424,7 +3424,7 @@ pub struct BdevLvolGetLvols;
 impl Method for BdevLvolGetLvols {
     const NAME: &'static str = "bdev_lvol_get_lvols";
     type Params = BdevLvolGetLvolsParams;
-    type Result = serde_json::Value;
+    type Result = Vec<crate::results::Lvol>;
     type Error = ErrorObject;
 }
 
@@ -3603,7 +3603,7 @@ pub struct BdevRaidGetBdevs;
 impl Method for BdevRaidGetBdevs {
     const NAME: &'static str = "bdev_raid_get_bdevs";
     type Params = BdevRaidGetBdevsParams;
-    type Result = serde_json::Value;
+    type Result = Vec<crate::results::RaidBdev>;
     type Error = ErrorObject;
 }
 
@@ -3629,7 +3629,7 @@ pub struct BdevRaidCreate;
 impl Method for BdevRaidCreate {
     const NAME: &'static str = "bdev_raid_create";
     type Params = BdevRaidCreateParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -3681,7 +3681,7 @@ pub struct BdevRaidDelete;
 impl Method for BdevRaidDelete {
     const NAME: &'static str = "bdev_raid_delete";
     type Params = BdevRaidDeleteParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -3770,7 +3770,7 @@ pub struct BdevSplitCreate;
 impl Method for BdevSplitCreate {
     const NAME: &'static str = "bdev_split_create";
     type Params = BdevSplitCreateParams;
-    type Result = serde_json::Value;
+    type Result = Vec<String>;
     type Error = ErrorObject;
 }
 
@@ -3805,7 +3805,7 @@ pub struct BdevSplitDelete;
 impl Method for BdevSplitDelete {
     const NAME: &'static str = "bdev_split_delete";
     type Params = BdevSplitDeleteParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 

@@ -38,7 +38,7 @@ pub struct FrameworkStartInit;
 impl Method for FrameworkStartInit {
     const NAME: &'static str = "framework_start_init";
     type Params = ();
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -49,7 +49,7 @@ pub struct FrameworkWaitInit;
 impl Method for FrameworkWaitInit {
     const NAME: &'static str = "framework_wait_init";
     type Params = ();
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -60,7 +60,7 @@ pub struct FrameworkGetSubsystems;
 impl Method for FrameworkGetSubsystems {
     const NAME: &'static str = "framework_get_subsystems";
     type Params = ();
-    type Result = serde_json::Value;
+    type Result = Vec<crate::results::Subsystem>;
     type Error = ErrorObject;
 }
 
@@ -71,7 +71,7 @@ pub struct FrameworkGetConfig;
 impl Method for FrameworkGetConfig {
     const NAME: &'static str = "framework_get_config";
     type Params = FrameworkGetConfigParams;
-    type Result = serde_json::Value;
+    type Result = Option<Vec<crate::results::ConfigEntry>>;
     type Error = ErrorObject;
 }
 

@@ -11,7 +11,7 @@ pub struct LogSetPrintLevel;
 impl Method for LogSetPrintLevel {
     const NAME: &'static str = "log_set_print_level";
     type Params = LogSetPrintLevelParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -37,7 +37,7 @@ pub struct LogGetPrintLevel;
 impl Method for LogGetPrintLevel {
     const NAME: &'static str = "log_get_print_level";
     type Params = ();
-    type Result = serde_json::Value;
+    type Result = crate::methods::types::LogLevel;
     type Error = ErrorObject;
 }
 
@@ -48,7 +48,7 @@ pub struct LogSetLevel;
 impl Method for LogSetLevel {
     const NAME: &'static str = "log_set_level";
     type Params = LogSetLevelParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -74,7 +74,7 @@ pub struct LogGetLevel;
 impl Method for LogGetLevel {
     const NAME: &'static str = "log_get_level";
     type Params = ();
-    type Result = serde_json::Value;
+    type Result = crate::methods::types::LogLevel;
     type Error = ErrorObject;
 }
 
@@ -85,7 +85,7 @@ pub struct LogSetFlag;
 impl Method for LogSetFlag {
     const NAME: &'static str = "log_set_flag";
     type Params = LogSetFlagParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -111,7 +111,7 @@ pub struct LogClearFlag;
 impl Method for LogClearFlag {
     const NAME: &'static str = "log_clear_flag";
     type Params = LogClearFlagParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -137,7 +137,7 @@ pub struct LogGetFlags;
 impl Method for LogGetFlags {
     const NAME: &'static str = "log_get_flags";
     type Params = ();
-    type Result = serde_json::Value;
+    type Result = crate::results::LogFlags;
     type Error = ErrorObject;
 }
 

@@ -96,7 +96,7 @@ pub struct NvmfCreateTransport;
 impl Method for NvmfCreateTransport {
     const NAME: &'static str = "nvmf_create_transport";
     type Params = NvmfCreateTransportParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -266,7 +266,7 @@ pub struct NvmfGetSubsystems;
 impl Method for NvmfGetSubsystems {
     const NAME: &'static str = "nvmf_get_subsystems";
     type Params = NvmfGetSubsystemsParams;
-    type Result = serde_json::Value;
+    type Result = Vec<crate::results::NvmfSubsystem>;
     type Error = ErrorObject;
 }
 
@@ -296,7 +296,7 @@ pub struct NvmfCreateSubsystem;
 impl Method for NvmfCreateSubsystem {
     const NAME: &'static str = "nvmf_create_subsystem";
     type Params = NvmfCreateSubsystemParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -376,7 +376,7 @@ pub struct NvmfDeleteSubsystem;
 impl Method for NvmfDeleteSubsystem {
     const NAME: &'static str = "nvmf_delete_subsystem";
     type Params = NvmfDeleteSubsystemParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -408,7 +408,7 @@ pub struct NvmfSubsystemAddListener;
 impl Method for NvmfSubsystemAddListener {
     const NAME: &'static str = "nvmf_subsystem_add_listener";
     type Params = NvmfSubsystemAddListenerParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -459,7 +459,7 @@ pub struct NvmfSubsystemRemoveListener;
 impl Method for NvmfSubsystemRemoveListener {
     const NAME: &'static str = "nvmf_subsystem_remove_listener";
     type Params = NvmfSubsystemRemoveListenerParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -575,7 +575,7 @@ pub struct NvmfSubsystemRemoveNs;
 impl Method for NvmfSubsystemRemoveNs {
     const NAME: &'static str = "nvmf_subsystem_remove_ns";
     type Params = NvmfSubsystemRemoveNsParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -648,7 +648,7 @@ pub struct NvmfSubsystemAddHost;
 impl Method for NvmfSubsystemAddHost {
     const NAME: &'static str = "nvmf_subsystem_add_host";
     type Params = NvmfSubsystemAddHostParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -695,7 +695,7 @@ pub struct NvmfSubsystemRemoveHost;
 impl Method for NvmfSubsystemRemoveHost {
     const NAME: &'static str = "nvmf_subsystem_remove_host";
     type Params = NvmfSubsystemRemoveHostParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -734,7 +734,7 @@ pub struct NvmfSubsystemAllowAnyHost;
 impl Method for NvmfSubsystemAllowAnyHost {
     const NAME: &'static str = "nvmf_subsystem_allow_any_host";
     type Params = NvmfSubsystemAllowAnyHostParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -876,7 +876,7 @@ pub struct NvmfSubsystemGetListeners;
 impl Method for NvmfSubsystemGetListeners {
     const NAME: &'static str = "nvmf_subsystem_get_listeners";
     type Params = NvmfSubsystemGetListenersParams;
-    type Result = serde_json::Value;
+    type Result = Vec<crate::results::NvmfListener>;
     type Error = ErrorObject;
 }
 
@@ -1166,7 +1166,7 @@ pub struct NvmfGetTransports;
 impl Method for NvmfGetTransports {
     const NAME: &'static str = "nvmf_get_transports";
     type Params = NvmfGetTransportsParams;
-    type Result = serde_json::Value;
+    type Result = Vec<crate::results::NvmfTransport>;
     type Error = ErrorObject;
 }
 

@@ -37,6 +37,6 @@ pub struct SpdkGetVersion;
 impl Method for SpdkGetVersion {
     const NAME: &'static str = "spdk_get_version";
     type Params = ();
-    type Result = serde_json::Value;
+    type Result = crate::results::Version;
     type Error = ErrorObject;
 }

@@ -1,0 +1,58 @@
+//! `spdk_get_version`, `framework_get_subsystems`, `framework_get_config`.
+
+use serde::{Deserialize, Serialize};
+
+/// The result of `spdk_get_version`.
+///
+/// ```
+/// let v: spdk_proto::results::Version = serde_json::from_str(
+///     r#"{"version":"SPDK v26.09-pre","fields":{"major":26,"minor":9,"patch":0,"suffix":"-pre"}}"#,
+/// ).unwrap();
+/// assert_eq!((v.fields.major, v.fields.minor), (26, 9));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    /// The whole version string (`"SPDK v26.09-pre"`).
+    pub version: String,
+    /// Its parts.
+    pub fields: VersionFields,
+}
+
+/// The parts of an SPDK version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionFields {
+    /// Year of the release (`26`).
+    pub major: u32,
+    /// Month of the release (`9`).
+    pub minor: u32,
+    /// Patch level.
+    pub patch: u32,
+    /// A suffix such as `"-pre"`, or empty.
+    #[serde(default)]
+    pub suffix: String,
+    /// The git commit, when the target was built from a repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+/// One entry of `framework_get_subsystems`: a subsystem and the ones it
+/// needs initialized first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subsystem {
+    /// The subsystem's name (`"bdev"`, `"nvmf"`, ...).
+    pub subsystem: String,
+    /// The subsystems it depends on.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+}
+
+/// One method call of a subsystem's configuration, as `framework_get_config`
+/// returns them and SPDK's JSON config files hold them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigEntry {
+    /// The method to call.
+    pub method: String,
+    /// Its params, if it takes any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<serde_json::Value>,
+}
