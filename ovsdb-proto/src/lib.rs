@@ -1,3 +1,13 @@
-//! The OVSDB management protocol (RFC 7047) on `jsonrpc-core`: not built yet.
+//! The OVSDB management protocol (RFC 7047) on `jsonrpc-core`: its data
+//! model, shared by clients and servers.
+//!
+//! - [`atom`]: single values ([`atom::Atom`]) and their types.
+//! - [`datum`]: whole column values, sets and maps ([`datum::Datum`]).
+//! - [`error`]: error objects and the error strings clients match on.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod atom;
+pub mod datum;
+pub mod error;
