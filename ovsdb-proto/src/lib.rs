@@ -4,6 +4,8 @@
 //! - [`atom`]: single values ([`atom::Atom`]) and their types.
 //! - [`datum`]: whole column values, sets and maps ([`datum::Datum`]).
 //! - [`error`]: error objects and the error strings clients match on.
+//! - [`schema`]: database schemas, checked on load, and checking a datum
+//!   against a column.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -11,3 +13,4 @@
 pub mod atom;
 pub mod datum;
 pub mod error;
+pub mod schema;
