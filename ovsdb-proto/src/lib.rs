@@ -4,6 +4,8 @@
 //! - [`atom`]: single values ([`atom::Atom`]) and their types.
 //! - [`datum`]: whole column values, sets and maps ([`datum::Datum`]).
 //! - [`error`]: error objects and the error strings clients match on.
+//! - [`condition`]: `where` clauses, `[column, function, value]`.
+//! - [`mutation`]: the changes of `mutate`, `[column, mutator, value]`.
 //! - [`schema`]: database schemas, checked on load, and checking a datum
 //!   against a column.
 
@@ -11,6 +13,9 @@
 #![warn(missing_docs)]
 
 pub mod atom;
+pub mod condition;
 pub mod datum;
 pub mod error;
+pub mod mutation;
 pub mod schema;
+mod wire_names;
