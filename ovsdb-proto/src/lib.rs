@@ -2,10 +2,12 @@
 //! model, shared by clients and servers.
 //!
 //! - [`atom`]: single values ([`atom::Atom`]) and their types.
-//! - [`datum`]: whole column values, sets and maps ([`datum::Datum`]).
+//! - [`datum`]: whole column values, sets and maps ([`datum::Datum`]), and
+//!   rows of them ([`datum::Row`]).
 //! - [`error`]: error objects and the error strings clients match on.
 //! - [`condition`]: `where` clauses, `[column, function, value]`.
 //! - [`mutation`]: the changes of `mutate`, `[column, mutator, value]`.
+//! - [`operation`]: the operations of `transact` and their results.
 //! - [`schema`]: database schemas, checked on load, and checking a datum
 //!   against a column.
 
@@ -17,5 +19,6 @@ pub mod condition;
 pub mod datum;
 pub mod error;
 pub mod mutation;
+pub mod operation;
 pub mod schema;
 mod wire_names;
