@@ -6,6 +6,7 @@
 //!   rows of them ([`datum::Row`]).
 //! - [`error`]: error objects and the error strings clients match on.
 //! - [`condition`]: `where` clauses, `[column, function, value]`.
+//! - [`monitor`]: monitor requests and the updates they bring.
 //! - [`mutation`]: the changes of `mutate`, `[column, mutator, value]`.
 //! - [`operation`]: the operations of `transact` and their results.
 //! - [`schema`]: database schemas, checked on load, and checking a datum
@@ -18,7 +19,9 @@ pub mod atom;
 pub mod condition;
 pub mod datum;
 pub mod error;
+pub mod monitor;
 pub mod mutation;
 pub mod operation;
+mod positional;
 pub mod schema;
 mod wire_names;
