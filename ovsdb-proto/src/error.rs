@@ -4,7 +4,7 @@
 //! `{"error": "<kind>", "details": "...", "syntax": "..."}`: an
 //! [`OvsdbError`]. Some calls fail with a bare string instead
 //! (`"unknown method"`); [`ReplyError`] is either form, and is the error
-//! type of every OVSDB method.
+//! type of every method in [`methods`](crate::methods).
 //!
 //! The `error` string says what went wrong in words clients match on
 //! exactly (a client falls back to an older monitor method only on

@@ -92,8 +92,8 @@ pub struct MonitorRequest {
     pub select: Option<MonitorSelect>,
 }
 
-/// The requests for one table: one request is written as an object, more
-/// as an array of them.
+/// The requests for one table: an array of them, or (an older form still
+/// accepted on input) one request alone.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableRequests(pub Vec<MonitorRequest>);
 
@@ -105,10 +105,7 @@ impl From<MonitorRequest> for TableRequests {
 
 impl Serialize for TableRequests {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0.as_slice() {
-            [one] => one.serialize(serializer),
-            many => many.serialize(serializer),
-        }
+        self.0.serialize(serializer)
     }
 }
 
@@ -259,10 +256,12 @@ mod tests {
 
     #[test]
     fn requests_on_the_wire() {
-        let text = r#"{"Bridge":{"columns":["name"],"select":{"initial":true,"insert":true,"delete":false,"modify":true}},"Port":[{"columns":["name"],"where":[["name","==","p1"]]},{"where":[true]}]}"#;
+        let text = r#"{"Bridge":[{"columns":["name"],"select":{"initial":true,"insert":true,"delete":false,"modify":true}}],"Port":[{"columns":["name"],"where":[["name","==","p1"]]},{"where":[true]}]}"#;
         let requests: MonitorRequests = from_str(text).unwrap();
         assert_eq!(requests["Port"].0.len(), 2);
         assert_eq!(to_string(&requests).unwrap(), text);
+        let alone: MonitorRequests = from_str(r#"{"T":{"columns":["a"]}}"#).unwrap();
+        assert_eq!(to_string(&alone).unwrap(), r#"{"T":[{"columns":["a"]}]}"#);
         assert!(from_str::<MonitorRequests>(r#"{"T":{"colums":[]}}"#).is_err());
         assert!(from_str::<MonitorRequests>(r#"{"T":3}"#).is_err());
     }
