@@ -152,3 +152,12 @@ fn errors_come_as_objects_or_strings() {
         from_str(r#"{"error":"unknown database","details":"x"}"#).unwrap();
     assert_eq!(*e.kind(), ErrorKind::UnknownDatabase);
 }
+
+#[test]
+fn a_repeated_set_element_in_a_transact_is_an_ovsdb_error() {
+    let text = r#"["db",{"op":"insert","table":"T","row":{"s":["set",[1,1]]}}]"#;
+    let e = from_str::<TransactParams>(text).unwrap_err();
+    assert_eq!(ErrorKind::of_decode_error(&e), ErrorKind::OvsdbError);
+    let e = from_str::<TransactParams>(r#"["db",{"op":"insert","table":"T"}]"#).unwrap_err();
+    assert_eq!(ErrorKind::of_decode_error(&e), ErrorKind::SyntaxError);
+}
