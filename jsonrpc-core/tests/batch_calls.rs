@@ -170,3 +170,20 @@ async fn an_empty_batch_sends_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_batch_larger_than_the_pending_call_limit_still_goes() {
+    let config = PeerConfig::default().max_pending_calls(4);
+    let (_server, client) = pair(server(), PeerConfig::default(), Router::new(), config);
+    within(async {
+        let mut batch = client.batch();
+        let tickets: Vec<_> = (0..10)
+            .map(|i| batch.call::<Add>((i, 1)).unwrap())
+            .collect();
+        let mut replies = batch.send().await.unwrap();
+        for (i, ticket) in tickets.into_iter().enumerate() {
+            assert_eq!(replies.get(ticket).unwrap(), i as i64 + 1);
+        }
+    })
+    .await;
+}

@@ -175,8 +175,11 @@ impl<'a> Batch<'a> {
         let closed = || CallError::ConnectionClosed(shared.close_reason());
         let raw_closed = || CallError::<RawJson>::ConnectionClosed(shared.close_reason());
         peer.check_outgoing(&self.body)?;
-        // Every call of the batch holds a pending slot, as if made alone.
-        let wanted = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+        // Every call of the batch holds a pending slot, as if made alone;
+        // a batch larger than the limit takes all the slots rather than
+        // waiting for more than there are.
+        let limit = shared.config.max_pending_calls.max(1);
+        let wanted = u32::try_from(self.ids.len().min(limit)).unwrap_or(u32::MAX);
         let _slots = match wanted {
             0 => None,
             n => Some(
