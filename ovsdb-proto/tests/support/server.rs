@@ -1,0 +1,119 @@
+//! A real ovsdb-server for one test: its database, sockets and log in a
+//! temporary directory, killed when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Where Debian puts the tools: ovsdb-server is in /usr/sbin, which a
+/// non-root PATH may lack.
+const EXTRA_DIRS: [&str; 3] = ["/usr/sbin", "/usr/local/sbin", "/sbin"];
+
+const INSTALL_HINT: &str = "install Debian's openvswitch-common (as root: \
+     scripts/install/ovs.sh, or apt-get install openvswitch-common)";
+
+/// The path of tool `name`, or a panic saying how to install it: these
+/// tests fail rather than pass having checked nothing.
+pub fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(EXTRA_DIRS.iter().map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not installed; {INSTALL_HINT}"))
+}
+
+pub fn schema_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(name)
+}
+
+/// A running ovsdb-server serving the test schema's database "Test" on a
+/// Unix socket and on a TCP port of 127.0.0.1.
+pub struct OvsdbServer {
+    child: Child,
+    dir: tempfile::TempDir,
+    /// `unix:PATH`
+    pub unix: String,
+    /// `tcp:127.0.0.1:PORT`
+    pub tcp: String,
+}
+
+impl OvsdbServer {
+    pub async fn start() -> OvsdbServer {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-real-")
+            .tempdir()
+            .expect("a temporary directory");
+        let db = dir.path().join("test.db");
+        let out = Command::new(tool("ovsdb-tool"))
+            .arg("create")
+            .arg(&db)
+            .arg(schema_path("test.ovsschema"))
+            .output()
+            .expect("ovsdb-tool runs");
+        assert!(
+            out.status.success(),
+            "ovsdb-tool create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sock = dir.path().join("db.sock");
+        let log = dir.path().join("ovsdb-server.log");
+        let child = Command::new(tool("ovsdb-server"))
+            .arg(&db)
+            .arg(format!("--remote=punix:{}", sock.display()))
+            // Port 0: the kernel picks a free one, read back from the log.
+            .arg("--remote=ptcp:0:127.0.0.1")
+            .arg("--no-chdir")
+            .arg(format!("--pidfile={}", dir.path().join("pid").display()))
+            .arg(format!("--log-file={}", log.display()))
+            .arg(format!("--unixctl={}", dir.path().join("ctl").display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting ovsdb-server: {e}; {INSTALL_HINT}"));
+        let mut server = OvsdbServer {
+            child,
+            dir,
+            unix: format!("unix:{}", sock.display()),
+            tcp: String::new(),
+        };
+        let port = server.wait_for_port(&log, &sock).await;
+        server.tcp = format!("tcp:127.0.0.1:{port}");
+        server
+    }
+
+    /// Waits for the log to say which port it listens on and for the Unix
+    /// socket to appear.
+    async fn wait_for_port(&mut self, log: &Path, sock: &Path) -> u16 {
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("ovsdb-server exited at start ({status}): {}", self.log());
+            }
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let port = text.lines().find_map(|line| {
+                let (_, rest) = line.split_once("listening on port ")?;
+                rest.trim().parse::<u16>().ok()
+            });
+            if let (Some(port), true) = (port, sock.exists()) {
+                return port;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("ovsdb-server did not start listening: {}", self.log());
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("ovsdb-server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for OvsdbServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
