@@ -355,3 +355,6 @@ impl OvsdbClient {
         crate::monitor::MonitorId(serde_json::Value::from(format!("m{n}")))
     }
 }
+
+#[cfg(test)]
+mod tests;
