@@ -740,3 +740,46 @@ async fn our_own_probe_keeps_a_quiet_connection_checked() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_past_its_deadline_is_canceled_on_the_server() {
+    bounded(TEST_LIMIT, async {
+        let server = OvsdbServer::start().await;
+        let c = client(&server.unix).await;
+        // A wait that never holds and never times out on the server.
+        let err = c
+            .transact(DB)
+            .wait(
+                "Host",
+                vec![Condition::Boolean(true)],
+                vec!["name".into()],
+                WaitUntil::Equal,
+                vec![row(&[("name", atom("never"))])],
+            )
+            .call_timeout(Some(Duration::from_millis(300)))
+            .execute()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ClientError::Call {
+                    method: "transact",
+                    source: jsonrpc_core::CallError::Timeout(_)
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(c.peer().stats().cancels_sent, 1);
+        // The server took the cancel quietly and goes on serving us.
+        let out = c
+            .transact(DB)
+            .insert("Host", host("after", 1))
+            .execute()
+            .await
+            .unwrap();
+        assert_eq!(out.results.len(), 1);
+        assert!(!c.is_closed());
+    })
+    .await;
+}

@@ -73,10 +73,9 @@ impl OvsdbClient {
 
     async fn ask_for_lock(&self, name: &str, steal: bool) -> Result<Lock, ClientError> {
         let capacity = self.options().stream_capacity;
-        // The lock's name is a string: keying by it cannot fail.
         let options = Subscribe::new()
             .key("/0", &name)
-            .unwrap_or_else(|_| Subscribe::new())
+            .map_err(|e| ClientError::InvalidRequest(format!("lock name {name:?}: {e}")))?
             .capacity(capacity);
         // Subscribed before asking: `locked` may follow the reply at once.
         let locked = self

@@ -49,7 +49,7 @@ use std::time::Duration;
 use jsonrpc_core::codec::JsonStreamCodec;
 use jsonrpc_core::{
     InactivityProbe, Method, Peer, PeerConfig, PeerHandle, Profile, RawJson, RawParams,
-    RequestContext, Router,
+    RequestContext, Router, WireCancel,
 };
 use jsonrpc_transport::{connect, ClientTls, ConnectOptions, Endpoint};
 
@@ -172,6 +172,11 @@ impl ClientOptions {
             // The server's probe is answered ahead of queued calls, and even
             // when every request slot is busy.
             .priority_methods(vec!["echo".into()])
+            // A transaction given up on (its deadline passed, its future was
+            // dropped) is canceled on the server too, so a `wait` does not
+            // linger there; ovsdb-server ignores a `cancel` naming any other
+            // call.
+            .wire_cancel(Some(WireCancel::positional("cancel")))
     }
 }
 
@@ -320,6 +325,20 @@ impl OvsdbClient {
         self.inner
             .peer
             .call::<M>(params)
+            .await
+            .map_err(|e| ClientError::of_call(M::NAME, e))
+    }
+
+    /// Like [`call`](Self::call) with its own deadline (`None`: wait for
+    /// ever).
+    pub async fn call_with_timeout<M: Method<Error = ReplyError>>(
+        &self,
+        params: M::Params,
+        timeout: Option<Duration>,
+    ) -> Result<M::Result, ClientError> {
+        self.inner
+            .peer
+            .call_with_timeout::<M>(params, timeout)
             .await
             .map_err(|e| ClientError::of_call(M::NAME, e))
     }

@@ -64,6 +64,20 @@ impl MonitorMethod {
 /// Everything needed to ask for a monitor again: a reconnecting layer
 /// keeps this and hands it to [`OvsdbClient::resume_monitor`] on the new
 /// connection, which resumes after `last_txn_id` where the server can.
+///
+/// ```no_run
+/// use ovsdb_proto::client::{MonitorStream, OvsdbClient};
+///
+/// # async fn demo(old: MonitorStream) -> Result<(), ovsdb_proto::client::ClientError> {
+/// // The old connection is gone; its monitor's state is not.
+/// let state = old.state().clone();
+/// let fresh = OvsdbClient::connect("tcp:127.0.0.1:6640").await?;
+/// let resumed = fresh.resume_monitor(state).await?;
+/// if resumed.found() == Some(true) {
+///     // `initial()` holds only what changed while we were away.
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonitorState {
     /// The database.
@@ -130,25 +144,28 @@ enum Feed {
 }
 
 impl Feed {
-    fn subscribe(client: &OvsdbClient, method: MonitorMethod, id: &MonitorId) -> Feed {
+    fn subscribe(
+        client: &OvsdbClient,
+        method: MonitorMethod,
+        id: &MonitorId,
+    ) -> Result<Feed, ClientError> {
         let peer = client.peer();
-        let options = keyed(client, id);
-        match method {
+        let options = keyed(client, id)?;
+        Ok(match method {
             MonitorMethod::Monitor => Feed::V1(peer.subscribe_with::<Update>(options)),
             MonitorMethod::MonitorCond => Feed::V2(peer.subscribe_with::<Update2>(options)),
             MonitorMethod::MonitorCondSince => Feed::V3(peer.subscribe_with::<Update3>(options)),
-        }
+        })
     }
 }
 
 /// A subscription to the notifications whose first param is `id`.
-fn keyed(client: &OvsdbClient, id: &MonitorId) -> Subscribe {
+fn keyed(client: &OvsdbClient, id: &MonitorId) -> Result<Subscribe, ClientError> {
     let capacity = client.options().stream_capacity;
-    // A monitor id is a JSON value already: keying by it cannot fail.
     Subscribe::new()
         .key("/0", id)
-        .unwrap_or_else(|_| Subscribe::new())
-        .capacity(capacity)
+        .map(|s| s.capacity(capacity))
+        .map_err(|e| ClientError::InvalidRequest(format!("monitor id {:?}: {e}", id.0)))
 }
 
 /// A running monitor: the rows there when it began
@@ -227,12 +244,12 @@ impl OvsdbClient {
         let mut state = state;
         let canceled = self
             .peer()
-            .subscribe_with::<MonitorCanceled>(keyed(self, &state.id));
+            .subscribe_with::<MonitorCanceled>(keyed(self, &state.id)?);
         loop {
             let method = state.method;
             // Subscribed before asking, so no update is missed: the first
             // ones may arrive right behind the reply.
-            let feed = Feed::subscribe(self, method, &state.id);
+            let feed = Feed::subscribe(self, method, &state.id)?;
             match self.start(&state, method).await {
                 Ok((initial, found, last)) => {
                     if last.is_some() {

@@ -279,6 +279,19 @@ pub enum OpResult {
 
 /// The outcome of a successful transaction: one result per operation, in
 /// order, and the UUIDs of the named inserts.
+///
+/// ```
+/// use ovsdb_proto::atom::Uuid;
+/// use ovsdb_proto::client::{OpResult, Outcome};
+///
+/// let outcome = Outcome {
+///     results: vec![OpResult::Inserted(Uuid::nil()), OpResult::Count(2)],
+///     named: [("h".to_owned(), Uuid::nil())].into_iter().collect(),
+/// };
+/// assert_eq!(outcome.uuid_of("h"), outcome.inserted(0));
+/// assert_eq!(outcome.count(1), Some(2));
+/// assert_eq!(outcome.rows(1), None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Outcome {
     /// One result per operation.
