@@ -783,3 +783,37 @@ async fn a_transaction_past_its_deadline_is_canceled_on_the_server() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssl_remotes_with_certificates_both_ways() {
+    bounded(TEST_LIMIT, async {
+        let (server, pki) = OvsdbServer::start_tls().await;
+        assert!(server.tcp.starts_with("ssl:"), "{}", server.tcp);
+        let tls = jsonrpc_transport::ClientTls::from_pem_files(
+            &pki.ca,
+            Some((pki.client_cert.as_path(), pki.client_key.as_path())),
+        )
+        .unwrap();
+        let c = OvsdbClient::connect_with(&server.tcp, options().tls(tls))
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{}", server.log()));
+        assert!(c.list_dbs().await.unwrap().contains(&"Test".to_owned()));
+        let mut monitor = c.monitor(DB, all_hosts()).await.unwrap();
+        let out = c
+            .transact(DB)
+            .insert("Host", host("tls", 443))
+            .execute()
+            .await
+            .unwrap();
+        assert_eq!(
+            next_event(&mut monitor).await.rows("Host"),
+            vec![out.inserted(0).unwrap()]
+        );
+        // Without TLS settings an ssl: remote is refused before connecting.
+        let err = OvsdbClient::connect_with(&server.tcp, options())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Connect(_)), "{err:?}");
+    })
+    .await;
+}
