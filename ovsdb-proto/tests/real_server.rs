@@ -308,6 +308,46 @@ async fn transaction_errors_name_the_operation() {
             (1, "insert", false, ErrorKind::DuplicateUuidName)
         );
 
+        // An unknown table is a syntax error; dividing by zero a domain
+        // error; a mutation past a set's maximum a constraint violation.
+        let got = c.transact(DB).select("Nope", vec![]).execute().await;
+        assert_eq!(
+            transact_error(got),
+            (0, "select", false, ErrorKind::SyntaxError)
+        );
+        let got = c
+            .transact(DB)
+            .mutate(
+                "Host",
+                name_is("a"),
+                vec![Mutation::new("port", Mutator::Divide, Atom::from(0))],
+            )
+            .execute()
+            .await;
+        assert_eq!(
+            transact_error(got),
+            (0, "mutate", false, ErrorKind::DomainError)
+        );
+        // (Each operand fits the column; the result, 5 of at most 4, does not.)
+        let scores =
+            |r: std::ops::Range<i32>| -> Set { r.map(|i| Atom::Real(f64::from(i))).collect() };
+        let got = c
+            .transact(DB)
+            .mutate(
+                "Host",
+                name_is("a"),
+                vec![
+                    Mutation::new("scores", Mutator::Insert, scores(0..3)),
+                    Mutation::new("scores", Mutator::Insert, scores(3..5)),
+                ],
+            )
+            .execute()
+            .await;
+        assert_eq!(
+            transact_error(got),
+            (0, "mutate", false, ErrorKind::ConstraintViolation)
+        );
+
         // abort, and assert of a lock not held.
         let got = c.transact(DB).comment("x").abort().execute().await;
         assert_eq!(transact_error(got), (1, "abort", false, ErrorKind::Aborted));

@@ -228,3 +228,52 @@ async fn a_server_that_does_not_answer_our_probe_is_dropped() {
     let err = client.list_dbs().await.unwrap_err();
     assert!(err.is_disconnected(), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_monitor_that_falls_behind_says_so() {
+    let (client, mut server) = Script::pair(options().stream_capacity(2));
+    let start = tokio::spawn(async move { client.monitor("db", requests(None)).await });
+    let (id, params) = server.expect("monitor_cond_since").await;
+    let monitor_id = params[1].clone();
+    let zero = "00000000-0000-0000-0000-000000000000";
+    server
+        .send(json!({"id": id, "error": null, "result": [false, zero, {}]}))
+        .await;
+    let mut monitor = start.await.unwrap().unwrap();
+    for i in 0..5 {
+        let txn = format!("00000000-0000-0000-0000-00000000000{i}");
+        server
+            .send(json!({"id": null, "method": "update3",
+                         "params": [monitor_id, txn, {"T": {U: {"modify": {"a": i}}}}]}))
+            .await;
+    }
+    // Let the reader take all five before the stream is read.
+    server
+        .send(json!({"id": 99, "result": [], "error": null}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let item = tokio::time::timeout(STEP, monitor.next())
+            .await
+            .unwrap()
+            .unwrap();
+        seen.push(item);
+    }
+    assert!(seen[0].is_ok() && seen[1].is_ok(), "{seen:?}");
+    assert!(
+        matches!(
+            &seen[2],
+            Err(ClientError::Notification {
+                method: "update3",
+                source: jsonrpc_core::SubscriptionError::Lagged(3)
+            })
+        ),
+        "{seen:?}"
+    );
+    // The state follows what was read: the second transaction.
+    assert_eq!(
+        monitor.state().last_txn_id.map(|u| u.to_string()),
+        Some("00000000-0000-0000-0000-000000000001".to_owned())
+    );
+}
