@@ -136,6 +136,9 @@ async fn list_dbs_get_schema_and_echo_over_unix_and_tcp() {
                 back,
                 vec![serde_json::json!("ping"), serde_json::json!([1, 2])]
             );
+            let id = c.get_server_id().await.unwrap();
+            assert!(!id.is_nil());
+            c.set_db_change_aware(true).await.unwrap();
             let err = c.get_schema("Nope").await.unwrap_err();
             assert_eq!(
                 err.server_error(),

@@ -48,8 +48,8 @@ use std::time::Duration;
 
 use jsonrpc_core::codec::JsonStreamCodec;
 use jsonrpc_core::{
-    InactivityProbe, Method, Peer, PeerConfig, PeerHandle, Profile, RawJson, RawParams,
-    RequestContext, Router, WireCancel,
+    InactivityProbe, Method, Peer, PeerConfig, PeerHandle, Profile, RequestContext, Router,
+    WireCancel,
 };
 use jsonrpc_transport::{connect, ClientTls, ConnectOptions, Endpoint};
 
@@ -59,8 +59,8 @@ pub use monitor::{MonitorEvent, MonitorMethod, MonitorState, MonitorStream, Upda
 pub use transact::{OpResult, Outcome, Transaction};
 
 use crate::error::ReplyError;
-use crate::methods::{Echo, GetSchema, ListDbs};
-use crate::params::{DbParams, NoParams};
+use crate::methods::{Echo, GetSchema, GetServerId, ListDbs, SetDbChangeAware};
+use crate::params::{DbParams, NoParams, SetDbChangeAwareParams};
 use crate::schema::DatabaseSchema;
 
 /// The largest message the client reads by default: initial monitor dumps
@@ -201,9 +201,7 @@ fn parse_remotes(remote: &str) -> Result<Vec<Endpoint>, ClientError> {
 /// The server's `echo` answered: its params back, as ovsdb-server does.
 fn echo_router() -> Router {
     let mut router = Router::new();
-    router.raw_method("echo", |params: RawParams, _: RequestContext| async move {
-        Ok(params.unwrap_or_else(|| RawJson::parse("[]").expect("`[]` is JSON")))
-    });
+    router.method::<Echo, _, _>(|params, _: RequestContext| async move { Ok(params) });
     router
 }
 
@@ -360,6 +358,22 @@ impl OvsdbClient {
         params: Vec<serde_json::Value>,
     ) -> Result<Vec<serde_json::Value>, ClientError> {
         self.call::<Echo>(params).await
+    }
+
+    /// `get_server_id`: the server's id (a server keeps it across
+    /// restarts only when clustered).
+    pub async fn get_server_id(&self) -> Result<crate::atom::Uuid, ClientError> {
+        self.call::<GetServerId>(NoParams).await
+    }
+
+    /// `set_db_change_aware`: with `true`, the server tells this client of
+    /// a database's removal or conversion (`monitor_canceled`) and answers
+    /// a canceled transaction with "canceled", instead of disconnecting or
+    /// saying nothing.
+    pub async fn set_db_change_aware(&self, aware: bool) -> Result<(), ClientError> {
+        self.call::<SetDbChangeAware>(SetDbChangeAwareParams { aware })
+            .await
+            .map(|_| ())
     }
 
     /// A transaction on `db`, to fill with operations and
