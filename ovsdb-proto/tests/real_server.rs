@@ -540,10 +540,15 @@ async fn the_newest_method_is_taken_and_our_own_update_comes_before_our_reply() 
     bounded(TEST_LIMIT, async {
         let server = OvsdbServer::start().await;
         let c = client(&server.unix).await;
-        let mut monitor = c.monitor(DB, all_hosts()).await.unwrap();
-        assert_eq!(monitor.method(), MonitorMethod::MonitorCondSince);
-        assert!(monitor.initial().is_empty());
-        for i in 0..20 {
+        let newest = c.monitor(DB, all_hosts()).await.unwrap();
+        assert_eq!(newest.method(), MonitorMethod::MonitorCondSince);
+        assert!(newest.initial().is_empty());
+        let mut monitors = vec![
+            newest,
+            monitor_with(&c, MonitorMethod::MonitorCond, "v2").await,
+            monitor_with(&c, MonitorMethod::Monitor, "v1").await,
+        ];
+        for i in 0..10 {
             let uuid = c
                 .transact(DB)
                 .insert("Host", host(&format!("h{i}"), 1))
@@ -552,15 +557,19 @@ async fn the_newest_method_is_taken_and_our_own_update_comes_before_our_reply() 
                 .unwrap()
                 .inserted(0)
                 .unwrap();
-            // Already on the stream: no waiting.
-            let event = monitor
-                .next()
-                .now_or_never()
-                .expect("the update arrived before the reply")
-                .expect("the monitor goes on")
-                .unwrap();
-            assert_eq!(event.updates.rows("Host"), vec![uuid]);
-            assert_eq!(monitor.state().last_txn_id, event.last_txn_id);
+            for m in &mut monitors {
+                // Already on the stream: no waiting.
+                let event = m
+                    .next()
+                    .now_or_never()
+                    .expect("the update arrived before the reply")
+                    .expect("the monitor goes on")
+                    .unwrap();
+                assert_eq!(event.updates.rows("Host"), vec![uuid]);
+                if let Some(txn) = event.last_txn_id {
+                    assert_eq!(m.state().last_txn_id, Some(txn));
+                }
+            }
         }
     })
     .await;
