@@ -869,3 +869,42 @@ async fn ssl_remotes_with_certificates_both_ways() {
     })
     .await;
 }
+
+/// What a reconnecting layer will do: the monitor's state, kept from a
+/// closed connection, starts it again on a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitors_state_replays_on_a_new_connection() {
+    bounded(TEST_LIMIT, async {
+        let server = OvsdbServer::start().await;
+        let first = client(&server.unix).await;
+        let mut monitor = first
+            .monitor(DB, hosts_where(name_is("kept")))
+            .await
+            .unwrap();
+        first
+            .transact(DB)
+            .insert("Host", host("kept", 1))
+            .insert("Host", host("other", 2))
+            .execute()
+            .await
+            .unwrap();
+        assert_eq!(next_event(&mut monitor).await.rows("Host").len(), 1);
+        let state = monitor.state().clone();
+        assert!(state.last_txn_id.is_some());
+        first.close();
+        // The stream ends with its connection.
+        assert!(tokio::time::timeout(STEP, monitor.next())
+            .await
+            .unwrap()
+            .is_none());
+
+        let second = client(&server.tcp).await;
+        let resumed = second.resume_monitor(state.clone()).await.unwrap();
+        assert_eq!(resumed.method(), MonitorMethod::MonitorCondSince);
+        // A standalone server keeps no history: all the matching rows again.
+        assert_eq!(resumed.found(), Some(false));
+        assert_eq!(resumed.initial().rows("Host").len(), 1);
+        assert_eq!(resumed.state().requests, state.requests);
+    })
+    .await;
+}
