@@ -1,7 +1,6 @@
 //! The OVSDB management protocol (RFC 7047, with the extensions of
 //! ovsdb-server 3.x) on `jsonrpc-core`: its data model and its methods,
-//! shared by clients and servers. The client, the server and typed table
-//! models are built on this elsewhere.
+//! shared by clients and servers, and a typed client ([`client`]).
 //!
 //! From values up to calls:
 //! - [`atom`]: single values ([`atom::Atom`]) and their types.
@@ -18,6 +17,8 @@
 //!   JSON-RPC 1.0).
 //! - [`methods`]: every method as a type implementing `jsonrpc_core::Method`
 //!   or `NotificationMethod`.
+//! - [`client`]: a typed client on these: transactions, monitors as
+//!   streams, locks.
 //!
 //! Every type serializes to exactly the wire form. Datums, rows, updates
 //! and operation results are decoded straight from the text, never through
@@ -42,6 +43,7 @@
 #![warn(missing_docs)]
 
 pub mod atom;
+pub mod client;
 pub mod condition;
 pub mod datum;
 pub mod error;

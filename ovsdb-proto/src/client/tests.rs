@@ -1,0 +1,279 @@
+//! The client against a scripted server on an in-memory pipe: what a real
+//! ovsdb-server 3.1 cannot be made to do (not know a monitor method, probe
+//! right after a multi-megabyte reply, fall silent).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
+
+use super::*;
+use crate::condition::Condition;
+use crate::monitor::{MonitorRequest, MonitorRequests};
+
+const STEP: Duration = Duration::from_secs(5);
+
+/// The server's end of the pipe: reads JSON values back to back, writes
+/// whatever it is told.
+struct Script {
+    rd: ReadHalf<DuplexStream>,
+    wr: WriteHalf<DuplexStream>,
+    buf: Vec<u8>,
+}
+
+impl Script {
+    fn pair(options: ClientOptions) -> (OvsdbClient, Script) {
+        let (ours, theirs) = tokio::io::duplex(1 << 16);
+        let (rd, wr) = tokio::io::split(theirs);
+        let script = Script {
+            rd,
+            wr,
+            buf: Vec::new(),
+        };
+        (OvsdbClient::over(ours, options), script)
+    }
+
+    /// The next message the client sent.
+    async fn next(&mut self) -> Value {
+        loop {
+            let mut values = serde_json::Deserializer::from_slice(&self.buf).into_iter::<Value>();
+            match values.next() {
+                Some(Ok(v)) => {
+                    let used = values.byte_offset();
+                    self.buf.drain(..used);
+                    return v;
+                }
+                Some(Err(e)) if !e.is_eof() => panic!("the client sent bad JSON: {e}"),
+                _ => {}
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout(STEP, self.rd.read(&mut chunk))
+                .await
+                .expect("the client sends within the time limit")
+                .expect("reading the pipe");
+            assert!(n > 0, "the client closed the pipe");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    async fn send_bytes(&mut self, bytes: &[u8]) {
+        self.wr.write_all(bytes).await.expect("writing the pipe");
+        self.wr.flush().await.expect("flushing the pipe");
+    }
+
+    async fn send(&mut self, v: Value) {
+        self.send_bytes(v.to_string().as_bytes()).await;
+    }
+
+    /// Expects a request of `method` and returns its id and params.
+    async fn expect(&mut self, method: &str) -> (Value, Value) {
+        let m = self.next().await;
+        assert_eq!(m["method"], method, "{m}");
+        (m["id"].clone(), m["params"].clone())
+    }
+}
+
+fn options() -> ClientOptions {
+    ClientOptions::default()
+        .call_timeout(Some(STEP))
+        .probe_interval(None)
+}
+
+fn requests(conditions: Option<Vec<Condition>>) -> MonitorRequests {
+    let mut r = MonitorRequests::new();
+    let request = MonitorRequest {
+        columns: None,
+        conditions,
+        select: None,
+    };
+    r.insert("T".into(), request.into());
+    r
+}
+
+const U: &str = "550e8400-e29b-41d4-a716-446655440000";
+
+#[tokio::test]
+async fn monitors_fall_back_on_unknown_method_down_to_plain_monitor() {
+    let (client, mut server) = Script::pair(options());
+    let start = tokio::spawn(async move { client.monitor("db", requests(None)).await });
+    let (id, params) = server.expect("monitor_cond_since").await;
+    assert_eq!(params[3], json!("00000000-0000-0000-0000-000000000000"));
+    // As ovsdb-server words it: a bare string, and no `result`.
+    server
+        .send(json!({"id": id, "error": "unknown method"}))
+        .await;
+    let (id, _) = server.expect("monitor_cond").await;
+    server
+        .send(json!({"id": id, "error": "unknown method"}))
+        .await;
+    let (id, params) = server.expect("monitor").await;
+    let monitor_id = params[1].clone();
+    server
+        .send(json!({"id": id, "error": null, "result": {"T": {U: {"new": {"a": 1}}}}}))
+        .await;
+    let mut monitor = start.await.unwrap().unwrap();
+    assert_eq!(monitor.method(), MonitorMethod::Monitor);
+    assert_eq!(monitor.initial().rows("T").len(), 1);
+    server
+        .send(json!({"id": null, "method": "update",
+                     "params": [monitor_id, {"T": {U: {"old": {"a": 1}, "new": {"a": 2}}}}]}))
+        .await;
+    let event = tokio::time::timeout(STEP, monitor.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(matches!(event.updates, Updates::Update(_)));
+    // The server cancels the monitor: the stream ends.
+    server
+        .send(json!({"id": null, "method": "monitor_canceled", "params": [monitor_id]}))
+        .await;
+    assert!(tokio::time::timeout(STEP, monitor.next())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn only_the_exact_string_unknown_method_falls_back() {
+    let (client, mut server) = Script::pair(options());
+    let start = tokio::spawn(async move { client.monitor("db", requests(None)).await });
+    let (id, _) = server.expect("monitor_cond_since").await;
+    server
+        .send(json!({"id": id, "error": {"error": "unknown method", "details": "x"}}))
+        .await;
+    let err = start.await.unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Server {
+                method: "monitor_cond_since",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn conditions_never_fall_back_to_plain_monitor() {
+    let (client, mut server) = Script::pair(options());
+    let start = tokio::spawn(async move {
+        client
+            .monitor("db", requests(Some(vec![Condition::Boolean(true)])))
+            .await
+    });
+    let (id, _) = server.expect("monitor_cond_since").await;
+    server
+        .send(json!({"id": id, "error": "unknown method"}))
+        .await;
+    let (id, _) = server.expect("monitor_cond").await;
+    server
+        .send(json!({"id": id, "error": "unknown method"}))
+        .await;
+    let err = start.await.unwrap().unwrap_err();
+    assert!(matches!(err, ClientError::InvalidRequest(_)), "{err:?}");
+}
+
+/// The server's probe, sent right behind a 4 MB initial dump that arrives
+/// in pieces and that nobody reads from the stream yet, is answered.
+#[tokio::test]
+async fn the_servers_probe_is_answered_right_after_a_large_dump() {
+    let (client, mut server) = Script::pair(options());
+    let start = tokio::spawn(async move { client.monitor("db", requests(None)).await });
+    let (id, _) = server.expect("monitor_cond_since").await;
+    let mut rows = serde_json::Map::new();
+    for i in 0..4000u32 {
+        let uuid = format!("00000000-0000-4000-8000-{i:012}");
+        rows.insert(uuid, json!({"initial": {"blob": "y".repeat(1000)}}));
+    }
+    let reply = json!({"id": id, "error": null,
+                       "result": [false, "00000000-0000-0000-0000-000000000000", {"T": rows}]})
+    .to_string();
+    assert!(reply.len() > 4_000_000);
+    // A probe before the reply, then the reply in pieces, the probe right
+    // behind its last piece.
+    server
+        .send(json!({"id": "echo", "method": "echo", "params": []}))
+        .await;
+    let (first, rest) = reply.as_bytes().split_at(reply.len() / 2);
+    server.send_bytes(first).await;
+    let answer = server.next().await;
+    assert_eq!(answer, json!({"id": "echo", "result": [], "error": null}));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut tail = rest.to_vec();
+    tail.extend_from_slice(br#"{"id":"echo","method":"echo","params":["again"]}"#);
+    server.send_bytes(&tail).await;
+    let answer = server.next().await;
+    assert_eq!(
+        answer,
+        json!({"id": "echo", "result": ["again"], "error": null})
+    );
+    let monitor = start.await.unwrap().unwrap();
+    assert_eq!(monitor.initial().rows("T").len(), 4000);
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_answer_our_probe_is_dropped() {
+    let idle = Duration::from_millis(100);
+    let (client, mut server) = Script::pair(options().probe_interval(Some(idle)));
+    let (_, params) = server.expect("echo").await;
+    assert_eq!(params, json!([]));
+    // No answer: the connection closes within the probe's time.
+    tokio::time::timeout(STEP, client.peer().closed())
+        .await
+        .expect("closed within the time limit");
+    assert!(client.is_closed());
+    let err = client.list_dbs().await.unwrap_err();
+    assert!(err.is_disconnected(), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_monitor_that_falls_behind_says_so() {
+    let (client, mut server) = Script::pair(options().stream_capacity(2));
+    let start = tokio::spawn(async move { client.monitor("db", requests(None)).await });
+    let (id, params) = server.expect("monitor_cond_since").await;
+    let monitor_id = params[1].clone();
+    let zero = "00000000-0000-0000-0000-000000000000";
+    server
+        .send(json!({"id": id, "error": null, "result": [false, zero, {}]}))
+        .await;
+    let mut monitor = start.await.unwrap().unwrap();
+    for i in 0..5 {
+        let txn = format!("00000000-0000-0000-0000-00000000000{i}");
+        server
+            .send(json!({"id": null, "method": "update3",
+                         "params": [monitor_id, txn, {"T": {U: {"modify": {"a": i}}}}]}))
+            .await;
+    }
+    // Let the reader take all five before the stream is read.
+    server
+        .send(json!({"id": 99, "result": [], "error": null}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let item = tokio::time::timeout(STEP, monitor.next())
+            .await
+            .unwrap()
+            .unwrap();
+        seen.push(item);
+    }
+    assert!(seen[0].is_ok() && seen[1].is_ok(), "{seen:?}");
+    assert!(
+        matches!(
+            &seen[2],
+            Err(ClientError::Notification {
+                method: "update3",
+                source: jsonrpc_core::SubscriptionError::Lagged(3)
+            })
+        ),
+        "{seen:?}"
+    );
+    // The state follows what was read: the second transaction.
+    assert_eq!(
+        monitor.state().last_txn_id.map(|u| u.to_string()),
+        Some("00000000-0000-0000-0000-000000000001".to_owned())
+    );
+}
