@@ -5,23 +5,32 @@
 //! ```
 //!
 //! Starts `ovsdb-server` (Debian's openvswitch-common) on a Unix socket in a
-//! temporary directory with a one-table schema, and measures:
+//! temporary directory with a one-table schema, and measures, for our
+//! `OvsdbClient` beside the others:
 //! - transactions/s of single-row inserts, one at a time and 64 in flight,
-//!   by a raw-socket client that writes pre-serialized requests and only
-//!   counts the replies (the most the server gives any client);
-//! - the time for python's `ovs.db.idl` (Debian's python3-openvswitch) to
-//!   receive the monitor updates of 10,000 rows inserted after it synced,
-//!   and to receive an initial dump of 100,000 rows, with its peak memory.
+//!   beside a raw-socket client that writes pre-serialized requests and
+//!   only counts the replies (the most the server gives any client);
+//! - the time to receive the monitor updates of 10,000 rows inserted after
+//!   the monitor started, and an initial dump of 100,000 rows, into a
+//!   replica of the table, with the process's peak memory, beside python's
+//!   `ovs.db.idl` (Debian's python3-openvswitch).
 //!
-//! Each client runs as its own process. Flags: `--txns N`, `--update-rows N`,
-//! `--dump-rows N` change the sizes.
+//! Each replica runs as its own process (this program again, with
+//! `--replica`), so peak memory is the client's alone. Flags: `--txns N`,
+//! `--update-rows N`, `--dump-rows N` change the sizes.
 
+use std::collections::HashMap;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use futures::StreamExt;
+use ovsdb_proto::atom::{Atom, Uuid};
+use ovsdb_proto::client::{OvsdbClient, Updates};
+use ovsdb_proto::datum::{Datum, Row, Set};
+use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests, RowUpdate2};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
@@ -56,11 +65,17 @@ struct Args {
     /// Rows in the table before a monitor starts (the initial dump).
     #[arg(long, default_value_t = 100_000)]
     dump_rows: u64,
+    /// Run as our replica process: `--replica REMOTE EXPECT` (internal).
+    #[arg(long, num_args = 2, value_names = ["REMOTE", "EXPECT"], hide = true)]
+    replica: Option<Vec<String>>,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(replica) = &args.replica {
+        return run_replica(&replica[0], replica[1].parse()?).await;
+    }
     let dir = tempfile::tempdir()?;
 
     println!(
@@ -68,31 +83,156 @@ async fn main() -> Result<()> {
         args.txns
     );
     for in_flight in [1, 64] {
-        let server = OvsdbServer::start(dir.path(), &format!("txn{in_flight}")).await?;
-        let rate = raw_inserts(&server.socket, args.txns, in_flight, 1).await?;
-        println!("  raw socket, {in_flight:>2} in flight: {rate:>9.0} txn/s");
+        let server = OvsdbServer::start(dir.path(), &format!("raw{in_flight}")).await?;
+        let raw = raw_inserts(&server.socket, args.txns, in_flight, 1).await?;
+        let server = OvsdbServer::start(dir.path(), &format!("ours{in_flight}")).await?;
+        let ours = our_inserts(&server.socket, args.txns, in_flight).await?;
+        println!(
+            "  {in_flight:>2} in flight: ours {ours:>7.0} txn/s, raw socket {raw:>7.0} txn/s, ours/raw {:.0}%",
+            100.0 * ours / raw
+        );
     }
 
     println!(
         "monitor updates of {} rows inserted after sync:",
         args.update_rows
     );
-    let server = OvsdbServer::start(dir.path(), "updates").await?;
-    let (secs, kib) = python_idl(&server, args.update_rows, true).await?;
-    println!(
-        "  python ovs.db.idl: {secs:>7.3} s, peak {:.1} MiB",
-        kib as f64 / 1024.0
-    );
+    for replica in [Replica::Ours, Replica::Python] {
+        let server = OvsdbServer::start(dir.path(), &format!("updates-{replica:?}")).await?;
+        let (secs, kib) = replicate(replica, &server, args.update_rows, true).await?;
+        println!(
+            "  {replica:?}: {secs:>7.3} s, peak {:>6.1} MiB",
+            kib as f64 / 1024.0
+        );
+    }
 
     println!("initial dump of {} rows:", args.dump_rows);
-    let server = OvsdbServer::start(dir.path(), "dump").await?;
-    preload(&server.socket, args.dump_rows).await?;
-    let (secs, kib) = python_idl(&server, args.dump_rows, false).await?;
-    println!(
-        "  python ovs.db.idl: {secs:>7.3} s, peak {:.1} MiB",
-        kib as f64 / 1024.0
-    );
+    for replica in [Replica::Ours, Replica::Python] {
+        let server = OvsdbServer::start(dir.path(), &format!("dump-{replica:?}")).await?;
+        preload(&server.socket, args.dump_rows).await?;
+        let (secs, kib) = replicate(replica, &server, args.dump_rows, false).await?;
+        println!(
+            "  {replica:?}: {secs:>7.3} s, peak {:>6.1} MiB",
+            kib as f64 / 1024.0
+        );
+    }
     Ok(())
+}
+
+// ------------------------------------------------------------- our client
+
+/// The same inserts as [`raw_inserts`], through `OvsdbClient`: each
+/// transaction built, sent, and its typed reply read.
+async fn our_inserts(socket: &Path, txns: u64, in_flight: u64) -> Result<f64> {
+    let client = OvsdbClient::connect(&format!("unix:{}", socket.display())).await?;
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let start = Instant::now();
+    let workers = (0..in_flight).map(|_| {
+        let client = client.clone();
+        let next = next.clone();
+        tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= txns {
+                    return Ok::<_, ovsdb_proto::client::ClientError>(());
+                }
+                client
+                    .transact("Bench")
+                    .insert("Rows", row(n))
+                    .execute()
+                    .await?;
+            }
+        })
+    });
+    for worker in futures::future::join_all(workers).await {
+        worker??;
+    }
+    Ok(txns as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The row `insert_request` writes as text.
+fn row(n: u64) -> Row {
+    let n = n as i64;
+    let tags: Set = [Atom::from("a"), Atom::from("b")].into_iter().collect();
+    Row::from([
+        (
+            "name".to_owned(),
+            Datum::from(Atom::from(format!("row-{n}"))),
+        ),
+        ("value".to_owned(), Datum::from(Atom::from(n))),
+        ("tags".to_owned(), Datum::from(tags)),
+    ])
+}
+
+/// Our replica: monitors the table with `OvsdbClient` and keeps every row
+/// in a map, until it holds `expect`; speaks `idl_bench.py`'s lines.
+async fn run_replica(remote: &str, expect: usize) -> Result<()> {
+    let client = OvsdbClient::connect(remote).await?;
+    let requests = MonitorRequests::from([("Rows".to_owned(), MonitorRequest::default().into())]);
+    let mut start = Instant::now();
+    let mut monitor = client.monitor("Bench", requests).await?;
+    let mut replica: HashMap<Uuid, Row> = HashMap::new();
+    apply(&mut replica, monitor.take_initial());
+    println!("READY {}", replica.len());
+    if replica.len() < expect {
+        start = Instant::now();
+        while replica.len() < expect {
+            let event = monitor.next().await.ok_or("the monitor ended")??;
+            apply(&mut replica, event.updates);
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("DONE {secs:.6} {}", peak_rss_kib()?);
+    Ok(())
+}
+
+/// Applies one notification's changes to the replica.
+fn apply(replica: &mut HashMap<Uuid, Row>, updates: Updates) {
+    match updates {
+        Updates::Update2(tables) => {
+            for (uuid, change) in tables.into_values().flatten() {
+                match change {
+                    RowUpdate2::Initial(row) | RowUpdate2::Insert(row) => {
+                        replica.insert(uuid, row);
+                    }
+                    RowUpdate2::Delete => {
+                        replica.remove(&uuid);
+                    }
+                    RowUpdate2::Modify(diff) => {
+                        if let Some(row) = replica.get_mut(&uuid) {
+                            row.extend(diff);
+                        }
+                    }
+                }
+            }
+        }
+        Updates::Update(tables) => {
+            for (uuid, change) in tables.into_values().flatten() {
+                match change.new {
+                    Some(row) => {
+                        replica.insert(uuid, row);
+                    }
+                    None => {
+                        replica.remove(&uuid);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// This process's peak resident memory (`VmHWM`), in KiB.
+fn peak_rss_kib() -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .ok_or("no VmHWM in /proc/self/status")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .ok_or("VmHWM without a value")?
+        .parse()?)
 }
 
 // ------------------------------------------------------------ the server
@@ -278,30 +418,58 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs python's IDL on the table until it holds `rows` rows; with `insert`,
-/// inserts them once it has synced. Returns its seconds and
-/// peak memory in KiB.
-async fn python_idl(server: &OvsdbServer, rows: u64, insert: bool) -> Result<(f64, u64)> {
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(repo().join("tests/peers/ovs/idl_bench.py"))
-        .arg(format!("unix:{}", server.socket.display()))
-        .arg(&server.schema)
-        .arg("Rows")
-        .arg(rows.to_string())
+/// A replica process.
+#[derive(Debug, Clone, Copy)]
+enum Replica {
+    /// `OvsdbClient` (this program with `--replica`).
+    Ours,
+    /// `ovs.db.idl` (`tests/peers/ovs/idl_bench.py`).
+    Python,
+}
+
+/// Runs a replica of the table until it holds `rows` rows; with `insert`,
+/// inserts them once it has synced. Returns its seconds and peak memory in
+/// KiB, as the replica measured them.
+async fn replicate(
+    replica: Replica,
+    server: &OvsdbServer,
+    rows: u64,
+    insert: bool,
+) -> Result<(f64, u64)> {
+    let remote = format!("unix:{}", server.socket.display());
+    let mut command = match replica {
+        Replica::Ours => {
+            let mut c = Command::new(std::env::current_exe()?);
+            c.arg("--replica").arg(&remote).arg(rows.to_string());
+            c
+        }
+        Replica::Python => {
+            let mut c = Command::new("/usr/bin/python3");
+            c.arg(repo().join("tests/peers/ovs/idl_bench.py"))
+                .arg(&remote)
+                .arg(&server.schema)
+                .arg("Rows")
+                .arg(rows.to_string());
+            c
+        }
+    };
+    let mut child = command
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| {
-            format!("python3: {e}; install python3-openvswitch (scripts/install/ovs.sh)")
+            format!(
+                "{replica:?} replica: {e}; install python3-openvswitch (scripts/install/ovs.sh)"
+            )
         })?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let ready = lines
         .next_line()
         .await?
-        .ok_or("idl_bench.py ended before READY")?;
+        .ok_or("the replica ended before READY")?;
     if !ready.starts_with("READY") {
-        return Err(format!("idl_bench.py said {ready:?}").into());
+        return Err(format!("the replica said {ready:?}").into());
     }
     if insert {
         insert_rows(&server.socket, rows).await?;
@@ -309,10 +477,10 @@ async fn python_idl(server: &OvsdbServer, rows: u64, insert: bool) -> Result<(f6
     let done = lines
         .next_line()
         .await?
-        .ok_or("idl_bench.py ended before DONE")?;
+        .ok_or("the replica ended before DONE")?;
     let fields: Vec<&str> = done.split_whitespace().collect();
     match fields.as_slice() {
         ["DONE", secs, kib] => Ok((secs.parse()?, kib.parse()?)),
-        _ => Err(format!("idl_bench.py said {done:?}").into()),
+        _ => Err(format!("the replica said {done:?}").into()),
     }
 }
