@@ -166,8 +166,8 @@ pub struct RpcError {
     pub code: i64,
     /// The target's message, as sent.
     pub message: String,
-    /// The reply's `data`, if any.
-    pub data: Option<serde_json::Value>,
+    /// The reply's `data`, if any, as the target wrote it.
+    pub data: Option<jsonrpc_core::RawJson>,
 }
 
 impl RpcError {
@@ -200,7 +200,7 @@ impl From<ErrorObject> for RpcError {
         RpcError {
             code: e.code,
             message: e.message,
-            data: e.data.and_then(|d| d.decode().ok()),
+            data: e.data,
         }
     }
 }
