@@ -97,6 +97,9 @@ async fn main() -> Result<()> {
         "monitor updates of {} rows inserted after sync:",
         args.update_rows
     );
+    let server = OvsdbServer::start(dir.path(), "updates-raw").await?;
+    let secs = raw_replica(&server, args.update_rows, true).await?;
+    println!("  raw socket: {secs:>7.3} s (the server's pace: nothing parsed)");
     for replica in [Replica::Ours, Replica::Python] {
         let server = OvsdbServer::start(dir.path(), &format!("updates-{replica:?}")).await?;
         let (secs, kib) = replicate(replica, &server, args.update_rows, true).await?;
@@ -107,6 +110,10 @@ async fn main() -> Result<()> {
     }
 
     println!("initial dump of {} rows:", args.dump_rows);
+    let server = OvsdbServer::start(dir.path(), "dump-raw").await?;
+    preload(&server.socket, args.dump_rows).await?;
+    let secs = raw_replica(&server, args.dump_rows, false).await?;
+    println!("  raw socket: {secs:>7.3} s (the server's pace: nothing parsed)");
     for replica in [Replica::Ours, Replica::Python] {
         let server = OvsdbServer::start(dir.path(), &format!("dump-{replica:?}")).await?;
         preload(&server.socket, args.dump_rows).await?;
@@ -394,6 +401,37 @@ impl ReplyCounter {
             .windows(9)
             .any(|w| w == br#""error":{"# || w == br#""error":""#);
     }
+}
+
+/// The least time any replica can take: a raw socket asks for the same
+/// monitor and only counts the messages that come back (the reply, then,
+/// with `insert`, one `update2` per transaction of 100 rows).
+async fn raw_replica(server: &OvsdbServer, rows: u64, insert: bool) -> Result<f64> {
+    let (mut read, mut write) = UnixStream::connect(&server.socket).await?.into_split();
+    let request = br#"{"id":0,"method":"monitor_cond","params":["Bench",null,{"Rows":[{}]}]}"#;
+    let mut start = Instant::now();
+    write.write_all(request).await?;
+    let mut counter = ReplyCounter::default();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut expect = 1;
+    if insert {
+        while counter.replies < 1 {
+            let n = read.read(&mut buf).await?;
+            counter.feed(buf.get(..n).unwrap_or_default());
+        }
+        expect += rows.div_ceil(100);
+        start = Instant::now();
+        let socket = server.socket.clone();
+        tokio::spawn(async move { insert_rows(&socket, rows).await.map_err(|e| e.to_string()) });
+    }
+    while counter.replies < expect {
+        let n = read.read(&mut buf).await?;
+        if n == 0 {
+            return Err("ovsdb-server closed the connection".into());
+        }
+        counter.feed(buf.get(..n).unwrap_or_default());
+    }
+    Ok(start.elapsed().as_secs_f64())
 }
 
 /// Fills the table with `rows` rows, 1,000 to a transaction.
