@@ -8,19 +8,22 @@
 //! cargo run --release --example spdk_load -- --target-bin target/release/examples/spdk_target
 //! ```
 //!
-//! Every call is `spdk_get_version` (a 55-byte request, a 120-byte reply),
+//! Every call is `spdk_get_version` (a 56-byte request, a 126-byte reply),
 //! on one Unix connection:
 //!
 //! - SPDK's python client (`tests/peers/spdk/spdk_bench.py`, the venv's
 //!   python): one call at a time, then 64 at a time (`add_request` x 64,
 //!   `flush`, `recv` x 64: how `rpc.py` pipelines).
-//! - Our `SpdkClient`: one call at a time, then 64 in flight (64 tasks
-//!   sharing the client).
+//! - Our `SpdkClient`: one call at a time, then 64 in flight (64 calls
+//!   awaited together on the client's one thread), typed results decoded.
 //! - The server: the target's calls/s at 64 in flight against those of
 //!   `examples/ceiling_server.rs` (the least work a tokio server can do for a
-//!   small call: no parser, no queues) answering `add` (a 58-byte request,
-//!   a 40-byte reply), both driven by the framework's client, in
-//!   alternating rounds; the ratio is the median of the rounds' ratios.
+//!   small call: no parser, no queues) answering `add` (a 62-byte request,
+//!   a 44-byte reply), both driven by the framework's client with raw calls
+//!   (replies checked as text, not decoded), in alternating rounds; the
+//!   ratio is the median of the rounds' ratios.
+//! - Beside each client's calls/s, its CPU time per call (the client
+//!   process's, for python; the client thread's, for ours).
 //!
 //! The target is, by default, an [`SpdkRouter`] answering `spdk_get_version`,
 //! served in this process on a runtime of its own (one thread, as the
