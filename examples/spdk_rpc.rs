@@ -40,6 +40,10 @@ struct Cli {
     /// Seconds to wait for each reply.
     #[arg(short = 't', default_value_t = 60.0)]
     timeout: f64,
+    /// Print each request instead of sending it (no target needed), as
+    /// `rpc.py --dry-run` does.
+    #[arg(long)]
+    dry_run: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -254,6 +258,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<String, Failure> {
+    if cli.dry_run {
+        let rpc = Rpc {
+            spdk: None,
+            calls: 1,
+        };
+        return command(rpc, cli.command).await;
+    }
     let options = ClientOptions::default()
         .call_timeout(Some(Duration::from_secs_f64(cli.timeout.max(0.001))));
     let spdk = SpdkClient::connect_with(&cli.server_addr, &options)
@@ -264,7 +275,10 @@ async fn run(cli: Cli) -> Result<String, Failure> {
                 cli.server_addr
             )
         })?;
-    let rpc = Rpc { spdk, calls: 0 };
+    let rpc = Rpc {
+        spdk: Some(spdk),
+        calls: 0,
+    };
     command(rpc, cli.command).await
 }
 
@@ -291,7 +305,7 @@ async fn command(mut rpc: Rpc, command: Command) -> Result<String, Failure> {
             rpc.call::<FrameworkGetConfig>(params, Dict).await
         }
         C::SaveConfig => {
-            let config = rpc.spdk.save_config().await.map_err(failure)?;
+            let config = rpc.client()?.save_config().await.map_err(failure)?;
             Ok(config.to_json_pretty())
         }
         C::LoadConfig { json_conf } => {
@@ -307,7 +321,7 @@ async fn command(mut rpc: Rpc, command: Command) -> Result<String, Failure> {
                 }
             };
             let config = Config::from_json(&text).map_err(|e| format!("bad configuration: {e}"))?;
-            let report = rpc.spdk.load_config(&config).await.map_err(failure)?;
+            let report = rpc.client()?.load_config(&config).await.map_err(failure)?;
             Ok(if report.skipped.is_empty() {
                 String::new()
             } else {
@@ -488,13 +502,19 @@ async fn command(mut rpc: Rpc, command: Command) -> Result<String, Failure> {
     }
 }
 
-/// The connection, and how many calls it has made (the next call's id).
+/// The connection (none for a dry run), and the next call's id.
 struct Rpc {
-    spdk: SpdkClient,
+    spdk: Option<SpdkClient>,
     calls: u64,
 }
 
 impl Rpc {
+    fn client(&self) -> Result<&SpdkClient, Failure> {
+        self.spdk
+            .as_ref()
+            .ok_or_else(|| Failure("--dry-run cannot show save_config or load_config".into()))
+    }
+
     /// Calls `M` with typed params and prints the result as `print` says.
     /// The result is kept as the target wrote it, not read into `M::Result`,
     /// so that every field it has is printed in its order.
@@ -521,7 +541,10 @@ impl Rpc {
         let params = params.filter(|p| !matches!(p.get(), "{}" | "null"));
         let req_id = self.calls;
         self.calls += 1;
-        let result = match self.spdk.call_raw(method, params.clone()).await {
+        let Some(spdk) = &self.spdk else {
+            return dry_run(method, params.as_ref(), req_id);
+        };
+        let result = match spdk.call_raw(method, params.clone()).await {
             Ok(result) => result,
             Err(SpdkError::Rpc { error, .. }) => {
                 let error = serde_json::json!({
@@ -560,6 +583,20 @@ impl Rpc {
             ))
         })
     }
+}
+
+/// What `rpc.py --dry-run` prints for a call: the request it would send.
+fn dry_run(method: &str, params: Option<&RawJson>, id: u64) -> Result<String, Failure> {
+    let mut request = format!(
+        r#"{{"jsonrpc":"2.0","method":{},"id":{id}"#,
+        serde_json::to_string(method).map_err(|e| e.to_string())?
+    );
+    if let Some(params) = params {
+        request.push_str(&format!(r#","params":{params}"#));
+    }
+    request.push('}');
+    let text = rpc_py::dumps(&request).map_err(|e| e.to_string())?;
+    Ok(format!("Request:\n{text}\n"))
 }
 
 /// A failure that is not an error reply, worded as `rpc.py` words it.

@@ -618,6 +618,167 @@ async fn our_cli_prints_what_spdk_rpc_prints_against_the_mock() {
     target.stop();
 }
 
+// ------------------------------------------------------ with no target
+
+/// A request as `--dry-run` prints it, with the flags `rpc.py` always
+/// sends at their defaults (`false`, and `nvmf_create_transport`'s
+/// `c2h_success: true`) taken out: ours leaves defaults out.
+fn dry_request(tool: Tool, output: &Output) -> Value {
+    assert!(output.status.success(), "{tool:?}\n{}", show(output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let json = stdout
+        .strip_prefix("Request:\n")
+        .unwrap_or_else(|| panic!("{tool:?}: no request printed\n{}", show(output)));
+    let mut request: Value = serde_json::from_str(json)
+        .unwrap_or_else(|e| panic!("{tool:?}: the request is not JSON ({e})\n{}", show(output)));
+    fn drop_defaults(value: &mut Value) {
+        if let Value::Object(map) = value {
+            map.retain(|_, v| *v != Value::Bool(false));
+            map.values_mut().for_each(drop_defaults);
+        }
+    }
+    if request["method"] == "nvmf_create_transport" {
+        if let Some(params) = request["params"].as_object_mut() {
+            if params.get("c2h_success") == Some(&Value::Bool(true)) {
+                params.remove("c2h_success");
+            }
+        }
+    }
+    drop_defaults(&mut request);
+    if request["params"] == json!({}) {
+        request.as_object_mut().unwrap().remove("params");
+    }
+    request
+}
+
+/// Every subcommand of ours sends the request `spdk-rpc` sends for the
+/// same arguments (both with `--dry-run`, no target): the same method, the
+/// same params with the same types (sizes in MiB turned into blocks alike).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_requests_are_spdk_rpcs() {
+    let commands: &[&[&str]] = &[
+        &["spdk_get_version"],
+        &["rpc_get_methods"],
+        &["rpc_get_methods", "--current"],
+        &["rpc_get_methods", "-c", "-i"],
+        &["framework_start_init"],
+        &["framework_get_subsystems"],
+        &["framework_get_config", "bdev"],
+        &["bdev_get_bdevs"],
+        &["bdev_get_bdevs", "-b", "Malloc0"],
+        &["bdev_get_bdevs", "-b", "Malloc0", "-t", "500"],
+        &["bdev_malloc_create", "-b", "Malloc0", "64", "512"],
+        &["bdev_malloc_create", "1.5", "4096"],
+        &["bdev_malloc_create", "0.3", "512"],
+        &["bdev_malloc_delete", "Malloc0"],
+        &["bdev_null_create", "Null0", "128", "4096"],
+        &["bdev_null_delete", "Null0"],
+        &["bdev_split_create", "Malloc0", "4"],
+        &["bdev_split_create", "Malloc0", "2", "-s", "16"],
+        &["bdev_split_delete", "Malloc0"],
+        &["bdev_lvol_create_lvstore", "Malloc0", "lvs0"],
+        &[
+            "bdev_lvol_create_lvstore",
+            "Malloc0",
+            "lvs0",
+            "-c",
+            "1048576",
+        ],
+        &["bdev_lvol_create", "-l", "lvs0", "lvol0", "16"],
+        &["bdev_lvol_create", "-l", "lvs0", "-t", "thin0", "8"],
+        &[
+            "bdev_lvol_create",
+            "-u",
+            "2a3e4f5b-0000-4000-8000-000000000001",
+            "v",
+            "1",
+        ],
+        &["bdev_lvol_get_lvstores"],
+        &["bdev_lvol_get_lvstores", "-l", "lvs0"],
+        &["bdev_lvol_get_lvols"],
+        &["bdev_lvol_get_lvols", "-l", "lvs0"],
+        &["bdev_lvol_delete", "lvs0/lvol0"],
+        &[
+            "bdev_raid_create",
+            "-n",
+            "Raid0",
+            "-z",
+            "64",
+            "-r",
+            "raid0",
+            "-b",
+            "Malloc0 Malloc1",
+        ],
+        &[
+            "bdev_raid_create",
+            "-n",
+            "Raid1",
+            "-r",
+            "raid1",
+            "-b",
+            "M0 M1",
+        ],
+        &["bdev_raid_get_bdevs", "all"],
+        &["bdev_raid_get_bdevs", "online"],
+        &["bdev_raid_delete", "Raid0"],
+        &["nvmf_create_transport", "-t", "TCP"],
+        &["nvmf_create_subsystem", NQN],
+        &[
+            "nvmf_create_subsystem",
+            NQN,
+            "-a",
+            "-s",
+            "SPDK001",
+            "-d",
+            "Model",
+            "-m",
+            "32",
+        ],
+        &["nvmf_subsystem_add_ns", NQN, "Malloc0"],
+        &["nvmf_subsystem_add_ns", NQN, "Malloc0", "-n", "3"],
+        &[
+            "nvmf_subsystem_add_listener",
+            NQN,
+            "-t",
+            "TCP",
+            "-a",
+            "127.0.0.1",
+            "-s",
+            "4420",
+            "-f",
+            "IPv4",
+        ],
+        &[
+            "nvmf_subsystem_add_listener",
+            NQN,
+            "-t",
+            "TCP",
+            "-a",
+            "10.0.0.1",
+        ],
+        &["nvmf_get_subsystems"],
+        &["nvmf_get_subsystems", NQN],
+        &["log_set_flag", "bdev"],
+        &["log_get_flags"],
+    ];
+    for args in commands {
+        let mut dry = vec!["--dry-run"];
+        dry.extend_from_slice(args);
+        let theirs = dry_request(
+            Tool::SpdkRpc,
+            &run(Tool::SpdkRpc, "/nonexistent", &dry, None).await,
+        );
+        let ours = dry_request(
+            Tool::Ours,
+            &run(Tool::Ours, "/nonexistent", &dry, None).await,
+        );
+        assert_eq!(
+            ours, theirs,
+            "{args:?}: our request differs from spdk-rpc's"
+        );
+    }
+}
+
 // ------------------------------------------------- against a target in here
 
 /// A small target served in this process on a temporary socket.
