@@ -6,12 +6,14 @@
 //!   temporary socket): `spdk-rpc` through a storage setup and back to
 //!   empty; SPDK's configuration round trip (`save_config`, restart with
 //!   `--json`, `save_config` again: the same bytes); and our
-//!   `examples/spdk_rpc.rs` printing what `spdk-rpc` prints for the same
+//!   `examples/spdk_rpc/` printing what `spdk-rpc` prints for the same
 //!   calls on the same target.
 //! - Against a small target served in this process by an `SpdkRouter`
 //!   (`examples/support/spdk.rs`): our command line printing exactly
 //!   `spdk-rpc`'s text, errors included, and our `load_config` replaying
 //!   what `spdk-rpc save_config` wrote.
+//! - With no target: every subcommand of ours sends the request `spdk-rpc`
+//!   sends for the same arguments (both with `--dry-run`).
 //!
 //! The binaries are found beside this test's: `target/debug/examples/`
 //! (`cargo test` builds the examples; `cargo build --examples` after a
@@ -40,7 +42,7 @@ const NQN: &str = "nqn.2016-06.io.spdk:cnode1";
 enum Tool {
     /// SPDK's `spdk-rpc`.
     SpdkRpc,
-    /// Ours, `examples/spdk_rpc.rs`.
+    /// Ours, `examples/spdk_rpc/`.
     Ours,
 }
 
