@@ -781,6 +781,24 @@ async fn our_requests_are_spdk_rpcs() {
     }
 }
 
+/// With no target at the socket, both tools say so in `rpc.py`'s words
+/// and exit with status 1.
+#[tokio::test]
+async fn a_missing_target_is_reported_as_spdk_rpc_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("none.sock");
+    let socket = socket.to_str().unwrap();
+    for tool in [Tool::SpdkRpc, Tool::Ours] {
+        let out = run(tool, socket, &["spdk_get_version"], None).await;
+        assert_eq!(out.status.code(), Some(1), "{tool:?}\n{}", show(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let expected = format!(
+            "Error while connecting to {socket}\nIs SPDK application running?\nError details: "
+        );
+        assert!(stdout.starts_with(&expected), "{tool:?}\n{}", show(&out));
+    }
+}
+
 // ------------------------------------------------- against a target in here
 
 /// A small target served in this process on a temporary socket.
