@@ -457,7 +457,8 @@ async fn spdk_config_round_trip_through_the_mock_is_byte_identical() {
         first == second,
         "save_config after a restart with --json differs\n--- before\n{first}\n--- after\n{second}"
     );
-    // The lvol lives in its store on Malloc0: found again, not configured.
+    // Lvstores and lvols are not in a configuration: SPDK finds them on
+    // their base bdev, and a malloc bdev starts empty. Shown, not checked.
     let lvols = json(Tool::SpdkRpc, s, &["bdev_lvol_get_lvols"]).await;
     eprintln!("lvols after the restart: {lvols}");
     target.stop();
