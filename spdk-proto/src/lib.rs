@@ -16,6 +16,8 @@
 //!   `save_config` / `load_config` ([`config`]).
 //! - [`server`]: the pieces of an SPDK-compatible server: SPDK's strict
 //!   params, startup phases, `rpc_get_methods`.
+//! - [`rpc_py`]: text as SPDK's `rpc.py` prints it (its JSON layout, its
+//!   error messages), for tools whose output is compared with `spdk-rpc`'s.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -25,6 +27,7 @@ pub mod config;
 mod error;
 pub mod methods;
 pub mod results;
+pub mod rpc_py;
 pub mod schema;
 pub mod server;
 

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use jsonrpc_core::router::{HandlerCall, HandlerError, MethodHandler};
-use jsonrpc_core::{ErrorObject, Method, RawParams, RequestContext, Router};
+use jsonrpc_core::{ErrorObject, Method, RawJson, RawParams, RequestContext, Router};
 
 pub use framework::{Framework, Phase, When, INVALID_STATE};
 pub use params::{decode_params, DECODE_FAILED};
@@ -61,11 +61,19 @@ impl SpdkRouter {
             methods: Vec::new(),
             framework: Framework::new(phase),
         };
-        let version = Arc::new(version);
-        spdk.method::<SpdkGetVersion, _, _>(When::Always, move |(), _| {
-            let version = version.clone();
-            async move { Ok((*version).clone()) }
-        });
+        // The version never changes: written once, each reply shares the
+        // text (tools call this as a health check, often).
+        let version = RawJson::from_value(&version).unwrap_or_else(|_| RawJson::null());
+        spdk.raw_method(
+            <SpdkGetVersion as Method>::NAME,
+            When::Always,
+            move |params: RawParams, _| {
+                let reply = decode_params::<()>(<SpdkGetVersion as Method>::NAME, &params)
+                    .map(|()| version.clone())
+                    .map_err(HandlerError::method);
+                std::future::ready(reply)
+            },
+        );
         let framework = spdk.framework.clone();
         spdk.method::<FrameworkStartInit, _, _>(When::Startup, move |(), _| {
             let started = framework.start();
