@@ -39,12 +39,14 @@ impl Config {
         serde_json::from_str(text)
     }
 
-    /// The file text SPDK's own `save_config` writes: indented by two
-    /// spaces, ending with a newline.
+    /// The file text SPDK's own `save_config` writes, byte for byte: its
+    /// JSON layout (two-space indent, non-ASCII escaped, keys in the order
+    /// the target sent them), ending with a newline.
     pub fn to_json_pretty(&self) -> String {
         // A `Config` holds only strings, lists and JSON values: nothing in
-        // it can fail to serialize.
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        // it can fail to serialize, and what serde_json writes reads back.
+        let compact = serde_json::to_string(self).unwrap_or_default();
+        let mut text = crate::rpc_py::dumps(&compact).unwrap_or(compact);
         text.push('\n');
         text
     }
