@@ -165,7 +165,8 @@ async fn run(cli: &Cli) -> Result<()> {
         }
         let (server, transaction) = match args {
             [transaction] => (DEFAULT_REMOTE, transaction),
-            [server, transaction] => (server.as_str(), transaction),
+            [server, transaction] if looks_like_remote(server) => (server.as_str(), transaction),
+            [_, transaction] => (DEFAULT_REMOTE, transaction),
             _ => return Err(invalid()),
         };
         let client = connect(server).await?;
@@ -595,7 +596,10 @@ async fn monitor(
             event = stream.next() => match event {
                 Some(Ok(event)) => print_updates(&event.updates, &watched, false, out),
                 Some(Err(e)) => return Err(format!("{server}: {e}")),
-                None => return Err(format!("{server}: connection closed")),
+                // The stream ends with the connection, or when the server
+                // cancels the monitor, which it does when the database goes.
+                None if client.is_closed() => return Err(format!("{server}: connection closed")),
+                None => return Err(format!("{server}: {db} database was removed")),
             },
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
