@@ -170,10 +170,11 @@ async fn run(cli: &Cli) -> Result<()> {
             _ => return Err(invalid()),
         };
         let client = connect(server).await?;
-        return match cli.command.as_str() {
-            "query" => query(&client, transaction, &mut out).await,
-            _ => transact(&client, transaction, &mut out).await,
-        };
+        match cli.command.as_str() {
+            "query" => query(&client, transaction, &mut out).await?,
+            _ => transact(&client, transaction, &mut out).await?,
+        }
+        return out.check();
     }
 
     // The server: the first argument when it looks like a remote.
@@ -199,7 +200,7 @@ async fn run(cli: &Cli) -> Result<()> {
     if args.len() < min || args.len() > max {
         return Err(invalid());
     }
-    match cli.command.as_str() {
+    let done = match cli.command.as_str() {
         "list-dbs" => {
             for db in list_dbs(&client).await? {
                 out.line(&db);
@@ -225,7 +226,8 @@ async fn run(cli: &Cli) -> Result<()> {
         "dump" => dump(&client, &database, args, &mut out).await,
         "monitor" => monitor(&client, server, &database, args, &mut out).await,
         _ => Err(invalid()),
-    }
+    };
+    done.and_then(|()| out.check())
 }
 
 /// `ovsdb-client`'s test for a remote: a letter first, and a colon.
@@ -591,10 +593,14 @@ async fn monitor(
         .await
         .map_err(|e| e.to_string())?;
     print_updates(&stream.take_initial(), &watched, true, out);
+    out.check()?;
     loop {
         tokio::select! {
             event = stream.next() => match event {
-                Some(Ok(event)) => print_updates(&event.updates, &watched, false, out),
+                Some(Ok(event)) => {
+                    print_updates(&event.updates, &watched, false, out);
+                    out.check()?;
+                }
                 Some(Err(e)) => return Err(format!("{server}: {e}")),
                 // The stream ends with the connection, or when the server
                 // cancels the monitor, which it does when the database goes.
@@ -991,6 +997,8 @@ struct Printer {
     headings: bool,
     /// Tables after the first are set apart by an empty line.
     first_table: bool,
+    /// Whether a write failed.
+    failed: bool,
 }
 
 impl Printer {
@@ -1000,20 +1008,35 @@ impl Printer {
             pretty: cli.pretty,
             headings: !cli.no_headings,
             first_table: true,
+            failed: false,
         }
     }
 
-    fn write(&self, text: &str) {
+    fn write(&mut self, text: &str) {
         let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(text.as_bytes());
-        let _ = stdout.flush();
+        if stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            self.failed = true;
+        }
     }
 
-    fn line(&self, text: &str) {
+    /// Fails once a write has failed (the reader went away).
+    fn check(&self) -> Result<()> {
+        if self.failed {
+            Err("write to stdout failed".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn line(&mut self, text: &str) {
         self.write(&format!("{text}\n"));
     }
 
-    fn json(&self, value: &Value) {
+    fn json(&mut self, value: &Value) {
         self.line(&ovs_json(value, self.pretty));
     }
 
