@@ -24,7 +24,8 @@
 //! with an `abort` at the end and leaves the abort's result out.
 //!
 //! Options: `--format=table|list|csv|json` (`-f`), `--pretty` (indented
-//! JSON), `--no-headings`, `--timeout=SECS` (`-t`: give up after that long).
+//! JSON), `--no-headings`, `--timestamp` (the time before each of a
+//! monitor's tables), `--timeout=SECS` (`-t`: give up after that long).
 //! `monitor` prints the rows there at first (action `initial`), then each
 //! change as it comes (`insert`, `delete`, and `old`/`new` for a
 //! modification, `old` with only the columns that changed), until it is
@@ -77,6 +78,9 @@ struct Cli {
     /// Omit the table heading row.
     #[arg(long)]
     no_headings: bool,
+    /// Print the time (UTC) before each of a monitor's tables.
+    #[arg(long)]
+    timestamp: bool,
     /// Give up after this many seconds.
     #[arg(short = 't', long)]
     timeout: Option<u64>,
@@ -681,7 +685,9 @@ fn print_updates(updates: &Updates, watched: &[Watched], initial: bool, out: &mu
             continue;
         };
         let caption = (watched.len() > 1).then(|| w.table.clone());
-        out.table(&monitor_table(caption, w, rows, initial));
+        let mut table = monitor_table(caption, w, rows, initial);
+        table.timestamp = out.timestamp;
+        out.table(&table);
     }
 }
 
@@ -974,6 +980,8 @@ impl Cell {
 
 /// A table to print: an optional caption, headings, rows of cells.
 struct Table {
+    /// Whether the time is printed with it (a monitor's, with --timestamp).
+    timestamp: bool,
     caption: Option<String>,
     headings: Vec<String>,
     rows: Vec<Vec<Cell>>,
@@ -982,6 +990,7 @@ struct Table {
 impl Table {
     fn new(caption: Option<String>, headings: &[&str]) -> Self {
         Table {
+            timestamp: false,
             caption,
             headings: headings.iter().map(|h| (*h).to_owned()).collect(),
             rows: Vec::new(),
@@ -995,6 +1004,7 @@ struct Printer {
     format: Format,
     pretty: bool,
     headings: bool,
+    timestamp: bool,
     /// Tables after the first are set apart by an empty line.
     first_table: bool,
     /// Whether a write failed.
@@ -1007,6 +1017,7 @@ impl Printer {
             format: cli.format,
             pretty: cli.pretty,
             headings: !cli.no_headings,
+            timestamp: cli.timestamp,
             first_table: true,
             failed: false,
         }
@@ -1041,11 +1052,22 @@ impl Printer {
     }
 
     fn table(&mut self, table: &Table) {
+        let time = table.timestamp.then(now_utc);
         let text = match self.format {
-            Format::Json => format!("{}\n", ovs_json(&table_to_json(table), self.pretty)),
+            Format::Json => {
+                let mut json = table_to_json(table);
+                if let (Some(time), Value::Object(object)) = (&time, &mut json) {
+                    object.insert("time".into(), Value::String(time.clone()));
+                }
+                format!("{}\n", ovs_json(&json, self.pretty))
+            }
             format => {
                 let mut text = String::new();
                 if !std::mem::take(&mut self.first_table) {
+                    text.push('\n');
+                }
+                if let Some(time) = time {
+                    text.push_str(&time);
                     text.push('\n');
                 }
                 if let Some(caption) = &table.caption {
@@ -1062,6 +1084,33 @@ impl Printer {
         };
         self.write(&text);
     }
+}
+
+/// The time now as `ovsdb-client --timestamp` prints it, in UTC:
+/// `2024-05-01 12:34:56.789`.
+fn now_utc() -> String {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's days-to-civil, for days since 1970-01-01.
+    let z = i64::try_from(days).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60,
+        since.subsec_millis()
+    )
 }
 
 /// `{"caption": ..., "headings": [...], "data": [[...], ...]}`.

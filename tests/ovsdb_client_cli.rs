@@ -614,3 +614,45 @@ fn errors_fail_alike() {
         }
     }
 }
+
+/// Replaces each line that is a timestamp (`2024-05-01 12:34:56.789`) by
+/// `<time>`.
+fn mask_times(text: &str) -> String {
+    let is_time = |line: &str| {
+        line.len() == 23
+            && line.bytes().enumerate().all(|(i, c)| match i {
+                4 | 7 => c == b'-',
+                10 => c == b' ',
+                13 | 16 => c == b':',
+                19 => c == b'.',
+                _ => c.is_ascii_digit(),
+            })
+    };
+    text.lines()
+        .map(|line| if is_time(line) { "<time>" } else { line })
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+#[test]
+fn monitor_timestamps_each_table() {
+    let server = Server::start();
+    let r = server.remote.as_str();
+    let args = ["--timestamp", "monitor", r, "Test", "Disk", "size,label"];
+    let grow = r#"["Test",{"op":"mutate","table":"Disk","where":[["size","==",20]],
+        "mutations":[["size","+=",1]]}]"#;
+    // The time, headings, dashes, two rows; then a blank line, the time,
+    // headings, dashes, old and new.
+    let (theirs, ours) = monitor_both(&server, &args, 5, &[(grow, 6)]);
+    assert!(theirs[0].starts_with("20"), "{}", theirs[0]);
+    assert_eq!(
+        rows_sorted(&mask_times(&ours[0])),
+        rows_sorted(&mask_times(&theirs[0]))
+    );
+    assert_eq!(mask_times(&ours[1]), mask_times(&theirs[1]));
+    assert!(
+        mask_times(&theirs[1]).starts_with("\n<time>\nrow "),
+        "{}",
+        theirs[1]
+    );
+}
