@@ -87,8 +87,8 @@ struct Cli {
     /// list-dbs, get-schema, list-tables, list-columns, transact, query,
     /// dump or monitor.
     command: String,
-    /// The command's arguments.
-    #[arg(allow_hyphen_values = true)]
+    /// The command's arguments. Options may come among them, as getopt
+    /// lets them in ovsdb-client.
     args: Vec<String>,
 }
 

@@ -430,6 +430,8 @@ fn dump_is_the_same_in_every_format() {
         vec!["--format=list", "dump", r],
         vec!["--no-headings", "dump", r],
         vec!["dump", r, "_Server"],
+        // Options may follow the command, as getopt has them.
+        vec!["dump", r, "Test", "Disk", "--format=json", "--pretty"],
     ] {
         server.same(&args);
     }
