@@ -1,0 +1,301 @@
+//! Generic bdev methods and the two simplest bdev modules: malloc and null.
+
+use jsonrpc_core::ErrorObject;
+use serde_json::{json, Map, Value};
+use spdk_proto::methods::*;
+use spdk_proto::results::{Bdev as BdevInfo, BdevIoStat, IoStat, RateLimits};
+use spdk_proto::server::When;
+use spdk_proto::Errno;
+
+use crate::register::Registrar;
+use crate::state::{Bdev, Kind, State};
+
+/// SPDK's I/O type names, in its order.
+const IO_TYPES: &[&str] = &[
+    "read",
+    "write",
+    "unmap",
+    "flush",
+    "reset",
+    "nvme_admin",
+    "nvme_io",
+    "nvme_io_md",
+    "write_zeroes",
+    "zcopy",
+    "get_zone_info",
+    "zone_management",
+    "zone_append",
+    "compare",
+    "compare_and_write",
+    "abort",
+    "seek_hole",
+    "seek_data",
+    "copy",
+    "nvme_iov_md",
+    "nvme_nssr",
+    "write_uncorrectable",
+];
+
+/// The clock `bdev_get_iostat` reports: SPDK's ticks are TSC cycles.
+const TICK_RATE: u64 = 2_100_000_000;
+
+pub fn register(r: &mut Registrar) {
+    r.add::<BdevSetOptions>(When::Startup, set_options);
+    r.add::<BdevWaitForExamine>(When::Runtime, |_, ()| Ok(json!(true)));
+    r.add::<BdevMallocCreate>(When::Runtime, malloc_create);
+    r.add::<BdevMallocDelete>(When::Runtime, |s, p| delete_of(s, &p.name, "Malloc disk"));
+    r.add::<BdevNullCreate>(When::Runtime, null_create);
+    r.add::<BdevNullDelete>(When::Runtime, |s, p| delete_of(s, &p.name, "Null disk"));
+    r.add::<BdevGetBdevs>(When::Runtime, get_bdevs);
+    r.add::<BdevGetIostat>(When::Runtime, get_iostat);
+    r.add::<BdevSetQosLimit>(When::Runtime, set_qos_limit);
+}
+
+fn set_options(s: &mut State, p: BdevSetOptionsParams) -> Result<Value, ErrorObject> {
+    let o = &mut s.bdev_options;
+    o.bdev_io_pool_size = p.bdev_io_pool_size.unwrap_or(o.bdev_io_pool_size);
+    o.bdev_io_cache_size = p.bdev_io_cache_size.unwrap_or(o.bdev_io_cache_size);
+    o.bdev_auto_examine = p.bdev_auto_examine.unwrap_or(o.bdev_auto_examine);
+    o.iobuf_small_cache_size = p.iobuf_small_cache_size.unwrap_or(o.iobuf_small_cache_size);
+    o.iobuf_large_cache_size = p.iobuf_large_cache_size.unwrap_or(o.iobuf_large_cache_size);
+    Ok(json!(true))
+}
+
+fn invalid_size() -> ErrorObject {
+    Errno::EINVAL.to_error()
+}
+
+fn malloc_create(s: &mut State, p: BdevMallocCreateParams) -> Result<String, ErrorObject> {
+    if p.num_blocks == 0 || p.block_size == 0 || !p.block_size.is_multiple_of(512) {
+        return Err(invalid_size());
+    }
+    let name = match p.name {
+        Some(name) => name,
+        // The next MallocN not taken, as SPDK's counter gives.
+        None => loop {
+            let name = format!("Malloc{}", s.malloc_made);
+            s.malloc_made += 1;
+            if !s.taken(&name, None) {
+                break name;
+            }
+        },
+    };
+    let uuid = p.uuid.unwrap_or_else(|| s.new_uuid());
+    s.register(Bdev::new(
+        name.clone(),
+        p.block_size,
+        p.num_blocks,
+        uuid,
+        Kind::Malloc,
+    ))?;
+    Ok(name)
+}
+
+fn null_create(s: &mut State, p: BdevNullCreateParams) -> Result<String, ErrorObject> {
+    if p.num_blocks == 0 || p.block_size == 0 {
+        return Err(invalid_size());
+    }
+    let uuid = p.uuid.unwrap_or_else(|| s.new_uuid());
+    s.register(Bdev::new(
+        p.name.clone(),
+        p.block_size,
+        p.num_blocks,
+        uuid,
+        Kind::Null,
+    ))?;
+    Ok(p.name)
+}
+
+/// Deletes a bdev of one module; another module's bdev of that name is as
+/// good as missing.
+fn delete_of(s: &mut State, name: &str, product: &str) -> Result<bool, ErrorObject> {
+    match s.bdev(name) {
+        Some(b) if product_name(&b.kind) == product => {
+            let name = b.name.clone();
+            s.unregister(&name);
+            Ok(true)
+        }
+        _ => Err(Errno::ENODEV.to_error()),
+    }
+}
+
+pub fn product_name(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Malloc => "Malloc disk",
+        Kind::Null => "Null disk",
+        Kind::Split { .. } => "Split Disk",
+        Kind::Lvol { .. } => "Logical Volume",
+        Kind::Raid => "Raid Volume",
+    }
+}
+
+fn supported(kind: &Kind, io: &str) -> bool {
+    match kind {
+        Kind::Malloc => matches!(
+            io,
+            "read"
+                | "write"
+                | "unmap"
+                | "flush"
+                | "reset"
+                | "write_zeroes"
+                | "zcopy"
+                | "abort"
+                | "copy"
+        ),
+        Kind::Null => matches!(io, "read" | "write" | "write_zeroes" | "flush" | "reset"),
+        Kind::Split { .. } => matches!(
+            io,
+            "read" | "write" | "unmap" | "flush" | "reset" | "write_zeroes"
+        ),
+        Kind::Lvol { .. } => matches!(
+            io,
+            "read"
+                | "write"
+                | "unmap"
+                | "flush"
+                | "reset"
+                | "write_zeroes"
+                | "seek_hole"
+                | "seek_data"
+        ),
+        Kind::Raid => matches!(io, "read" | "write" | "unmap" | "flush" | "reset"),
+    }
+}
+
+fn driver_specific(s: &State, b: &Bdev) -> Value {
+    match &b.kind {
+        Kind::Malloc | Kind::Null => json!({}),
+        Kind::Split {
+            base,
+            offset_blocks,
+        } => {
+            json!({"split": {"base_bdev": base, "offset_blocks": offset_blocks}})
+        }
+        Kind::Lvol { lvs } => crate::lvol::driver_specific(s, *lvs, b.uuid),
+        Kind::Raid => crate::raid::driver_specific(s, &b.name),
+    }
+}
+
+/// A bdev as `bdev_get_bdevs` shows it: the fields of a real target.
+fn info(s: &State, b: &Bdev) -> BdevInfo {
+    let io_types = IO_TYPES
+        .iter()
+        .map(|io| ((*io).to_owned(), supported(&b.kind, io)))
+        .collect();
+    BdevInfo {
+        name: b.name.clone(),
+        aliases: b.aliases.clone(),
+        product_name: product_name(&b.kind).into(),
+        block_size: b.block_size,
+        num_blocks: b.num_blocks,
+        uuid: Some(b.uuid),
+        claimed: b.claim.is_some(),
+        claim_type: b.claim.map(str::to_owned),
+        zoned: false,
+        assigned_rate_limits: Some(b.qos),
+        supported_io_types: Some(io_types),
+        driver_specific: Some(driver_specific(s, b)),
+    }
+}
+
+fn get_bdevs(s: &mut State, p: BdevGetBdevsParams) -> Result<Vec<BdevInfo>, ErrorObject> {
+    match p.name {
+        Some(name) => match s.bdev(&name) {
+            Some(b) => Ok(vec![info(s, b)]),
+            None => Err(Errno::ENODEV.to_error()),
+        },
+        None => Ok(s.bdevs.iter().map(|b| info(s, b)).collect()),
+    }
+}
+
+fn get_iostat(s: &mut State, p: BdevGetIostatParams) -> Result<IoStat, ErrorObject> {
+    let stat = |b: &Bdev| BdevIoStat {
+        name: b.name.clone(),
+        bytes_read: b.bytes_read,
+        num_read_ops: b.read_ops,
+        ..Default::default()
+    };
+    let bdevs = match p.names {
+        Some(names) => names
+            .iter()
+            .map(|n| s.bdev(n).map(stat).ok_or_else(|| Errno::ENODEV.to_error()))
+            .collect::<Result<_, _>>()?,
+        None => s.bdevs.iter().map(stat).collect(),
+    };
+    let ticks = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+        .saturating_mul(TICK_RATE / 1_000_000);
+    Ok(IoStat {
+        tick_rate: TICK_RATE,
+        ticks,
+        bdevs,
+    })
+}
+
+fn set_qos_limit(s: &mut State, p: BdevSetQosLimitParams) -> Result<bool, ErrorObject> {
+    let given = [
+        p.rw_ios_per_sec,
+        p.rw_mbytes_per_sec,
+        p.r_mbytes_per_sec,
+        p.w_mbytes_per_sec,
+    ];
+    if given.iter().all(Option::is_none) {
+        return Err(ErrorObject::new(-22, "No rate limits specified"));
+    }
+    let Some(b) = s.bdev_mut(&p.name) else {
+        return Err(Errno::ENODEV.to_error());
+    };
+    let q: &mut RateLimits = &mut b.qos;
+    q.rw_ios_per_sec = p.rw_ios_per_sec.unwrap_or(q.rw_ios_per_sec);
+    q.rw_mbytes_per_sec = p.rw_mbytes_per_sec.unwrap_or(q.rw_mbytes_per_sec);
+    q.r_mbytes_per_sec = p.r_mbytes_per_sec.unwrap_or(q.r_mbytes_per_sec);
+    q.w_mbytes_per_sec = p.w_mbytes_per_sec.unwrap_or(q.w_mbytes_per_sec);
+    Ok(true)
+}
+
+/// The entries of the bdev subsystem's config for one bdev, as its module
+/// writes them; lvols and splits write none here.
+pub fn config_entry(b: &Bdev) -> Option<Value> {
+    let mut params = Map::new();
+    let method = match b.kind {
+        Kind::Malloc => {
+            params.insert("name".into(), json!(b.name));
+            params.insert("num_blocks".into(), json!(b.num_blocks));
+            params.insert("block_size".into(), json!(b.block_size));
+            params.insert("physical_block_size".into(), json!(b.block_size));
+            params.insert("uuid".into(), json!(b.uuid));
+            params.insert("optimal_io_boundary".into(), json!(0));
+            params.insert("md_size".into(), json!(0));
+            params.insert("dif_type".into(), json!(0));
+            params.insert("dif_is_head_of_md".into(), json!(false));
+            params.insert("dif_pi_format".into(), json!(0));
+            params.insert("numa_id".into(), json!(-1));
+            "bdev_malloc_create"
+        }
+        Kind::Null => {
+            params.insert("name".into(), json!(b.name));
+            params.insert("num_blocks".into(), json!(b.num_blocks));
+            params.insert("block_size".into(), json!(b.block_size));
+            params.insert("physical_block_size".into(), json!(b.block_size));
+            params.insert("md_size".into(), json!(0));
+            params.insert("dif_type".into(), json!(0));
+            params.insert("dif_is_head_of_md".into(), json!(false));
+            params.insert("dif_pi_format".into(), json!(0));
+            params.insert("uuid".into(), json!(b.uuid));
+            for k in [
+                "preferred_write_granularity",
+                "preferred_write_alignment",
+                "optimal_write_size",
+                "preferred_unmap_granularity",
+                "preferred_unmap_alignment",
+            ] {
+                params.insert(k.into(), json!(0));
+            }
+            "bdev_null_create"
+        }
+        _ => return None,
+    };
+    Some(json!({"method": method, "params": params}))
+}

@@ -1,0 +1,97 @@
+//! How the mock's methods are registered: each handler works on the locked
+//! state synchronously (so pipelined calls change it in the order they
+//! arrive), and every reply passes the injected faults on its way out.
+
+use std::marker::PhantomData;
+
+use jsonrpc_core::router::{HandlerCall, HandlerError, MethodHandler};
+use jsonrpc_core::{ErrorObject, Method, RawParams, RequestContext};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use spdk_proto::server::{decode_params, SpdkRouter, When};
+
+use crate::faults::Faults;
+use crate::state::{Shared, State};
+
+/// A handler: the state and the decoded params in, the result or SPDK's error out.
+pub type Handler<P, R> = fn(&mut State, P) -> Result<R, ErrorObject>;
+
+pub struct Registrar<'a> {
+    pub spdk: &'a mut SpdkRouter,
+    pub state: Shared,
+    pub faults: Faults,
+}
+
+impl Registrar<'_> {
+    /// Registers method `M` with its typed result.
+    pub fn add<M>(&mut self, when: When, handler: Handler<M::Params, M::Result>)
+    where
+        M: Method<Error = ErrorObject>,
+        M::Result: Sync,
+    {
+        self.add_as::<M, M::Result>(when, ErrorObject::INTERNAL_ERROR, handler);
+    }
+
+    /// Registers method `M` with a result of another type (JSON written by
+    /// hand), and the code SPDK gives when its params do not decode (most
+    /// methods -32603 "spdk_json_decode_object failed", a few -32700 with
+    /// that text, a few -32602 "Invalid parameters").
+    pub fn add_as<M, R>(&mut self, when: When, decode_code: i64, handler: Handler<M::Params, R>)
+    where
+        M: Method<Error = ErrorObject>,
+        R: Serialize + Send + Sync + 'static,
+    {
+        self.spdk.raw_method(
+            M::NAME,
+            when,
+            Stateful::<M::Params, R> {
+                name: M::NAME,
+                handler,
+                decode_code,
+                state: self.state.clone(),
+                faults: self.faults.clone(),
+                types: PhantomData,
+            },
+        );
+    }
+}
+
+struct Stateful<P, R> {
+    name: &'static str,
+    handler: Handler<P, R>,
+    decode_code: i64,
+    state: Shared,
+    faults: Faults,
+    types: PhantomData<fn() -> (P, R)>,
+}
+
+impl<P, R> MethodHandler for Stateful<P, R>
+where
+    P: DeserializeOwned + Send + 'static,
+    R: Serialize + Send + Sync + 'static,
+{
+    fn call(&self, params: RawParams, ctx: RequestContext) -> HandlerCall {
+        let outcome = match decode_params::<P>(self.name, &params) {
+            Ok(params) => match self.state.lock() {
+                Ok(mut state) => (self.handler)(&mut state, params),
+                Err(_) => Err(ErrorObject::new(
+                    ErrorObject::INTERNAL_ERROR,
+                    "Internal error",
+                )),
+            },
+            // Some modules answer a decode failure with a code (and
+            // text) of their own.
+            Err(e) if e.code != ErrorObject::INTERNAL_ERROR => Err(e),
+            Err(_) if self.decode_code == ErrorObject::INVALID_PARAMS => Err(ErrorObject::new(
+                ErrorObject::INVALID_PARAMS,
+                "Invalid parameters",
+            )),
+            Err(e) => Err(ErrorObject::new(self.decode_code, e.message)),
+        };
+        let fault = self.faults.take(self.name);
+        HandlerCall::new(async move {
+            fault.apply(&ctx).await;
+            outcome.map_err(HandlerError::method)
+        })
+    }
+}
