@@ -154,6 +154,19 @@ async fn a_realistic_sequence_through_every_typed_method() {
         for name in ["M1", "M2", "M3", "M4", "M5"] {
             assert_eq!(spdk.call::<BdevMallocCreate>(malloc(name, 64)).await.unwrap(), name);
         }
+        // Fields in the real target's order, as raw bytes show them.
+        let raw = spdk
+            .call_raw("bdev_get_bdevs", Some(jsonrpc_core::RawJson::parse(r#"{"name":"Malloc0"}"#).unwrap()))
+            .await
+            .unwrap();
+        assert!(
+            raw.get().starts_with(
+                r#"[{"name":"Malloc0","aliases":[],"product_name":"Malloc disk","block_size":512,"num_blocks":2048,"preferred_write_alignment":0"#
+            ),
+            "{}",
+            raw.get()
+        );
+        assert!(raw.get().contains(r#""assigned_rate_limits":{"rw_ios_per_sec":0,"rw_mbytes_per_sec":0,"r_mbytes_per_sec":0,"w_mbytes_per_sec":0},"claimed":false,"zoned":false,"supported_io_types":{"read":true"#));
         let null = BdevNullCreateParams::new("Null0".into(), 512, 2048);
         assert_eq!(spdk.call::<BdevNullCreate>(null).await.unwrap(), "Null0");
 
@@ -498,6 +511,9 @@ async fn errors_have_spdks_codes_and_texts() {
         let first = raw.find(r#"{"name":"r","uuid":"#).unwrap();
         assert_eq!(raw[first..].find("\"base_bdevs_list\"").map(|end| raw[first..first + end].matches("\"uuid\"").count()), Some(2));
 
+        let neither = BdevLvolDeleteLvstoreParams::default();
+        assert_eq!(failure(spdk.call::<BdevLvolDeleteLvstore>(neither).await), (-22, "Invalid argument".to_owned()));
+
         // Claims cascade: deleting the lvstore's base takes its lvols.
         assert!(spdk.call::<BdevMallocDelete>(BdevMallocDeleteParams::new("A".into())).await.unwrap());
         assert!(spdk.call::<BdevLvolGetLvstores>(BdevLvolGetLvstoresParams::new()).await.unwrap().is_empty());
@@ -552,6 +568,10 @@ async fn errors_have_spdks_codes_and_texts() {
                     .await
             ),
             params_err
+        );
+        assert_eq!(
+            failure(spdk.call::<NvmfDeleteSubsystem>(NvmfDeleteSubsystemParams::new("nqn.2016-06.io.spdk:x".into())).await),
+            (-32602, "Subsystem with NQN 'nqn.2016-06.io.spdk:x' not found".to_owned())
         );
         let host = || spdk.call::<NvmfSubsystemAddHost>(NvmfSubsystemAddHostParams::new(NQN.into(), HOST.into()));
         host().await.unwrap();

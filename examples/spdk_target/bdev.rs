@@ -1,12 +1,14 @@
 //! Generic bdev methods and the two simplest bdev modules: malloc and null.
 
 use jsonrpc_core::ErrorObject;
+use jsonrpc_core::RawJson;
 use serde_json::{json, Map, Value};
 use spdk_proto::methods::*;
-use spdk_proto::results::{Bdev as BdevInfo, BdevIoStat, IoStat, RateLimits};
+use spdk_proto::results::{BdevIoStat, IoStat, RateLimits};
 use spdk_proto::server::When;
 use spdk_proto::Errno;
 
+use crate::json::{array, Obj};
 use crate::register::Registrar;
 use crate::state::{Bdev, Kind, State};
 
@@ -46,7 +48,7 @@ pub fn register(r: &mut Registrar) {
     r.add::<BdevMallocDelete>(When::Runtime, |s, p| delete_of(s, &p.name, "Malloc disk"));
     r.add::<BdevNullCreate>(When::Runtime, null_create);
     r.add::<BdevNullDelete>(When::Runtime, |s, p| delete_of(s, &p.name, "Null disk"));
-    r.add::<BdevGetBdevs>(When::Runtime, get_bdevs);
+    r.add_as::<BdevGetBdevs, _>(When::Runtime, ErrorObject::INTERNAL_ERROR, get_bdevs);
     r.add::<BdevGetIostat>(When::Runtime, get_iostat);
     r.add::<BdevSetQosLimit>(When::Runtime, set_qos_limit);
 }
@@ -177,35 +179,48 @@ fn driver_specific(s: &State, b: &Bdev) -> Value {
     }
 }
 
-/// A bdev as `bdev_get_bdevs` shows it: the fields of a real target.
-fn info(s: &State, b: &Bdev) -> BdevInfo {
-    let io_types = IO_TYPES
-        .iter()
-        .map(|io| ((*io).to_owned(), supported(&b.kind, io)))
-        .collect();
-    BdevInfo {
-        name: b.name.clone(),
-        aliases: b.aliases.clone(),
-        product_name: product_name(&b.kind).into(),
-        block_size: b.block_size,
-        num_blocks: b.num_blocks,
-        uuid: Some(b.uuid),
-        claimed: b.claim.is_some(),
-        claim_type: b.claim.map(str::to_owned),
-        zoned: false,
-        assigned_rate_limits: Some(b.qos),
-        supported_io_types: Some(io_types),
-        driver_specific: Some(driver_specific(s, b)),
+/// A bdev as `bdev_get_bdevs` shows it: a real target's fields, in its order.
+fn info(s: &State, b: &Bdev) -> String {
+    let mut io_types = Obj::new();
+    for io in IO_TYPES {
+        io_types = io_types.field(io, supported(&b.kind, io));
     }
+    let q = &b.qos;
+    let limits = Obj::new()
+        .field("rw_ios_per_sec", q.rw_ios_per_sec)
+        .field("rw_mbytes_per_sec", q.rw_mbytes_per_sec)
+        .field("r_mbytes_per_sec", q.r_mbytes_per_sec)
+        .field("w_mbytes_per_sec", q.w_mbytes_per_sec);
+    let mut obj = Obj::new()
+        .field("name", &b.name)
+        .field("aliases", &b.aliases)
+        .field("product_name", product_name(&b.kind))
+        .field("block_size", b.block_size)
+        .field("num_blocks", b.num_blocks)
+        .field("preferred_write_alignment", 0)
+        .field("preferred_write_granularity", 0)
+        .field("optimal_write_size", 0)
+        .field("preferred_unmap_alignment", 0)
+        .field("preferred_unmap_granularity", 0)
+        .field("uuid", b.uuid)
+        .raw("assigned_rate_limits", &limits.text())
+        .field("claimed", b.claim.is_some());
+    if let Some(claim) = b.claim {
+        obj = obj.field("claim_type", claim);
+    }
+    obj.field("zoned", false)
+        .raw("supported_io_types", &io_types.text())
+        .field("driver_specific", driver_specific(s, b))
+        .text()
 }
 
-fn get_bdevs(s: &mut State, p: BdevGetBdevsParams) -> Result<Vec<BdevInfo>, ErrorObject> {
+fn get_bdevs(s: &mut State, p: BdevGetBdevsParams) -> Result<RawJson, ErrorObject> {
     match p.name {
         Some(name) => match s.bdev(&name) {
-            Some(b) => Ok(vec![info(s, b)]),
+            Some(b) => array([info(s, b)]),
             None => Err(Errno::ENODEV.to_error()),
         },
-        None => Ok(s.bdevs.iter().map(|b| info(s, b)).collect()),
+        None => array(s.bdevs.iter().map(|b| info(s, b))),
     }
 }
 

@@ -1,19 +1,20 @@
 //! Logical volume stores and their lvols: thin and thick lvols, snapshots
 //! and clones, kept as cluster counts (no data).
 
-use jsonrpc_core::ErrorObject;
+use jsonrpc_core::{ErrorObject, RawJson};
 use serde_json::{json, Value};
 use spdk_proto::methods::*;
-use spdk_proto::results::{Lvol as LvolInfo, LvolStoreRef, Lvstore as LvstoreInfo};
 use spdk_proto::server::When;
 use spdk_proto::Errno;
 use uuid::Uuid;
 
+use crate::json::{array, Obj};
 use crate::register::Registrar;
 use crate::state::{Bdev, Kind, State};
 
 const MIB: u64 = 1024 * 1024;
 const DEFAULT_CLUSTER: u64 = 4 * MIB;
+const MASK_BITS_PER_PAGE: u64 = 4096 * 8;
 
 #[derive(Debug, Clone)]
 pub struct Lvstore {
@@ -53,9 +54,9 @@ impl Lvstore {
 pub fn register(r: &mut Registrar) {
     r.add::<BdevLvolCreateLvstore>(When::Runtime, create_lvstore);
     r.add::<BdevLvolDeleteLvstore>(When::Runtime, delete_lvstore);
-    r.add::<BdevLvolGetLvstores>(When::Runtime, get_lvstores);
+    r.add_as::<BdevLvolGetLvstores, _>(When::Runtime, ErrorObject::INTERNAL_ERROR, get_lvstores);
     r.add::<BdevLvolCreate>(When::Runtime, create);
-    r.add::<BdevLvolGetLvols>(When::Runtime, get_lvols);
+    r.add_as::<BdevLvolGetLvols, _>(When::Runtime, ErrorObject::INTERNAL_ERROR, get_lvols);
     r.add::<BdevLvolSnapshot>(When::Runtime, snapshot);
     r.add::<BdevLvolClone>(When::Runtime, clone);
     r.add::<BdevLvolResize>(When::Runtime, resize);
@@ -105,7 +106,12 @@ fn create_lvstore(s: &mut State, p: BdevLvolCreateLvstoreParams) -> Result<Uuid,
     Ok(uuid)
 }
 
+/// The store named by exactly one of a uuid and a name (-EINVAL for
+/// neither or both, as SPDK).
 fn find_store(s: &State, uuid: Option<&str>, name: Option<&str>) -> Result<usize, ErrorObject> {
+    if uuid.is_some() == name.is_some() {
+        return Err(Errno::EINVAL.to_error());
+    }
     s.lvstores
         .iter()
         .position(|l| match (uuid, name) {
@@ -126,27 +132,32 @@ fn delete_lvstore(s: &mut State, p: BdevLvolDeleteLvstoreParams) -> Result<bool,
     Ok(true)
 }
 
-fn store_info(l: &Lvstore) -> LvstoreInfo {
-    LvstoreInfo {
-        uuid: l.uuid,
-        name: l.name.clone(),
-        base_bdev: l.base.clone(),
-        total_data_clusters: l.total_clusters,
-        free_clusters: l.free(),
-        block_size: l.block_size,
-        cluster_size: l.cluster_size,
-    }
+/// A store as `bdev_lvol_get_lvstores` shows it, in SPDK's key order.
+fn store_info(l: &Lvstore) -> String {
+    // The used-cluster mask the store was made with (one 4 KiB page per
+    // 32768 clusters) bounds how far it can grow.
+    let mask_pages = (l.total_clusters + 1).div_ceil(MASK_BITS_PER_PAGE);
+    Obj::new()
+        .field("uuid", l.uuid)
+        .field("name", &l.name)
+        .field("base_bdev", &l.base)
+        .field("total_data_clusters", l.total_clusters)
+        .field("free_clusters", l.free())
+        .field("block_size", l.block_size)
+        .field("cluster_size", l.cluster_size)
+        .field(
+            "max_growable_size",
+            mask_pages * MASK_BITS_PER_PAGE * l.cluster_size,
+        )
+        .text()
 }
 
-fn get_lvstores(
-    s: &mut State,
-    p: BdevLvolGetLvstoresParams,
-) -> Result<Vec<LvstoreInfo>, ErrorObject> {
+fn get_lvstores(s: &mut State, p: BdevLvolGetLvstoresParams) -> Result<RawJson, ErrorObject> {
     if p.uuid.is_some() || p.lvs_name.is_some() {
         let at = find_store(s, p.uuid.as_deref(), p.lvs_name.as_deref())?;
-        return Ok(vec![store_info(&s.lvstores[at])]);
+        return array([store_info(&s.lvstores[at])]);
     }
-    Ok(s.lvstores.iter().map(store_info).collect())
+    array(s.lvstores.iter().map(store_info))
 }
 
 /// Registers an lvol's bdev: named by its uuid, aliased `lvs/lvol`.
@@ -214,34 +225,40 @@ fn locate(s: &State, uuid: Uuid) -> Option<(usize, usize)> {
         .find_map(|(i, st)| st.lvols.iter().position(|l| l.uuid == uuid).map(|j| (i, j)))
 }
 
-fn lvol_info(st: &Lvstore, l: &Lvol) -> LvolInfo {
-    LvolInfo {
-        alias: format!("{}/{}", st.name, l.name),
-        uuid: l.uuid,
-        name: l.name.clone(),
-        is_thin_provisioned: l.thin,
-        is_snapshot: l.snapshot,
-        is_clone: l.parent.is_some(),
-        is_esnap_clone: false,
-        is_degraded: false,
-        lvs: LvolStoreRef {
-            name: st.name.clone(),
-            uuid: st.uuid,
-        },
-    }
+/// An lvol as `bdev_lvol_get_lvols` shows it, in SPDK's key order.
+fn lvol_info(st: &Lvstore, l: &Lvol) -> String {
+    Obj::new()
+        .field("alias", format!("{}/{}", st.name, l.name))
+        .field("uuid", l.uuid)
+        .field("name", &l.name)
+        .field("is_thin_provisioned", l.thin)
+        .field("is_snapshot", l.snapshot)
+        .field("is_clone", l.parent.is_some())
+        .field("is_esnap_clone", false)
+        .field("is_degraded", false)
+        .field("num_allocated_clusters", l.allocated)
+        .raw(
+            "lvs",
+            &Obj::new()
+                .field("name", &st.name)
+                .field("uuid", st.uuid)
+                .text(),
+        )
+        .text()
 }
 
-fn get_lvols(s: &mut State, p: BdevLvolGetLvolsParams) -> Result<Vec<LvolInfo>, ErrorObject> {
+fn get_lvols(s: &mut State, p: BdevLvolGetLvolsParams) -> Result<RawJson, ErrorObject> {
     let stores: Vec<&Lvstore> = if p.lvs_uuid.is_some() || p.lvs_name.is_some() {
         let at = find_store(s, p.lvs_uuid.as_deref(), p.lvs_name.as_deref())?;
         vec![&s.lvstores[at]]
     } else {
         s.lvstores.iter().collect()
     };
-    Ok(stores
-        .into_iter()
-        .flat_map(|st| st.lvols.iter().map(move |l| lvol_info(st, l)))
-        .collect())
+    array(
+        stores
+            .into_iter()
+            .flat_map(|st| st.lvols.iter().map(move |l| lvol_info(st, l))),
+    )
 }
 
 fn snapshot(s: &mut State, p: BdevLvolSnapshotParams) -> Result<Uuid, ErrorObject> {

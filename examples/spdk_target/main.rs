@@ -40,6 +40,7 @@
 mod bdev;
 mod config;
 mod faults;
+mod json;
 mod log;
 mod lvol;
 mod nvmf;

@@ -16,6 +16,7 @@ pub const DISCOVERY_NQN: &str = "nqn.2014-08.org.nvmexpress.discovery";
 const DEFAULT_SERIAL: &str = "00000000000000000000";
 const DEFAULT_MODEL: &str = "SPDK bdev Controller";
 const MAX_SERIAL: usize = 20;
+const MAX_MODEL: usize = 40;
 const MAX_NQN: usize = 223;
 
 #[derive(Debug, Clone)]
@@ -62,19 +63,49 @@ pub fn register(r: &mut Registrar) {
         s.nvmf.max_subsystems = p.max_subsystems;
         Ok(json!(true))
     });
-    r.add::<NvmfCreateTransport>(When::Runtime, create_transport);
-    r.add::<NvmfGetTransports>(When::Runtime, get_transports);
-    r.add::<NvmfCreateSubsystem>(When::Runtime, create_subsystem);
-    r.add::<NvmfDeleteSubsystem>(When::Runtime, delete_subsystem);
-    r.add::<NvmfGetSubsystems>(When::Runtime, get_subsystems);
-    r.add::<NvmfSubsystemAddNs>(When::Runtime, add_ns);
-    r.add::<NvmfSubsystemRemoveNs>(When::Runtime, remove_ns);
-    r.add::<NvmfSubsystemAddListener>(When::Runtime, add_listener);
-    r.add::<NvmfSubsystemRemoveListener>(When::Runtime, remove_listener);
-    r.add::<NvmfSubsystemGetListeners>(When::Runtime, get_listeners);
-    r.add::<NvmfSubsystemAddHost>(When::Runtime, add_host);
-    r.add::<NvmfSubsystemRemoveHost>(When::Runtime, remove_host);
-    r.add::<NvmfSubsystemAllowAnyHost>(When::Runtime, allow_any_host);
+    // The nvmf module answers params that do not decode with -32602
+    // "Invalid parameters".
+    r.add_as::<NvmfCreateTransport, _>(
+        When::Runtime,
+        ErrorObject::INVALID_PARAMS,
+        create_transport,
+    );
+    r.add_as::<NvmfGetTransports, _>(When::Runtime, ErrorObject::INVALID_PARAMS, get_transports);
+    r.add_as::<NvmfCreateSubsystem, _>(
+        When::Runtime,
+        ErrorObject::INVALID_PARAMS,
+        create_subsystem,
+    );
+    r.add_as::<NvmfDeleteSubsystem, _>(
+        When::Runtime,
+        ErrorObject::INVALID_PARAMS,
+        delete_subsystem,
+    );
+    r.add_as::<NvmfGetSubsystems, _>(When::Runtime, ErrorObject::INVALID_PARAMS, get_subsystems);
+    r.add_as::<NvmfSubsystemAddNs, _>(When::Runtime, ErrorObject::INVALID_PARAMS, add_ns);
+    r.add_as::<NvmfSubsystemRemoveNs, _>(When::Runtime, ErrorObject::INVALID_PARAMS, remove_ns);
+    r.add_as::<NvmfSubsystemAddListener, _>(
+        When::Runtime,
+        ErrorObject::INVALID_PARAMS,
+        add_listener,
+    );
+    r.add_as::<NvmfSubsystemRemoveListener, _>(
+        When::Runtime,
+        ErrorObject::INVALID_PARAMS,
+        remove_listener,
+    );
+    r.add_as::<NvmfSubsystemGetListeners, _>(
+        When::Runtime,
+        ErrorObject::INVALID_PARAMS,
+        get_listeners,
+    );
+    r.add_as::<NvmfSubsystemAddHost, _>(When::Runtime, ErrorObject::INVALID_PARAMS, add_host);
+    r.add_as::<NvmfSubsystemRemoveHost, _>(When::Runtime, ErrorObject::INVALID_PARAMS, remove_host);
+    r.add_as::<NvmfSubsystemAllowAnyHost, _>(
+        When::Runtime,
+        ErrorObject::INVALID_PARAMS,
+        allow_any_host,
+    );
 }
 
 fn invalid_params() -> ErrorObject {
@@ -123,7 +154,7 @@ fn get_transports(
         .cloned()
         .collect();
     if want.is_some() && found.is_empty() {
-        return Err(invalid_params());
+        return Err(spdk_proto::Errno::ENODEV.to_error());
     }
     Ok(found)
 }
@@ -135,10 +166,14 @@ fn valid_nqn(nqn: &str) -> bool {
 }
 
 fn create_subsystem(s: &mut State, p: NvmfCreateSubsystemParams) -> Result<bool, ErrorObject> {
-    if p.serial_number
+    let too_long = p
+        .serial_number
         .as_ref()
         .is_some_and(|sn| sn.len() > MAX_SERIAL)
-    {
+        || p.model_number
+            .as_ref()
+            .is_some_and(|mn| mn.len() > MAX_MODEL);
+    if too_long {
         return Err(invalid_params());
     }
     let exists = p.nqn == DISCOVERY_NQN || s.nvmf.subsystems.iter().any(|x| x.nqn == p.nqn);
@@ -167,7 +202,14 @@ fn find(s: &mut State, nqn: &str) -> Result<usize, ErrorObject> {
         .subsystems
         .iter()
         .position(|x| x.nqn == nqn)
-        .ok_or_else(invalid_params)
+        .ok_or_else(|| not_found(nqn))
+}
+
+fn not_found(nqn: &str) -> ErrorObject {
+    ErrorObject::new(
+        ErrorObject::INVALID_PARAMS,
+        format!("Subsystem with NQN '{nqn}' not found"),
+    )
 }
 
 fn delete_subsystem(s: &mut State, p: NvmfDeleteSubsystemParams) -> Result<bool, ErrorObject> {
@@ -225,7 +267,7 @@ fn get_subsystems(
         Some(nqn) => {
             let found: Vec<_> = all.filter(|x| x.nqn == nqn).collect();
             if found.is_empty() {
-                return Err(invalid_params());
+                return Err(not_found(&nqn));
             }
             Ok(found)
         }
