@@ -388,6 +388,22 @@ async fn errors_have_spdks_codes_and_texts() {
         assert_eq!(failure(spdk.call::<BdevMallocCreate>(same_uuid).await), eexist);
         let missing = BdevGetBdevsParams { name: Some("nope".into()), ..Default::default() };
         assert_eq!(failure(spdk.call::<BdevGetBdevs>(missing).await), enodev);
+        // With a timeout, a bdev that appears meanwhile is found; one that
+        // does not is -19 once the timeout passes.
+        let waiting = tokio::spawn({
+            let spdk = spdk.clone();
+            async move {
+                let p = BdevGetBdevsParams { name: Some("Soon".into()), timeout: Some(5000) };
+                spdk.call::<BdevGetBdevs>(p).await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        ok(spdk.call::<BdevMallocCreate>(malloc("Soon", 1)).await);
+        assert_eq!(waiting.await.unwrap().unwrap()[0].name, "Soon");
+        let started = std::time::Instant::now();
+        let never = BdevGetBdevsParams { name: Some("Never".into()), timeout: Some(100) };
+        assert_eq!(failure(spdk.call::<BdevGetBdevs>(never).await), enodev);
+        assert!(started.elapsed() >= Duration::from_millis(100));
 
         // Split.
         let invalid = |m: &str| (-32602, m.to_owned());
@@ -755,7 +771,15 @@ async fn the_startup_phase_of_wait_for_rpc() {
         );
         let current = RpcGetMethodsParams { current: Some(true), ..Default::default() };
         let now = spdk.call::<RpcGetMethods>(current.clone()).await.unwrap();
-        for m in ["framework_start_init", "bdev_set_options", "log_set_flag", "spdk_get_version", "rpc_get_methods"] {
+        for m in [
+            "framework_start_init",
+            "bdev_set_options",
+            "bdev_raid_set_options",
+            "nvmf_set_max_subsystems",
+            "log_set_flag",
+            "spdk_get_version",
+            "rpc_get_methods",
+        ] {
             assert!(now.contains(&m.to_owned()), "{m}");
         }
         assert!(!now.contains(&"bdev_malloc_create".to_owned()));

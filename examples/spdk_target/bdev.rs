@@ -48,7 +48,17 @@ pub fn register(r: &mut Registrar) {
     r.add::<BdevMallocDelete>(When::Runtime, |s, p| delete_of(s, &p.name, "Malloc disk"));
     r.add::<BdevNullCreate>(When::Runtime, null_create);
     r.add::<BdevNullDelete>(When::Runtime, |s, p| delete_of(s, &p.name, "Null disk"));
-    r.add_as::<BdevGetBdevs, _>(When::Runtime, ErrorObject::INTERNAL_ERROR, get_bdevs);
+    r.add_waiting::<BdevGetBdevs, _>(
+        When::Runtime,
+        |p| {
+            if p.name.is_some() {
+                p.timeout.unwrap_or(0)
+            } else {
+                0
+            }
+        },
+        get_bdevs,
+    );
     r.add::<BdevGetIostat>(When::Runtime, get_iostat);
     r.add::<BdevSetQosLimit>(When::Runtime, set_qos_limit);
 }

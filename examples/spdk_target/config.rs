@@ -52,7 +52,8 @@ fn get_config(
     }
 }
 
-/// As SPDK writes it: the options, each module's own entries (splits),
+/// As SPDK writes it: the options, each module's own entries (raid
+/// options, splits),
 /// each bdev's entry in registration order (lvols write none: they live
 /// on their store's disk), then a wait for examine.
 fn bdev_config(s: &State) -> Vec<Value> {
@@ -62,6 +63,7 @@ fn bdev_config(s: &State) -> Vec<Value> {
         "bdev_auto_examine": o.bdev_auto_examine,
         "iobuf_small_cache_size": o.iobuf_small_cache_size,
         "iobuf_large_cache_size": o.iobuf_large_cache_size}})];
+    out.push(crate::raid::options_config(s));
     out.extend(crate::split::config(s));
     let raids = crate::raid::config(s);
     for b in &s.bdevs {

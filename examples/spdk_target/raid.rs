@@ -38,12 +38,52 @@ pub struct Raid {
     pub state: RaidState,
 }
 
+/// `bdev_raid_set_options`: the window and bandwidth of rebuilds.
+#[derive(Debug, Clone, Copy)]
+pub struct RaidOptions {
+    pub process_window_size_kb: u32,
+    pub process_max_bandwidth_mb_sec: u32,
+}
+
+impl Default for RaidOptions {
+    fn default() -> Self {
+        RaidOptions {
+            process_window_size_kb: 1024,
+            process_max_bandwidth_mb_sec: 0,
+        }
+    }
+}
+
 pub fn register(r: &mut Registrar) {
+    r.add::<BdevRaidSetOptions>(When::Always, set_options);
     // An unknown level or category is a -32700 decode failure in SPDK's
     // raid module.
     r.add_as::<BdevRaidCreate, bool>(When::Runtime, ErrorObject::PARSE_ERROR, create);
     r.add_as::<BdevRaidDelete, bool>(When::Runtime, ErrorObject::PARSE_ERROR, delete);
     r.add_as::<BdevRaidGetBdevs, RawJson>(When::Runtime, ErrorObject::PARSE_ERROR, get_bdevs);
+}
+
+fn set_options(
+    s: &mut State,
+    p: BdevRaidSetOptionsParams,
+) -> Result<serde_json::Value, ErrorObject> {
+    let mut o = s.raid_options;
+    o.process_window_size_kb = p.process_window_size_kb.unwrap_or(o.process_window_size_kb);
+    o.process_max_bandwidth_mb_sec = p
+        .process_max_bandwidth_mb_sec
+        .unwrap_or(o.process_max_bandwidth_mb_sec);
+    if o.process_window_size_kb == 0 {
+        return Err(Errno::EINVAL.to_error());
+    }
+    s.raid_options = o;
+    Ok(json!(true))
+}
+
+/// The raid module's own entry in the bdev subsystem's config.
+pub fn options_config(s: &State) -> Value {
+    json!({"method": "bdev_raid_set_options", "params": {
+        "process_window_size_kb": s.raid_options.process_window_size_kb,
+        "process_max_bandwidth_mb_sec": s.raid_options.process_max_bandwidth_mb_sec}})
 }
 
 fn failed(name: &str, e: Errno) -> ErrorObject {

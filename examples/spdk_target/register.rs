@@ -56,6 +56,89 @@ impl Registrar<'_> {
     }
 }
 
+impl Registrar<'_> {
+    /// Registers method `M`, whose -ENODEV answer waits, polling, for as
+    /// long as `wait_ms` of its params says (`bdev_get_bdevs`' `timeout`:
+    /// a bdev still being examined or created may appear meanwhile).
+    pub fn add_waiting<M, R>(
+        &mut self,
+        when: When,
+        wait_ms: fn(&M::Params) -> u64,
+        handler: Handler<M::Params, R>,
+    ) where
+        M: Method<Error = ErrorObject>,
+        M::Params: Clone + Sync,
+        R: Serialize + Send + Sync + 'static,
+    {
+        self.spdk.raw_method(
+            M::NAME,
+            when,
+            Waiting::<M::Params, R> {
+                name: M::NAME,
+                handler,
+                wait_ms,
+                state: self.state.clone(),
+                faults: self.faults.clone(),
+            },
+        );
+    }
+}
+
+/// How often a waiting call looks again.
+const POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
+struct Waiting<P, R> {
+    name: &'static str,
+    handler: Handler<P, R>,
+    wait_ms: fn(&P) -> u64,
+    state: Shared,
+    faults: Faults,
+}
+
+fn run_locked<P, R>(state: &Shared, handler: Handler<P, R>, params: P) -> Result<R, ErrorObject> {
+    match state.lock() {
+        Ok(mut state) => handler(&mut state, params),
+        Err(_) => Err(ErrorObject::new(
+            ErrorObject::INTERNAL_ERROR,
+            "Internal error",
+        )),
+    }
+}
+
+impl<P, R> MethodHandler for Waiting<P, R>
+where
+    P: DeserializeOwned + Clone + Send + Sync + 'static,
+    R: Serialize + Send + Sync + 'static,
+{
+    fn call(&self, params: RawParams, ctx: RequestContext) -> HandlerCall {
+        let params = match decode_params::<P>(self.name, &params) {
+            Ok(p) => p,
+            Err(e) => return HandlerCall::failed(HandlerError::method(e)),
+        };
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_millis((self.wait_ms)(&params));
+        let first = run_locked(&self.state, self.handler, params.clone());
+        let (state, handler) = (self.state.clone(), self.handler);
+        let fault = self.faults.take(self.name);
+        HandlerCall::new(async move {
+            let mut outcome = first;
+            while matches!(&outcome, Err(e) if e.code == ENODEV)
+                && std::time::Instant::now() < deadline
+            {
+                tokio::select! {
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = ctx.cancelled() => break,
+                }
+                outcome = run_locked(&state, handler, params.clone());
+            }
+            fault.apply(&ctx).await;
+            outcome.map_err(HandlerError::method)
+        })
+    }
+}
+
+const ENODEV: i64 = -19;
+
 struct Stateful<P, R> {
     name: &'static str,
     handler: Handler<P, R>,
@@ -72,13 +155,7 @@ where
 {
     fn call(&self, params: RawParams, ctx: RequestContext) -> HandlerCall {
         let outcome = match decode_params::<P>(self.name, &params) {
-            Ok(params) => match self.state.lock() {
-                Ok(mut state) => (self.handler)(&mut state, params),
-                Err(_) => Err(ErrorObject::new(
-                    ErrorObject::INTERNAL_ERROR,
-                    "Internal error",
-                )),
-            },
+            Ok(params) => run_locked(&self.state, self.handler, params),
             // Some modules answer a decode failure with a code (and
             // text) of their own.
             Err(e) if e.code != ErrorObject::INTERNAL_ERROR => Err(e),

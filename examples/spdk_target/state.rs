@@ -92,6 +92,7 @@ pub struct State {
     pub splits: Vec<SplitConfig>,
     pub lvstores: Vec<Lvstore>,
     pub raids: Vec<Raid>,
+    pub raid_options: crate::raid::RaidOptions,
     pub nvmf: Nvmf,
     pub log: crate::log::Log,
     /// Told by `spdk_kill_instance`.
@@ -111,6 +112,7 @@ impl State {
             splits: Vec::new(),
             lvstores: Vec::new(),
             raids: Vec::new(),
+            raid_options: Default::default(),
             nvmf: Nvmf::default(),
             log: crate::log::Log::default(),
             kill,
