@@ -760,6 +760,62 @@ async fn spdk_kill_instance_ends_the_target() {
 }
 
 #[tokio::test]
+async fn sigterm_ends_the_target_cleanly() {
+    let mut mock = Mock::start(&[]).await;
+    let pid = mock.child.id().unwrap().to_string();
+    within(async {
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success());
+        assert!(mock.child.wait().await.unwrap().success());
+        assert!(!std::path::Path::new(&mock.path).exists());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn json_with_wait_for_rpc_replays_the_runtime_half_after_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.json");
+    let config = json!({"subsystems": [{"subsystem": "bdev", "config": [
+        {"method": "bdev_set_options", "params": {"bdev_io_pool_size": 1234}},
+        {"method": "bdev_malloc_create", "params": {"name": "J", "num_blocks": 2048, "block_size": 512}}
+    ]}]});
+    std::fs::write(&file, config.to_string()).unwrap();
+    let path = dir.path().join("j.sock").display().to_string();
+    let mock = Mock::start_at(
+        dir,
+        path,
+        &["--wait-for-rpc", "--json", file.to_str().unwrap()],
+    )
+    .await;
+    let spdk = mock.client().await;
+    within(async {
+        let early = spdk.call::<BdevGetBdevs>(BdevGetBdevsParams::new()).await;
+        assert_eq!(failure(early).0, -1);
+        spdk.call::<FrameworkStartInit>(()).await.unwrap();
+        let j = BdevGetBdevsParams {
+            name: Some("J".into()),
+            timeout: Some(5000),
+        };
+        assert_eq!(
+            spdk.call::<BdevGetBdevs>(j).await.unwrap()[0].num_blocks,
+            2048
+        );
+        let bdev = spdk
+            .call::<FrameworkGetConfig>(FrameworkGetConfigParams::new("bdev".into()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(bdev[0].params.as_ref().unwrap()["bdev_io_pool_size"], 1234);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_startup_phase_of_wait_for_rpc() {
     let mock = Mock::start(&["--wait-for-rpc"]).await;
     let spdk = mock.client().await;

@@ -166,7 +166,7 @@ fn add_lvol(s: &mut State, store: usize, lvol: Lvol) -> Result<Uuid, ErrorObject
     let mut bdev = Bdev::new(
         lvol.uuid.to_string(),
         st.block_size,
-        lvol.clusters * st.cluster_size / u64::from(st.block_size.max(1)),
+        lvol.clusters.saturating_mul(st.cluster_size) / u64::from(st.block_size.max(1)),
         lvol.uuid,
         Kind::Lvol { lvs: st.uuid },
     );
@@ -339,7 +339,7 @@ fn resize(s: &mut State, p: BdevLvolResizeParams) -> Result<bool, ErrorObject> {
     l.allocated = l.allocated.min(clusters);
     let uuid = l.uuid.to_string();
     if let Some(b) = s.bdev_mut(&uuid) {
-        b.num_blocks = clusters * cluster_size / u64::from(block_size.max(1));
+        b.num_blocks = clusters.saturating_mul(cluster_size) / u64::from(block_size.max(1));
     }
     Ok(true)
 }

@@ -200,14 +200,15 @@ fn size(raid: &Raid, block_size: u32) -> u64 {
     let strip = u64::from(raid.strip_kb) * 1024 / u64::from(block_size.max(1));
     let min = raid.slots.iter().map(|sl| sl.blocks).min().unwrap_or(0);
     let n = raid.slots.len() as u64;
+    // Sizes come from the peer: saturate rather than overflow.
     match raid.level {
         BdevRaidLevel::Raid1 => min,
         BdevRaidLevel::Concat => raid
             .slots
             .iter()
             .map(|sl| sl.blocks - sl.blocks % strip.max(1))
-            .sum(),
-        _ => (min - min % strip.max(1)) * n,
+            .fold(0, u64::saturating_add),
+        _ => (min - min % strip.max(1)).saturating_mul(n),
     }
 }
 

@@ -115,8 +115,10 @@ where
             Ok(p) => p,
             Err(e) => return HandlerCall::failed(HandlerError::method(e)),
         };
-        let deadline =
-            std::time::Instant::now() + std::time::Duration::from_millis((self.wait_ms)(&params));
+        // A timeout too far to represent waits as long as the call lives.
+        let wait = std::time::Duration::from_millis((self.wait_ms)(&params));
+        let now = std::time::Instant::now();
+        let deadline = now.checked_add(wait).unwrap_or(now + FOREVER);
         let first = run_locked(&self.state, self.handler, params.clone());
         let (state, handler) = (self.state.clone(), self.handler);
         let fault = self.faults.take(self.name);
@@ -138,6 +140,9 @@ where
 }
 
 const ENODEV: i64 = -19;
+
+/// Longer than any test or client waits.
+const FOREVER: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 
 struct Stateful<P, R> {
     name: &'static str,
