@@ -27,12 +27,50 @@ struct Mock {
     _dir: tempfile::TempDir,
 }
 
+/// The mock's binary, rebuilt first when a source is newer than it:
+/// `cargo test` builds examples, but `cargo test --test spdk_mock_target`
+/// does not, and would otherwise run a stale one (or none). Building only
+/// when needed keeps the two commands from rebuilding each other's
+/// artifacts on every run.
 fn binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     let exe = std::env::current_exe().unwrap();
-    exe.parent()
+    let bin = exe
+        .parent()
         .and_then(|deps| deps.parent())
         .unwrap()
-        .join("examples/spdk_target")
+        .join("examples/spdk_target");
+    BUILT.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
+        let sources = newest(&root.join("examples/spdk_target"))
+            .max(newest(&root.join("spdk-proto/src")))
+            .max(newest(&root.join("Cargo.toml")));
+        if built.is_some_and(|b| Some(b) >= sources) {
+            return;
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--quiet", "--example", "spdk_target"])
+            .current_dir(root)
+            .status()
+            .expect("run cargo build --example spdk_target");
+        assert!(status.success(), "cargo build --example spdk_target failed");
+    });
+    bin
+}
+
+/// The newest modification time of a file or of the files under a folder.
+fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| newest(&entry.path()))
+        .max()
 }
 
 impl Mock {

@@ -158,6 +158,9 @@ async fn run(args: Args) -> Result<(), String> {
         });
     }
 
+    // Handlers first: a test may signal as soon as it reads "listening".
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let path = &args.rpc_socket;
     let endpoint = format!("punix:{path}")
         .parse()
@@ -171,8 +174,6 @@ async fn run(args: Args) -> Result<(), String> {
     println!("listening on {path}");
     let _ = std::io::stdout().flush();
 
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
