@@ -221,6 +221,10 @@ async fn a_realistic_sequence_through_every_typed_method() {
         assert_eq!(m1[0].claim_type.as_deref(), Some("read_many_write_one"));
         let stores = spdk.call::<BdevLvolGetLvstores>(BdevLvolGetLvstoresParams::new()).await.unwrap();
         assert_eq!((stores[0].uuid, stores[0].base_bdev.as_str()), (lvs, "M1"));
+        // 64 MiB in 4 MiB clusters, one of them for the blobstore's metadata.
+        assert_eq!((stores[0].total_data_clusters, stores[0].cluster_size), (15, 4 << 20));
+        let raw = spdk.call_raw("bdev_lvol_get_lvstores", None).await.unwrap();
+        assert!(raw.get().ends_with(r#""cluster_size":4194304,"max_growable_size":137170518016}]"#), "{}", raw.get());
         let free = stores[0].free_clusters;
 
         let thick = spdk.call::<BdevLvolCreate>(lvol("thick", 8, false)).await.unwrap();
@@ -474,6 +478,9 @@ async fn errors_have_spdks_codes_and_texts() {
             failure(spdk.call::<BdevLvolCreateLvstore>(BdevLvolCreateLvstoreParams::new("A".into(), "x".into())).await),
             (-1, "Operation not permitted".to_owned())
         );
+        let mut odd = BdevLvolCreateLvstoreParams::new("B".into(), "odd".into());
+        odd.cluster_sz = Some(1000);
+        assert_eq!(failure(spdk.call::<BdevLvolCreateLvstore>(odd).await), (-22, "Invalid argument".to_owned()));
         let mut small = BdevLvolCreateLvstoreParams::new("B".into(), "small".into());
         small.cluster_sz = Some(4096);
         assert_eq!(failure(spdk.call::<BdevLvolCreateLvstore>(small).await), invalid("Cannot allocate memory"));

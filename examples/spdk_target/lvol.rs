@@ -14,7 +14,6 @@ use crate::state::{Bdev, Kind, State};
 
 const MIB: u64 = 1024 * 1024;
 const DEFAULT_CLUSTER: u64 = 4 * MIB;
-const MASK_BITS_PER_PAGE: u64 = 4096 * 8;
 
 #[derive(Debug, Clone)]
 pub struct Lvstore {
@@ -23,7 +22,10 @@ pub struct Lvstore {
     pub base: String,
     pub cluster_size: u64,
     pub block_size: u32,
+    /// Clusters for data (the metadata's are not counted).
     pub total_clusters: u64,
+    /// Metadata pages: what bounds how far the store could grow.
+    pub md_len: u64,
     pub lvols: Vec<Lvol>,
 }
 
@@ -70,6 +72,33 @@ fn invalid(e: Errno) -> ErrorObject {
     ErrorObject::new(ErrorObject::INVALID_PARAMS, e.text().unwrap_or_default())
 }
 
+/// Blobstore metadata pages, and the header of each of its bit masks.
+const MD_PAGE: u64 = 4096;
+const MASK_HEADER: u64 = 8;
+const LVS_NAME_MAX: usize = 63;
+
+/// The pages of a bit mask of `bits` bits.
+fn mask_pages(bits: u64) -> u64 {
+    (MASK_HEADER + bits.div_ceil(8)).div_ceil(MD_PAGE)
+}
+
+/// How many clusters the blobstore's metadata takes at the front of the
+/// disk, as SPDK's `spdk_bs_init` counts them: a super block, three masks
+/// and `md_len` metadata pages.
+fn metadata_clusters(total: u64, md_len: u64, cluster_size: u64) -> u64 {
+    // Sizes come from the peer: saturate rather than overflow.
+    let pages = [
+        1,
+        mask_pages(md_len),
+        mask_pages(md_len).max(mask_pages(total)),
+        mask_pages(md_len),
+        md_len,
+    ]
+    .into_iter()
+    .fold(0, u64::saturating_add);
+    pages.div_ceil((cluster_size / MD_PAGE).max(1))
+}
+
 fn create_lvstore(s: &mut State, p: BdevLvolCreateLvstoreParams) -> Result<Uuid, ErrorObject> {
     let base = s
         .bdev(&p.bdev_name)
@@ -77,18 +106,35 @@ fn create_lvstore(s: &mut State, p: BdevLvolCreateLvstoreParams) -> Result<Uuid,
     if base.claim.is_some() {
         return Err(Errno::EPERM.to_error());
     }
+    let cluster_size = p.cluster_sz.map_or(DEFAULT_CLUSTER, u64::from);
+    let block_size = u64::from(base.block_size.max(1));
+    // Checked before the store is made: the errno as the code.
+    if cluster_size < block_size || cluster_size % block_size != 0 {
+        return Err(Errno::EINVAL.to_error());
+    }
+    if p.lvs_name.is_empty() || p.lvs_name.len() > LVS_NAME_MAX {
+        return Err(Errno::EINVAL.to_error());
+    }
     if s.lvstores.iter().any(|l| l.name == p.lvs_name) {
         return Err(Errno::EEXIST.to_error());
     }
-    let cluster_size = p.cluster_sz.map_or(DEFAULT_CLUSTER, u64::from);
-    if cluster_size <= 4096 {
-        return Err(invalid(Errno::ENOMEM));
-    }
-    let size = base.num_blocks.saturating_mul(u64::from(base.block_size));
-    // One cluster holds the store's metadata.
-    let total = (size / cluster_size).saturating_sub(1);
-    if total == 0 {
+    // Found while the blobstore is written: -32602 with the errno's text.
+    let size = base.num_blocks.saturating_mul(block_size);
+    if size < cluster_size {
         return Err(invalid(Errno::ENOSPC));
+    }
+    if cluster_size % MD_PAGE != 0 {
+        return Err(invalid(Errno::EINVAL));
+    }
+    let total = base.num_blocks / (cluster_size / block_size);
+    let ratio = u64::from(p.num_md_pages_per_cluster_ratio.unwrap_or(100));
+    let md_len = total.saturating_mul(ratio) / 100;
+    if md_len == 0 {
+        return Err(invalid(Errno::EINVAL));
+    }
+    let md_clusters = metadata_clusters(total, md_len, cluster_size);
+    if md_clusters > total {
+        return Err(invalid(Errno::ENOMEM));
     }
     let (base_name, block_size) = (base.name.clone(), base.block_size);
     s.claim(&base_name, "read_many_write_one")
@@ -100,7 +146,8 @@ fn create_lvstore(s: &mut State, p: BdevLvolCreateLvstoreParams) -> Result<Uuid,
         base: base_name,
         cluster_size,
         block_size,
-        total_clusters: total,
+        total_clusters: total - md_clusters,
+        md_len,
         lvols: Vec::new(),
     });
     Ok(uuid)
@@ -134,9 +181,11 @@ fn delete_lvstore(s: &mut State, p: BdevLvolDeleteLvstoreParams) -> Result<bool,
 
 /// A store as `bdev_lvol_get_lvstores` shows it, in SPDK's key order.
 fn store_info(l: &Lvstore) -> String {
-    // The used-cluster mask the store was made with (one 4 KiB page per
-    // 32768 clusters) bounds how far it can grow.
-    let mask_pages = (l.total_clusters + 1).div_ceil(MASK_BITS_PER_PAGE);
+    // The used-cluster mask has room for as many clusters as metadata
+    // pages: that bounds how far the store can grow.
+    let growable = (mask_pages(l.md_len) * MD_PAGE - MASK_HEADER)
+        .saturating_mul(8)
+        .saturating_mul(l.cluster_size);
     Obj::new()
         .field("uuid", l.uuid)
         .field("name", &l.name)
@@ -145,10 +194,7 @@ fn store_info(l: &Lvstore) -> String {
         .field("free_clusters", l.free())
         .field("block_size", l.block_size)
         .field("cluster_size", l.cluster_size)
-        .field(
-            "max_growable_size",
-            mask_pages * MASK_BITS_PER_PAGE * l.cluster_size,
-        )
+        .field("max_growable_size", growable)
         .text()
 }
 

@@ -105,7 +105,14 @@ fn level_name(level: BdevRaidLevel) -> &'static str {
     }
 }
 
+/// The longest raid name SPDK's superblock holds, and the most members.
+const MAX_NAME: usize = 63;
+const MAX_MEMBERS: usize = 255;
+
 fn check(s: &State, p: &BdevRaidCreateParams) -> Result<(), Errno> {
+    if p.name.len() > MAX_NAME {
+        return Err(Errno::EINVAL);
+    }
     if s.raids.iter().any(|r| r.name == p.name) || s.bdev(&p.name).is_some() {
         return Err(Errno::EEXIST);
     }
@@ -116,7 +123,7 @@ fn check(s: &State, p: &BdevRaidCreateParams) -> Result<(), Errno> {
         BdevRaidLevel::Raid5f => true,
         BdevRaidLevel::Raid0 | BdevRaidLevel::Concat => strip == 0 || !strip.is_power_of_two(),
     };
-    if bad || p.base_bdevs.is_empty() {
+    if bad || p.base_bdevs.is_empty() || p.base_bdevs.len() > MAX_MEMBERS {
         return Err(Errno::EINVAL);
     }
     for (i, name) in p.base_bdevs.iter().enumerate() {
