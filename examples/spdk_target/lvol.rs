@@ -109,7 +109,7 @@ fn create_lvstore(s: &mut State, p: BdevLvolCreateLvstoreParams) -> Result<Uuid,
     let cluster_size = p.cluster_sz.map_or(DEFAULT_CLUSTER, u64::from);
     let block_size = u64::from(base.block_size.max(1));
     // Checked before the store is made: the errno as the code.
-    if cluster_size < block_size || cluster_size % block_size != 0 {
+    if cluster_size < block_size || !cluster_size.is_multiple_of(block_size) {
         return Err(Errno::EINVAL.to_error());
     }
     if p.lvs_name.is_empty() || p.lvs_name.len() > LVS_NAME_MAX {
@@ -123,7 +123,7 @@ fn create_lvstore(s: &mut State, p: BdevLvolCreateLvstoreParams) -> Result<Uuid,
     if size < cluster_size {
         return Err(invalid(Errno::ENOSPC));
     }
-    if cluster_size % MD_PAGE != 0 {
+    if !cluster_size.is_multiple_of(MD_PAGE) {
         return Err(invalid(Errno::EINVAL));
     }
     let total = base.num_blocks / (cluster_size / block_size);
