@@ -175,14 +175,18 @@ fn supported(kind: &Kind, io: &str) -> bool {
     }
 }
 
-fn driver_specific(s: &State, b: &Bdev) -> Value {
+/// What the bdev's module reports about it, as JSON text in SPDK's order.
+fn driver_specific(s: &State, b: &Bdev) -> String {
     match &b.kind {
-        Kind::Malloc | Kind::Null => json!({}),
+        Kind::Malloc | Kind::Null => "{}".into(),
         Kind::Split {
             base,
             offset_blocks,
         } => {
-            json!({"split": {"base_bdev": base, "offset_blocks": offset_blocks}})
+            let split = Obj::new()
+                .field("base_bdev", base)
+                .field("offset_blocks", offset_blocks);
+            Obj::new().raw("split", &split.text()).text()
         }
         Kind::Lvol { lvs } => crate::lvol::driver_specific(s, *lvs, b.uuid),
         Kind::Raid => crate::raid::driver_specific(s, &b.name),
@@ -220,7 +224,7 @@ fn info(s: &State, b: &Bdev) -> String {
     }
     obj.field("zoned", false)
         .raw("supported_io_types", &io_types.text())
-        .field("driver_specific", driver_specific(s, b))
+        .raw("driver_specific", &driver_specific(s, b))
         .text()
 }
 

@@ -2,7 +2,6 @@
 //! and clones, kept as cluster counts (no data).
 
 use jsonrpc_core::{ErrorObject, RawJson};
-use serde_json::{json, Value};
 use spdk_proto::methods::*;
 use spdk_proto::server::When;
 use spdk_proto::Errno;
@@ -448,38 +447,33 @@ pub fn base_removed(s: &mut State, base: &str) {
     }
 }
 
-pub fn driver_specific(s: &State, lvs: Uuid, uuid: Uuid) -> Value {
+/// An lvol bdev's `driver_specific`, in SPDK's key order.
+pub fn driver_specific(s: &State, lvs: Uuid, uuid: Uuid) -> String {
     let Some((i, j)) = locate(s, uuid) else {
-        return json!({});
+        return "{}".into();
     };
     let st = &s.lvstores[i];
     let l = &st.lvols[j];
-    let name_of = |u: Uuid| {
-        st.lvols
-            .iter()
-            .find(|o| o.uuid == u)
-            .map(|o| o.name.clone())
-    };
-    let mut lvol = json!({
-        "lvol_store_uuid": lvs,
-        "base_bdev": st.base,
-        "thin_provision": l.thin,
-        "num_allocated_clusters": l.allocated,
-        "snapshot": l.snapshot,
-        "clone": l.parent.is_some(),
-        "esnap_clone": false,
-    });
-    if let Some(parent) = l.parent.and_then(name_of) {
-        lvol["base_snapshot"] = json!(parent);
+    let mut lvol = Obj::new()
+        .field("lvol_store_uuid", lvs)
+        .field("base_bdev", &st.base)
+        .field("thin_provision", l.thin)
+        .field("num_allocated_clusters", l.allocated)
+        .field("snapshot", l.snapshot)
+        .field("clone", l.parent.is_some());
+    let parent = l.parent.and_then(|u| st.lvols.iter().find(|o| o.uuid == u));
+    if let Some(parent) = parent {
+        lvol = lvol.field("base_snapshot", &parent.name);
     }
     if l.snapshot {
-        let clones: Vec<String> = st
+        let clones: Vec<&str> = st
             .lvols
             .iter()
             .filter(|o| o.parent == Some(l.uuid))
-            .map(|o| o.name.clone())
+            .map(|o| o.name.as_str())
             .collect();
-        lvol["clones"] = json!(clones);
+        lvol = lvol.field("clones", clones);
     }
-    json!({ "lvol": lvol })
+    let lvol = lvol.field("esnap_clone", false);
+    Obj::new().raw("lvol", &lvol.text()).text()
 }

@@ -340,13 +340,12 @@ fn get_bdevs(s: &mut State, p: BdevRaidGetBdevsParams) -> Result<RawJson, ErrorO
         .map_err(|e| ErrorObject::new(ErrorObject::INTERNAL_ERROR, e.to_string()))
 }
 
-pub fn driver_specific(s: &State, name: &str) -> Value {
-    let Some(raid) = s.raids.iter().find(|r| r.name == name) else {
-        return json!({});
-    };
-    let info: Value =
-        serde_json::from_str(&format!("{{{}}}", info_fields(raid))).unwrap_or_default();
-    json!({ "raid": info })
+/// A raid bdev's `driver_specific`: its info under `raid`.
+pub fn driver_specific(s: &State, name: &str) -> String {
+    match s.raids.iter().find(|r| r.name == name) {
+        Some(raid) => format!(r#"{{"raid":{{{}}}}}"#, info_fields(raid)),
+        None => "{}".into(),
+    }
 }
 
 /// `bdev_raid_create` entries for the online raids.
