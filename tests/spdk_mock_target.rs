@@ -650,6 +650,11 @@ async fn errors_have_spdks_codes_and_texts() {
             failure(spdk.call::<LogSetFlag>(LogSetFlagParams::new("nope".into())).await),
             (-32602, "invalid log flag".to_owned())
         );
+        let unknown_subsystem = FrameworkGetConfigParams::new("nope".into());
+        assert_eq!(
+            failure(spdk.call::<FrameworkGetConfig>(unknown_subsystem).await),
+            (-32602, "Subsystem 'nope' not found".to_owned())
+        );
         // Not implemented: answered as unknown.
         let unknown = spdk.call_by_name::<_, Value>("bdev_nvme_get_controllers", ()).await;
         assert_eq!(failure(unknown), (-32601, "Method not found".to_owned()));
@@ -858,6 +863,31 @@ async fn json_with_wait_for_rpc_replays_the_runtime_half_after_init() {
         assert_eq!(bdev[0].params.as_ref().unwrap()["bdev_io_pool_size"], 1234);
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_config_entry_that_fails_stops_the_target_as_spdk_tgt_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.json");
+    let config = json!({"subsystems": [{"subsystem": "bdev", "config": [
+        {"method": "bdev_malloc_create", "params": {"name": "X", "num_blocks": 0, "block_size": 512}}
+    ]}]});
+    std::fs::write(&file, config.to_string()).unwrap();
+    let sock = dir.path().join("bad.sock");
+    let out = within(
+        Command::new(binary())
+            .arg("-r")
+            .arg(&sock)
+            .arg("--json")
+            .arg(&file)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bdev_malloc_create"), "{stderr}");
 }
 
 #[tokio::test]
