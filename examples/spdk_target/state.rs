@@ -2,7 +2,6 @@
 //! registering a bdev (which may complete a split or a raid waiting for it),
 //! claims, and removal with its cascade.
 
-use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 
@@ -193,14 +192,13 @@ impl State {
             .iter()
             .position(|b| b.name == name || b.aliases.iter().any(|a| a == name))?;
         let bdev = self.bdevs.remove(at);
-        let mut gone = BTreeSet::new();
-        gone.insert(bdev.name.clone());
         crate::split::base_removed(self, &bdev.name);
         crate::lvol::base_removed(self, &bdev.name);
         crate::raid::base_removed(self, &bdev);
         self.nvmf.bdev_removed(&bdev.name);
-        // The module that built on this bdev may have been the one that
-        // claimed its own base: a removed split or raid frees its base.
+        // A split's base is free again once its last part is gone; an
+        // lvol leaves its store. (A raid keeps its members claimed until
+        // bdev_raid_delete, as SPDK's does.)
         match &bdev.kind {
             Kind::Split { base, .. } => {
                 let base = base.clone();
