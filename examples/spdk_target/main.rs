@@ -16,7 +16,19 @@
 //! `framework_get_config` (so `save_config` works, and `--json` replays what
 //! it wrote), and the startup phase of `--wait-for-rpc`; each with the
 //! codes and texts a real target sends. Methods it does not have are not
-//! registered: they answer -32601 like an unknown method.
+//! registered: they answer -32601 like an unknown method. Each method is
+//! callable in the phases SPDK registers it for (`SPDK_RPC_STARTUP` and/or
+//! `SPDK_RPC_RUNTIME` in SPDK's sources): of the methods here, the log
+//! methods, `bdev_raid_set_options`, `spdk_get_version`, `rpc_get_methods`
+//! and `framework_wait_init` in both, `bdev_set_options`,
+//! `nvmf_set_max_subsystems` and `framework_start_init` before init only,
+//! the rest after.
+//!
+//! Not emulated: data (there is no I/O path; iostat shows only the reads
+//! examine does), SPDK's request size limit (an oversized request is
+//! answered -32600 rather than resetting the connection), raid5f (refused
+//! as a target built without it refuses it), and subsystems other than
+//! `bdev`, `nvmf` and `scsi`.
 //!
 //! # Fault injection
 //!
@@ -68,6 +80,8 @@ use tokio::sync::Notify;
 use crate::faults::Faults;
 use crate::register::Registrar;
 use crate::state::State;
+
+const MAX_CONNECTIONS: usize = 64;
 
 /// spdk_tgt's command line, as far as the management plane needs it.
 #[derive(Parser, Debug)]
@@ -167,6 +181,8 @@ async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("{path}: {e}"))?;
     let server = Server::new(JsonStreamCodec::new().with_newline(true))
         .profile(Profile::spdk())
+        // SPDK's RPC server holds at most 64 connections.
+        .max_connections(MAX_CONNECTIONS)
         .router(router.clone())
         .bind([endpoint])
         .await
