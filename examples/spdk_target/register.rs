@@ -5,7 +5,7 @@
 use std::marker::PhantomData;
 
 use jsonrpc_core::router::{HandlerCall, HandlerError, MethodHandler};
-use jsonrpc_core::{ErrorObject, Method, RawParams, RequestContext};
+use jsonrpc_core::{ErrorObject, Method, RawJson, RawParams, RequestContext};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use spdk_proto::server::{decode_params, SpdkRouter, When};
@@ -141,6 +141,26 @@ where
 
 const ENODEV: i64 = -19;
 
+/// The methods SPDK decodes with `spdk_json_decode_object_relaxed`: keys
+/// it does not know (at the top level) are ignored rather than refused.
+const RELAXED: &[&str] = &["nvmf_create_transport", "nvmf_subsystem_add_listener"];
+
+/// Drops the unknown top-level keys of a relaxed method's params.
+fn relax(method: &str, params: RawParams) -> RawParams {
+    let Some(raw) = &params else { return params };
+    if !RELAXED.contains(&method) {
+        return params;
+    }
+    let (Some(info), Ok(mut object)) = (
+        spdk_proto::schema::method(method),
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get()),
+    ) else {
+        return params;
+    };
+    object.retain(|key, _| info.param(key).is_some());
+    RawJson::from_value(&object).ok().or(params)
+}
+
 /// Longer than any test or client waits.
 const FOREVER: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 
@@ -159,6 +179,7 @@ where
     R: Serialize + Send + Sync + 'static,
 {
     fn call(&self, params: RawParams, ctx: RequestContext) -> HandlerCall {
+        let params = relax(self.name, params);
         let outcome = match decode_params::<P>(self.name, &params) {
             Ok(params) => run_locked(&self.state, self.handler, params),
             // Some modules answer a decode failure with a code (and
