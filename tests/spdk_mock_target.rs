@@ -461,6 +461,16 @@ async fn errors_have_spdks_codes_and_texts() {
             failure(spdk.call::<BdevSplitDelete>(BdevSplitDeleteParams::new("nope".into())).await),
             invalid("No such file or directory")
         );
+        ok(spdk.call::<BdevMallocCreate>(malloc("S", 8)).await);
+        let mut many = BdevSplitCreateParams::new("S".into(), 100);
+        many.split_size_mb = Some(3);
+        let clamped = spdk.call::<BdevSplitCreate>(many).await.unwrap();
+        assert_eq!(clamped, vec!["Sp0".to_owned(), "Sp1".to_owned()]);
+        assert!(spdk.call::<BdevSplitDelete>(BdevSplitDeleteParams::new("S".into())).await.unwrap());
+        assert_eq!(
+            failure(spdk.call::<BdevSplitCreate>(BdevSplitCreateParams::new("S".into(), 0)).await),
+            invalid("Failed to create 0 split bdevs from 'S': Invalid argument")
+        );
         let no_count = spdk
             .call_by_name::<_, Value>("bdev_split_create", json!({"base_bdev": "A", "split_size_mb": 1}))
             .await;

@@ -42,7 +42,7 @@ const IO_TYPES: &[&str] = &[
 const TICK_RATE: u64 = 2_100_000_000;
 
 pub fn register(r: &mut Registrar) {
-    r.add::<BdevSetOptions>(When::Startup, set_options);
+    r.add_as::<BdevSetOptions, _>(When::Startup, ErrorObject::INVALID_PARAMS, set_options);
     r.add::<BdevWaitForExamine>(When::Runtime, |_, ()| Ok(json!(true)));
     r.add::<BdevMallocCreate>(When::Runtime, malloc_create);
     r.add::<BdevMallocDelete>(When::Runtime, |s, p| delete_of(s, &p.name, "Malloc disk"));

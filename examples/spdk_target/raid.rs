@@ -55,7 +55,7 @@ impl Default for RaidOptions {
 }
 
 pub fn register(r: &mut Registrar) {
-    r.add::<BdevRaidSetOptions>(When::Always, set_options);
+    r.add_as::<BdevRaidSetOptions, _>(When::Always, ErrorObject::PARSE_ERROR, set_options);
     // An unknown level or category is a -32700 decode failure in SPDK's
     // raid module.
     r.add_as::<BdevRaidCreate, bool>(When::Runtime, ErrorObject::PARSE_ERROR, create);

@@ -35,10 +35,7 @@ fn failed(count: u32, base: &str, e: Errno) -> ErrorObject {
 
 fn create(s: &mut State, p: BdevSplitCreateParams) -> Result<Vec<String>, ErrorObject> {
     if p.split_count == 0 {
-        return Err(ErrorObject::new(
-            ErrorObject::INVALID_PARAMS,
-            "Invalid parameters",
-        ));
+        return Err(failed(0, &p.base_bdev, Errno::EINVAL));
     }
     if s.splits.iter().any(|c| c.base == p.base_bdev) {
         return Err(failed(p.split_count, &p.base_bdev, Errno::EEXIST));
@@ -67,19 +64,28 @@ fn make(s: &mut State, c: &SplitConfig) -> Result<Vec<String>, Errno> {
     let each = if c.size_mb == 0 {
         base.num_blocks / u64::from(c.count)
     } else {
-        c.size_mb.saturating_mul(1024 * 1024) / u64::from(block_size.max(1))
+        let bytes = c.size_mb.saturating_mul(1024 * 1024);
+        if !bytes.is_multiple_of(u64::from(block_size.max(1))) {
+            return Err(Errno::EINVAL);
+        }
+        bytes / u64::from(block_size.max(1))
     };
-    if each == 0 || each.saturating_mul(u64::from(c.count)) > base.num_blocks {
+    if each == 0 {
         return Err(Errno::EINVAL);
+    }
+    // More parts than fit are clamped, not refused, as SPDK does.
+    let count = u64::from(c.count).min(base.num_blocks / each);
+    if count == 0 {
+        return Ok(Vec::new());
     }
     s.claim(&base_name, "exclusive_write")?;
     let mut names = Vec::new();
-    for i in 0..c.count {
+    for i in 0..count {
         let name = format!("{base_name}p{i}");
         let uuid = s.new_uuid();
         let kind = Kind::Split {
             base: base_name.clone(),
-            offset_blocks: each * u64::from(i),
+            offset_blocks: each * i,
         };
         if s.register(Bdev::new(name.clone(), block_size, each, uuid, kind))
             .is_ok()
