@@ -663,6 +663,8 @@ async fn errors_have_spdks_codes_and_texts() {
             failure(spdk.call::<LogSetFlag>(LogSetFlagParams::new("nope".into())).await),
             (-32602, "invalid log flag".to_owned())
         );
+        let odd = spdk.call_by_name::<_, Value>("framework_get_config", json!({"name": 1})).await;
+        assert_eq!(failure(odd), (-32602, "Invalid arguments".to_owned()));
         let unknown_subsystem = FrameworkGetConfigParams::new("nope".into());
         assert_eq!(
             failure(spdk.call::<FrameworkGetConfig>(unknown_subsystem).await),

@@ -9,7 +9,7 @@ use spdk_proto::server::When;
 use spdk_proto::Errno;
 
 use crate::json::{array, Obj};
-use crate::register::Registrar;
+use crate::register::{Registrar, DECODE_FAILED, INVALID_PARAMS};
 use crate::state::{Bdev, Kind, State};
 
 /// SPDK's I/O type names, in its order.
@@ -42,7 +42,7 @@ const IO_TYPES: &[&str] = &[
 const TICK_RATE: u64 = 2_100_000_000;
 
 pub fn register(r: &mut Registrar) {
-    r.add_as::<BdevSetOptions, _>(When::Startup, ErrorObject::INVALID_PARAMS, set_options);
+    r.add_as::<BdevSetOptions, _>(When::Startup, INVALID_PARAMS, set_options);
     r.add::<BdevWaitForExamine>(When::Runtime, |_, ()| Ok(json!(true)));
     r.add::<BdevMallocCreate>(When::Runtime, malloc_create);
     r.add::<BdevMallocDelete>(When::Runtime, |s, p| delete_of(s, &p.name, "Malloc disk"));
@@ -59,7 +59,7 @@ pub fn register(r: &mut Registrar) {
         },
         get_bdevs,
     );
-    r.add_as::<BdevGetIostat, _>(When::Runtime, ErrorObject::INTERNAL_ERROR, get_iostat);
+    r.add_as::<BdevGetIostat, _>(When::Runtime, DECODE_FAILED, get_iostat);
     r.add::<BdevSetQosLimit>(When::Runtime, set_qos_limit);
 }
 

@@ -10,7 +10,7 @@ use spdk_proto::methods::*;
 use spdk_proto::results::{ConfigEntry, Subsystem};
 use spdk_proto::server::{Framework, When};
 
-use crate::register::Registrar;
+use crate::register::{Registrar, INVALID_ARGUMENTS};
 use crate::state::{Kind, State};
 
 /// The subsystems the mock has, in init order, with what they depend on.
@@ -27,7 +27,7 @@ pub fn register(r: &mut Registrar) {
             })
             .collect())
     });
-    r.add::<FrameworkGetConfig>(When::Runtime, get_config);
+    r.add_as::<FrameworkGetConfig, _>(When::Runtime, INVALID_ARGUMENTS, get_config);
 }
 
 fn entries(values: Vec<Value>) -> Vec<ConfigEntry> {

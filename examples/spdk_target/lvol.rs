@@ -8,7 +8,7 @@ use spdk_proto::Errno;
 use uuid::Uuid;
 
 use crate::json::{array, Obj};
-use crate::register::Registrar;
+use crate::register::{Registrar, DECODE_FAILED};
 use crate::state::{Bdev, Kind, State};
 
 const MIB: u64 = 1024 * 1024;
@@ -55,9 +55,9 @@ impl Lvstore {
 pub fn register(r: &mut Registrar) {
     r.add::<BdevLvolCreateLvstore>(When::Runtime, create_lvstore);
     r.add::<BdevLvolDeleteLvstore>(When::Runtime, delete_lvstore);
-    r.add_as::<BdevLvolGetLvstores, _>(When::Runtime, ErrorObject::INTERNAL_ERROR, get_lvstores);
+    r.add_as::<BdevLvolGetLvstores, _>(When::Runtime, DECODE_FAILED, get_lvstores);
     r.add::<BdevLvolCreate>(When::Runtime, create);
-    r.add_as::<BdevLvolGetLvols, _>(When::Runtime, ErrorObject::INTERNAL_ERROR, get_lvols);
+    r.add_as::<BdevLvolGetLvols, _>(When::Runtime, DECODE_FAILED, get_lvols);
     r.add::<BdevLvolSnapshot>(When::Runtime, snapshot);
     r.add::<BdevLvolClone>(When::Runtime, clone);
     r.add::<BdevLvolResize>(When::Runtime, resize);

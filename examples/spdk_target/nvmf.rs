@@ -9,7 +9,7 @@ use spdk_proto::results::{
 };
 use spdk_proto::server::When;
 
-use crate::register::Registrar;
+use crate::register::{Registrar, INVALID_PARAMS};
 use crate::state::State;
 
 pub const DISCOVERY_NQN: &str = "nqn.2014-08.org.nvmexpress.discovery";
@@ -65,47 +65,19 @@ pub fn register(r: &mut Registrar) {
     });
     // The nvmf module answers params that do not decode with -32602
     // "Invalid parameters".
-    r.add_as::<NvmfCreateTransport, _>(
-        When::Runtime,
-        ErrorObject::INVALID_PARAMS,
-        create_transport,
-    );
-    r.add_as::<NvmfGetTransports, _>(When::Runtime, ErrorObject::INVALID_PARAMS, get_transports);
-    r.add_as::<NvmfCreateSubsystem, _>(
-        When::Runtime,
-        ErrorObject::INVALID_PARAMS,
-        create_subsystem,
-    );
-    r.add_as::<NvmfDeleteSubsystem, _>(
-        When::Runtime,
-        ErrorObject::INVALID_PARAMS,
-        delete_subsystem,
-    );
-    r.add_as::<NvmfGetSubsystems, _>(When::Runtime, ErrorObject::INVALID_PARAMS, get_subsystems);
-    r.add_as::<NvmfSubsystemAddNs, _>(When::Runtime, ErrorObject::INVALID_PARAMS, add_ns);
-    r.add_as::<NvmfSubsystemRemoveNs, _>(When::Runtime, ErrorObject::INVALID_PARAMS, remove_ns);
-    r.add_as::<NvmfSubsystemAddListener, _>(
-        When::Runtime,
-        ErrorObject::INVALID_PARAMS,
-        add_listener,
-    );
-    r.add_as::<NvmfSubsystemRemoveListener, _>(
-        When::Runtime,
-        ErrorObject::INVALID_PARAMS,
-        remove_listener,
-    );
-    r.add_as::<NvmfSubsystemGetListeners, _>(
-        When::Runtime,
-        ErrorObject::INVALID_PARAMS,
-        get_listeners,
-    );
-    r.add_as::<NvmfSubsystemAddHost, _>(When::Runtime, ErrorObject::INVALID_PARAMS, add_host);
-    r.add_as::<NvmfSubsystemRemoveHost, _>(When::Runtime, ErrorObject::INVALID_PARAMS, remove_host);
-    r.add_as::<NvmfSubsystemAllowAnyHost, _>(
-        When::Runtime,
-        ErrorObject::INVALID_PARAMS,
-        allow_any_host,
-    );
+    r.add_as::<NvmfCreateTransport, _>(When::Runtime, INVALID_PARAMS, create_transport);
+    r.add_as::<NvmfGetTransports, _>(When::Runtime, INVALID_PARAMS, get_transports);
+    r.add_as::<NvmfCreateSubsystem, _>(When::Runtime, INVALID_PARAMS, create_subsystem);
+    r.add_as::<NvmfDeleteSubsystem, _>(When::Runtime, INVALID_PARAMS, delete_subsystem);
+    r.add_as::<NvmfGetSubsystems, _>(When::Runtime, INVALID_PARAMS, get_subsystems);
+    r.add_as::<NvmfSubsystemAddNs, _>(When::Runtime, INVALID_PARAMS, add_ns);
+    r.add_as::<NvmfSubsystemRemoveNs, _>(When::Runtime, INVALID_PARAMS, remove_ns);
+    r.add_as::<NvmfSubsystemAddListener, _>(When::Runtime, INVALID_PARAMS, add_listener);
+    r.add_as::<NvmfSubsystemRemoveListener, _>(When::Runtime, INVALID_PARAMS, remove_listener);
+    r.add_as::<NvmfSubsystemGetListeners, _>(When::Runtime, INVALID_PARAMS, get_listeners);
+    r.add_as::<NvmfSubsystemAddHost, _>(When::Runtime, INVALID_PARAMS, add_host);
+    r.add_as::<NvmfSubsystemRemoveHost, _>(When::Runtime, INVALID_PARAMS, remove_host);
+    r.add_as::<NvmfSubsystemAllowAnyHost, _>(When::Runtime, INVALID_PARAMS, allow_any_host);
 }
 
 fn invalid_params() -> ErrorObject {

@@ -8,7 +8,7 @@ use spdk_proto::server::When;
 use spdk_proto::Errno;
 use uuid::Uuid;
 
-use crate::register::Registrar;
+use crate::register::{Registrar, PARSE_FAILED};
 use crate::state::{Bdev, Kind, State};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,12 +55,12 @@ impl Default for RaidOptions {
 }
 
 pub fn register(r: &mut Registrar) {
-    r.add_as::<BdevRaidSetOptions, _>(When::Always, ErrorObject::PARSE_ERROR, set_options);
+    r.add_as::<BdevRaidSetOptions, _>(When::Always, PARSE_FAILED, set_options);
     // An unknown level or category is a -32700 decode failure in SPDK's
     // raid module.
-    r.add_as::<BdevRaidCreate, bool>(When::Runtime, ErrorObject::PARSE_ERROR, create);
-    r.add_as::<BdevRaidDelete, bool>(When::Runtime, ErrorObject::PARSE_ERROR, delete);
-    r.add_as::<BdevRaidGetBdevs, RawJson>(When::Runtime, ErrorObject::PARSE_ERROR, get_bdevs);
+    r.add_as::<BdevRaidCreate, bool>(When::Runtime, PARSE_FAILED, create);
+    r.add_as::<BdevRaidDelete, bool>(When::Runtime, PARSE_FAILED, delete);
+    r.add_as::<BdevRaidGetBdevs, RawJson>(When::Runtime, PARSE_FAILED, get_bdevs);
 }
 
 fn set_options(

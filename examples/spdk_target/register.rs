@@ -13,6 +13,22 @@ use spdk_proto::server::{decode_params, SpdkRouter, When};
 use crate::faults::Faults;
 use crate::state::{Shared, State};
 
+/// What a method answers when its params do not decode: SPDK's modules
+/// differ.
+#[derive(Debug, Clone, Copy)]
+pub struct Decode(pub i64, pub &'static str);
+
+/// Most methods.
+pub const DECODE_FAILED: Decode = Decode(ErrorObject::INTERNAL_ERROR, DECODE_TEXT);
+/// The raid module.
+pub const PARSE_FAILED: Decode = Decode(ErrorObject::PARSE_ERROR, DECODE_TEXT);
+/// The nvmf and split modules, `bdev_set_options`.
+pub const INVALID_PARAMS: Decode = Decode(ErrorObject::INVALID_PARAMS, "Invalid parameters");
+/// `framework_get_config`.
+pub const INVALID_ARGUMENTS: Decode = Decode(ErrorObject::INVALID_PARAMS, "Invalid arguments");
+
+const DECODE_TEXT: &str = spdk_proto::server::DECODE_FAILED;
+
 /// A handler: the state and the decoded params in, the result or SPDK's error out.
 pub type Handler<P, R> = fn(&mut State, P) -> Result<R, ErrorObject>;
 
@@ -29,14 +45,12 @@ impl Registrar<'_> {
         M: Method<Error = ErrorObject>,
         M::Result: Sync,
     {
-        self.add_as::<M, M::Result>(when, ErrorObject::INTERNAL_ERROR, handler);
+        self.add_as::<M, M::Result>(when, DECODE_FAILED, handler);
     }
 
     /// Registers method `M` with a result of another type (JSON written by
-    /// hand), and the code SPDK gives when its params do not decode (most
-    /// methods -32603 "spdk_json_decode_object failed", a few -32700 with
-    /// that text, a few -32602 "Invalid parameters").
-    pub fn add_as<M, R>(&mut self, when: When, decode_code: i64, handler: Handler<M::Params, R>)
+    /// hand), and the error SPDK gives when its params do not decode.
+    pub fn add_as<M, R>(&mut self, when: When, decode: Decode, handler: Handler<M::Params, R>)
     where
         M: Method<Error = ErrorObject>,
         R: Serialize + Send + Sync + 'static,
@@ -47,7 +61,7 @@ impl Registrar<'_> {
             Stateful::<M::Params, R> {
                 name: M::NAME,
                 handler,
-                decode_code,
+                decode,
                 state: self.state.clone(),
                 faults: self.faults.clone(),
                 types: PhantomData,
@@ -167,7 +181,7 @@ const FOREVER: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3
 struct Stateful<P, R> {
     name: &'static str,
     handler: Handler<P, R>,
-    decode_code: i64,
+    decode: Decode,
     state: Shared,
     faults: Faults,
     types: PhantomData<fn() -> (P, R)>,
@@ -182,14 +196,9 @@ where
         let params = relax(self.name, params);
         let outcome = match decode_params::<P>(self.name, &params) {
             Ok(params) => run_locked(&self.state, self.handler, params),
-            // Some modules answer a decode failure with a code (and
-            // text) of their own.
+            // "Requires no parameters" is SPDK's own for every method.
             Err(e) if e.code != ErrorObject::INTERNAL_ERROR => Err(e),
-            Err(_) if self.decode_code == ErrorObject::INVALID_PARAMS => Err(ErrorObject::new(
-                ErrorObject::INVALID_PARAMS,
-                "Invalid parameters",
-            )),
-            Err(e) => Err(ErrorObject::new(self.decode_code, e.message)),
+            Err(_) => Err(ErrorObject::new(self.decode.0, self.decode.1)),
         };
         let fault = self.faults.take(self.name);
         HandlerCall::new(async move {

@@ -7,7 +7,7 @@ use spdk_proto::methods::*;
 use spdk_proto::server::When;
 use spdk_proto::Errno;
 
-use crate::register::Registrar;
+use crate::register::{Registrar, INVALID_PARAMS};
 use crate::state::{Bdev, Kind, State};
 
 #[derive(Debug, Clone)]
@@ -19,8 +19,8 @@ pub struct SplitConfig {
 }
 
 pub fn register(r: &mut Registrar) {
-    r.add_as::<BdevSplitCreate, Vec<String>>(When::Runtime, ErrorObject::INVALID_PARAMS, create);
-    r.add_as::<BdevSplitDelete, bool>(When::Runtime, ErrorObject::INVALID_PARAMS, delete);
+    r.add_as::<BdevSplitCreate, Vec<String>>(When::Runtime, INVALID_PARAMS, create);
+    r.add_as::<BdevSplitDelete, bool>(When::Runtime, INVALID_PARAMS, delete);
 }
 
 fn failed(count: u32, base: &str, e: Errno) -> ErrorObject {
