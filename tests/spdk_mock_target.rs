@@ -430,6 +430,14 @@ async fn errors_have_spdks_codes_and_texts() {
         assert_eq!(failure(spdk.call::<BdevMallocCreate>(same_uuid).await), eexist);
         let missing = BdevGetBdevsParams { name: Some("nope".into()), ..Default::default() };
         assert_eq!(failure(spdk.call::<BdevGetBdevs>(missing).await), enodev);
+        let einval = (-22, "Invalid argument".to_owned());
+        let odd_blocks = BdevNullCreateParams::new("N".into(), 520, 8);
+        assert_eq!(failure(spdk.call::<BdevNullCreate>(odd_blocks).await), einval);
+        assert_eq!(failure(spdk.call::<BdevMallocCreate>(malloc("E0", 0)).await), einval);
+        assert_eq!(
+            failure(spdk.call::<BdevMallocDelete>(BdevMallocDeleteParams::new("nope".into())).await),
+            enodev
+        );
         // With a timeout, a bdev that appears meanwhile is found; one that
         // does not is -19 once the timeout passes.
         let waiting = tokio::spawn({

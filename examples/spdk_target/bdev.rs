@@ -77,8 +77,16 @@ fn invalid_size() -> ErrorObject {
     Errno::EINVAL.to_error()
 }
 
+/// Sizes both modules refuse: no blocks, blocks not whole sectors.
+fn bad_size(num_blocks: u64, block_size: u32, physical: Option<u32>) -> bool {
+    num_blocks == 0
+        || block_size == 0
+        || !block_size.is_multiple_of(512)
+        || physical.is_some_and(|p| !p.is_multiple_of(512))
+}
+
 fn malloc_create(s: &mut State, p: BdevMallocCreateParams) -> Result<String, ErrorObject> {
-    if p.num_blocks == 0 || p.block_size == 0 || !p.block_size.is_multiple_of(512) {
+    if bad_size(p.num_blocks, p.block_size, p.physical_block_size) {
         return Err(invalid_size());
     }
     let name = match p.name {
@@ -104,7 +112,7 @@ fn malloc_create(s: &mut State, p: BdevMallocCreateParams) -> Result<String, Err
 }
 
 fn null_create(s: &mut State, p: BdevNullCreateParams) -> Result<String, ErrorObject> {
-    if p.num_blocks == 0 || p.block_size == 0 {
+    if bad_size(p.num_blocks, p.block_size, p.physical_block_size) {
         return Err(invalid_size());
     }
     let uuid = p.uuid.unwrap_or_else(|| s.new_uuid());
