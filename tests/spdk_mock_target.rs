@@ -678,9 +678,20 @@ async fn errors_have_spdks_codes_and_texts() {
             failure(spdk.call::<FrameworkGetConfig>(unknown_subsystem).await),
             (-32602, "Subsystem 'nope' not found".to_owned())
         );
-        // Not implemented: answered as unknown.
-        let unknown = spdk.call_by_name::<_, Value>("bdev_nvme_get_controllers", ()).await;
-        assert_eq!(failure(unknown), (-32601, "Method not found".to_owned()));
+        // The typed methods the mock does not have (no files, no NVMe
+        // devices) answer as unknown ones.
+        let unknown = (-32601, "Method not found".to_owned());
+        let aio = BdevAioCreateParams::new("aio0".into(), "/dev/null".into());
+        assert_eq!(failure(spdk.call::<BdevAioCreate>(aio).await), unknown);
+        assert_eq!(failure(spdk.call::<BdevAioDelete>(BdevAioDeleteParams::new("aio0".into())).await), unknown);
+        let nvme = BdevNvmeAttachControllerParams::new("Nvme0".into(), "PCIe".into(), "0000:00:04.0".into());
+        assert_eq!(failure(spdk.call::<BdevNvmeAttachController>(nvme).await), unknown);
+        assert_eq!(
+            failure(spdk.call::<BdevNvmeGetControllers>(BdevNvmeGetControllersParams::new()).await),
+            unknown
+        );
+        let detach = BdevNvmeDetachControllerParams::new("Nvme0".into());
+        assert_eq!(failure(spdk.call::<BdevNvmeDetachController>(detach).await), unknown);
     })
     .await;
 }
