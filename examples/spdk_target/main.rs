@@ -7,7 +7,11 @@
 //! ```
 //!
 //! It prints `listening on SOCK` once it accepts connections, and exits on
-//! SIGTERM, SIGINT or `spdk_kill_instance`.
+//! SIGTERM, SIGINT or `spdk_kill_instance`. `--json` replays a config file
+//! as spdk_tgt does: the entries callable before init first, then (after
+//! `framework_start_init`, which `--wait-for-rpc` leaves to the client) the
+//! rest; without `--wait-for-rpc` it listens once the whole file is loaded.
+//! An entry that fails stops the target, as it stops spdk_tgt.
 //!
 //! What it has: malloc and null bdevs, `bdev_get_bdevs`, iostat and QoS,
 //! splits, lvstores and lvols (thin, thick, snapshots, clones), raid0,
@@ -159,17 +163,24 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(path) = &args.json {
         let mut replay = config::Replay::read(path, &whens)?;
         replay.startup(&router).await?;
-        if !args.wait_for_rpc {
+        if args.wait_for_rpc {
+            // The rest waits for framework_start_init.
+            let (router, framework) = (router.clone(), framework.clone());
+            tokio::spawn(async move {
+                if let Err(e) = replay.runtime(&router, &framework).await {
+                    eprintln!("spdk_target: --json: {e}");
+                    std::process::exit(1);
+                }
+            });
+        } else {
+            // Loaded whole before anyone connects: a client that sees the
+            // socket sees the configured target.
             framework.start();
+            replay
+                .runtime(&router, &framework)
+                .await
+                .map_err(|e| format!("--json: {e}"))?;
         }
-        // With --wait-for-rpc the rest waits for framework_start_init.
-        let (router, framework) = (router.clone(), framework.clone());
-        tokio::spawn(async move {
-            if let Err(e) = replay.runtime(&router, &framework).await {
-                eprintln!("spdk_target: --json: {e}");
-                std::process::exit(1);
-            }
-        });
     }
 
     // Handlers first: a test may signal as soon as it reads "listening".
