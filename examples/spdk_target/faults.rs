@@ -58,7 +58,7 @@ pub enum Action {
 
 /// The gap between the released replies of an out_of_order group, long
 /// enough for each to be written before the next completes.
-const RELEASE_GAP: Duration = Duration::from_millis(10);
+const RELEASE_GAP: Duration = Duration::from_millis(25);
 
 impl Faults {
     pub fn inject(&self, p: InjectParams) {
