@@ -76,7 +76,7 @@ use jsonrpc_core::Profile;
 use jsonrpc_transport::Server;
 use serde_json::json;
 use spdk_proto::methods::{SpdkGetVersion, SpdkKillInstance};
-use spdk_proto::results::{Version, VersionFields};
+use spdk_proto::results::Version;
 use spdk_proto::server::{Phase, SpdkRouter, When};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
@@ -103,16 +103,7 @@ struct Args {
 }
 
 fn version() -> Version {
-    Version {
-        version: "SPDK v26.09-pre".into(),
-        fields: VersionFields {
-            major: 26,
-            minor: 9,
-            patch: 0,
-            suffix: "-pre".into(),
-            commit: None,
-        },
-    }
+    Version::new(26, 9, 0, "-pre")
 }
 
 #[tokio::main]

@@ -21,7 +21,7 @@ use spdk_proto::methods::{
     BdevMallocDeleteParams, FrameworkGetConfig, FrameworkGetConfigParams, FrameworkGetSubsystems,
     LogGetFlags,
 };
-use spdk_proto::results::{Bdev, ConfigEntry, Subsystem, Version, VersionFields};
+use spdk_proto::results::{Bdev, ConfigEntry, Subsystem, Version};
 use spdk_proto::server::{Phase, SpdkRouter, When};
 use spdk_proto::Errno;
 
@@ -53,16 +53,7 @@ pub fn example_bin(name: &str) -> PathBuf {
 
 /// What a real spdk_tgt of 26.09-pre answers to `spdk_get_version`.
 pub fn version() -> Version {
-    Version {
-        version: "SPDK v26.09-pre".into(),
-        fields: VersionFields {
-            major: 26,
-            minor: 9,
-            patch: 0,
-            suffix: "-pre".into(),
-            commit: None,
-        },
-    }
+    Version::new(26, 9, 0, "-pre")
 }
 
 /// A target started as a child process; killed when dropped.

@@ -14,22 +14,13 @@ use spdk_proto::methods::{
     BdevGetBdevs, BdevGetBdevsParams, BdevMallocCreate, BdevMallocCreateParams, FrameworkStartInit,
     RpcGetMethods, RpcGetMethodsParams, SpdkGetVersion,
 };
-use spdk_proto::results::{Version, VersionFields};
+use spdk_proto::results::Version;
 use spdk_proto::server::{Phase, SpdkRouter, When};
 use spdk_proto::{ClientOptions, Errno, ErrorKind, SpdkClient, SpdkError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn version() -> Version {
-    Version {
-        version: "SPDK v26.09-pre".into(),
-        fields: VersionFields {
-            major: 26,
-            minor: 9,
-            patch: 0,
-            suffix: "-pre".into(),
-            commit: None,
-        },
-    }
+    Version::new(26, 9, 0, "-pre")
 }
 
 /// A target with `bdev_malloc_create` (a name taken twice is -17, a delay

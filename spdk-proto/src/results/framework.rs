@@ -18,6 +18,35 @@ pub struct Version {
     pub fields: VersionFields,
 }
 
+impl Version {
+    /// The version a target of `major.minor[.patch]` with `suffix` reports,
+    /// its string written as SPDK writes it (`"SPDK v26.09-pre"`,
+    /// `"SPDK v24.01.1"`).
+    ///
+    /// ```
+    /// use spdk_proto::results::Version;
+    /// assert_eq!(Version::new(26, 9, 0, "-pre").version, "SPDK v26.09-pre");
+    /// assert_eq!(Version::new(24, 1, 1, "").version, "SPDK v24.01.1");
+    /// ```
+    pub fn new(major: u32, minor: u32, patch: u32, suffix: &str) -> Self {
+        let patch_part = if patch == 0 {
+            String::new()
+        } else {
+            format!(".{patch}")
+        };
+        Version {
+            version: format!("SPDK v{major}.{minor:02}{patch_part}{suffix}"),
+            fields: VersionFields {
+                major,
+                minor,
+                patch,
+                suffix: suffix.to_owned(),
+                commit: None,
+            },
+        }
+    }
+}
+
 /// The parts of an SPDK version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionFields {

@@ -30,14 +30,11 @@ use crate::results::Version;
 /// ```
 /// use jsonrpc_core::ErrorObject;
 /// use spdk_proto::methods::{BdevMallocDelete, BdevMallocDeleteParams};
-/// use spdk_proto::results::{Version, VersionFields};
+/// use spdk_proto::results::Version;
 /// use spdk_proto::server::{Phase, SpdkRouter, When};
 /// use spdk_proto::Errno;
 ///
-/// let version = Version {
-///     version: "SPDK v26.09-pre".into(),
-///     fields: VersionFields { major: 26, minor: 9, patch: 0, suffix: "-pre".into(), commit: None },
-/// };
+/// let version = Version::new(26, 9, 0, "-pre");
 /// let mut spdk = SpdkRouter::new(version, Phase::Running);
 /// spdk.method::<BdevMallocDelete, _, _>(When::Runtime, |params: BdevMallocDeleteParams, _| async move {
 ///     Err::<bool, _>(Errno::ENODEV.to_error())
