@@ -690,12 +690,31 @@ async fn errors_have_spdks_codes_and_texts() {
             failure(spdk.call::<FrameworkGetConfig>(unknown_subsystem).await),
             (-32602, "Subsystem 'nope' not found".to_owned())
         );
-        // The typed methods the mock does not have (no files, no NVMe
-        // devices) answer as unknown ones.
+        // An aio bdev on a file: sized from it, listed, deleted; a missing
+        // file is SPDK's -2.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("aio.img");
+        std::fs::write(&file, vec![0u8; 1 << 20]).unwrap();
+        let aio = BdevAioCreateParams::new("aio0".into(), file.display().to_string());
+        assert_eq!(spdk.call::<BdevAioCreate>(aio).await.unwrap(), "aio0");
+        let listed = spdk
+            .call::<BdevGetBdevs>(BdevGetBdevsParams { name: Some("aio0".into()), ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!((listed[0].product_name.as_str(), listed[0].num_blocks), ("AIO disk", 2048));
+        let missing = BdevAioCreateParams::new("aio1".into(), dir.path().join("none").display().to_string());
+        assert_eq!(
+            failure(spdk.call::<BdevAioCreate>(missing).await),
+            (-2, "No such file or directory".to_owned())
+        );
+        assert!(spdk.call::<BdevAioDelete>(BdevAioDeleteParams::new("aio0".into())).await.unwrap());
+        assert_eq!(
+            failure(spdk.call::<BdevAioDelete>(BdevAioDeleteParams::new("aio0".into())).await),
+            (-19, "No such device".to_owned())
+        );
+        // The typed methods the mock does not have (no NVMe devices) answer
+        // as unknown ones.
         let unknown = (-32601, "Method not found".to_owned());
-        let aio = BdevAioCreateParams::new("aio0".into(), "/dev/null".into());
-        assert_eq!(failure(spdk.call::<BdevAioCreate>(aio).await), unknown);
-        assert_eq!(failure(spdk.call::<BdevAioDelete>(BdevAioDeleteParams::new("aio0".into())).await), unknown);
         let nvme = BdevNvmeAttachControllerParams::new("Nvme0".into(), "PCIe".into(), "0000:00:04.0".into());
         assert_eq!(failure(spdk.call::<BdevNvmeAttachController>(nvme).await), unknown);
         assert_eq!(

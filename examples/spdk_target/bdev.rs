@@ -1,4 +1,5 @@
-//! Generic bdev methods and the two simplest bdev modules: malloc and null.
+//! Generic bdev methods and the simplest bdev modules: malloc, null and
+//! aio (a file, whose size is read but whose data is never touched).
 
 use jsonrpc_core::ErrorObject;
 use jsonrpc_core::RawJson;
@@ -48,6 +49,9 @@ pub fn register(r: &mut Registrar) {
     r.add::<BdevMallocDelete>(When::Runtime, |s, p| delete_of(s, &p.name, "Malloc disk"));
     r.add::<BdevNullCreate>(When::Runtime, null_create);
     r.add::<BdevNullDelete>(When::Runtime, |s, p| delete_of(s, &p.name, "Null disk"));
+    r.add::<BdevAioCreate>(When::Runtime, aio_create);
+    r.add::<BdevAioDelete>(When::Runtime, |s, p| delete_of(s, &p.name, "AIO disk"));
+    r.add::<BdevAioRescan>(When::Runtime, aio_rescan);
     r.add_waiting::<BdevGetBdevs, _>(
         When::Runtime,
         |p| {
@@ -126,6 +130,56 @@ fn null_create(s: &mut State, p: BdevNullCreateParams) -> Result<String, ErrorOb
     Ok(p.name)
 }
 
+/// The size of the file an aio bdev is made on, as SPDK's open of it fails
+/// or succeeds (a missing file is -2 "No such file or directory").
+fn aio_file_size(filename: &str) -> Result<u64, ErrorObject> {
+    match std::fs::metadata(filename) {
+        Ok(meta) => Ok(meta.len()),
+        Err(e) => Err(e
+            .raw_os_error()
+            .map_or_else(|| Errno::EIO.to_error(), |code| Errno(code).to_error())),
+    }
+}
+
+fn aio_create(s: &mut State, p: BdevAioCreateParams) -> Result<String, ErrorObject> {
+    let block_size = p.block_size.unwrap_or(512);
+    if block_size == 0 || !block_size.is_multiple_of(512) {
+        return Err(invalid_size());
+    }
+    let num_blocks = aio_file_size(&p.filename)? / u64::from(block_size);
+    if num_blocks == 0 {
+        return Err(invalid_size());
+    }
+    let uuid = p.uuid.unwrap_or_else(|| s.new_uuid());
+    let kind = Kind::Aio {
+        filename: p.filename,
+        block_size_override: p.block_size.is_some(),
+        readonly: p.readonly.unwrap_or(false),
+        fallocate: p.fallocate.unwrap_or(false),
+    };
+    s.register(Bdev::new(
+        p.name.clone(),
+        block_size,
+        num_blocks,
+        uuid,
+        kind,
+    ))?;
+    Ok(p.name)
+}
+
+/// Reads the file's size again, as SPDK does after the file grew.
+fn aio_rescan(s: &mut State, p: BdevAioRescanParams) -> Result<Value, ErrorObject> {
+    let filename = match s.bdev(&p.name).map(|b| &b.kind) {
+        Some(Kind::Aio { filename, .. }) => filename.clone(),
+        _ => return Err(Errno::ENODEV.to_error()),
+    };
+    let size = aio_file_size(&filename)?;
+    if let Some(b) = s.bdev_mut(&p.name) {
+        b.num_blocks = size / u64::from(b.block_size);
+    }
+    Ok(json!(true))
+}
+
 /// Deletes a bdev of one module; another module's bdev of that name is as
 /// good as missing.
 fn delete_of(s: &mut State, name: &str, product: &str) -> Result<bool, ErrorObject> {
@@ -143,6 +197,7 @@ pub fn product_name(kind: &Kind) -> &'static str {
     match kind {
         Kind::Malloc => "Malloc disk",
         Kind::Null => "Null disk",
+        Kind::Aio { .. } => "AIO disk",
         Kind::Split { .. } => "Split Disk",
         Kind::Lvol { .. } => "Logical Volume",
         Kind::Raid => "Raid Volume",
@@ -164,6 +219,10 @@ fn supported(kind: &Kind, io: &str) -> bool {
                 | "copy"
         ),
         Kind::Null => matches!(io, "read" | "write" | "write_zeroes" | "flush" | "reset"),
+        Kind::Aio { .. } => matches!(
+            io,
+            "read" | "write" | "flush" | "reset" | "unmap" | "write_zeroes"
+        ),
         Kind::Split { .. } => matches!(
             io,
             "read" | "write" | "unmap" | "flush" | "reset" | "write_zeroes"
@@ -187,6 +246,19 @@ fn supported(kind: &Kind, io: &str) -> bool {
 fn driver_specific(s: &State, b: &Bdev) -> String {
     match &b.kind {
         Kind::Malloc | Kind::Null => "{}".into(),
+        Kind::Aio {
+            filename,
+            block_size_override,
+            readonly,
+            fallocate,
+        } => {
+            let aio = Obj::new()
+                .field("filename", filename)
+                .field("block_size_override", block_size_override)
+                .field("readonly", readonly)
+                .field("fallocate", fallocate);
+            Obj::new().raw("aio", &aio.text()).text()
+        }
         Kind::Split {
             base,
             offset_blocks,
@@ -323,7 +395,21 @@ fn set_qos_limit(s: &mut State, p: BdevSetQosLimitParams) -> Result<bool, ErrorO
 /// writes them; lvols and splits write none here.
 pub fn config_entry(b: &Bdev) -> Option<Value> {
     let mut params = Map::new();
-    let method = match b.kind {
+    let method = match &b.kind {
+        Kind::Aio {
+            filename,
+            readonly,
+            fallocate,
+            ..
+        } => {
+            params.insert("name".into(), json!(b.name));
+            params.insert("block_size".into(), json!(b.block_size));
+            params.insert("filename".into(), json!(filename));
+            params.insert("readonly".into(), json!(readonly));
+            params.insert("fallocate".into(), json!(fallocate));
+            params.insert("uuid".into(), json!(b.uuid));
+            "bdev_aio_create"
+        }
         Kind::Malloc => {
             params.insert("name".into(), json!(b.name));
             params.insert("num_blocks".into(), json!(b.num_blocks));

@@ -21,8 +21,20 @@ use crate::split::SplitConfig;
 pub enum Kind {
     Malloc,
     Null,
-    Split { base: String, offset_blocks: u64 },
-    Lvol { lvs: Uuid },
+    /// A file (or block device) read and written with Linux AIO.
+    Aio {
+        filename: String,
+        block_size_override: bool,
+        readonly: bool,
+        fallocate: bool,
+    },
+    Split {
+        base: String,
+        offset_blocks: u64,
+    },
+    Lvol {
+        lvs: Uuid,
+    },
     Raid,
 }
 
