@@ -1135,3 +1135,71 @@ async fn wire_rules_on_a_raw_socket() {
     .await;
     assert_eq!(r[0]["error"]["code"], -32602);
 }
+
+/// The option methods of a real target's subsystems (keyring, iobuf, sock,
+/// vmd, accel, scheduler, bdev's NVMe options, nvmf's config) are callable
+/// before `framework_start_init`, loaded from a configuration as a real
+/// target saves it, and saved back in their subsystems.
+#[tokio::test]
+async fn a_real_targets_subsystem_options_load_and_save_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("real.json");
+    let config = json!({"subsystems": [
+        {"subsystem": "keyring", "config": [
+            {"method": "keyring_linux_set_options", "params": {"enable": false}}]},
+        {"subsystem": "iobuf", "config": [
+            {"method": "iobuf_set_options", "params": {"small_pool_count": 8192, "large_pool_count": 1024, "small_bufsize": 8192, "large_bufsize": 135168}}]},
+        {"subsystem": "sock", "config": [
+            {"method": "sock_set_default_impl", "params": {"impl_name": "posix"}},
+            {"method": "sock_impl_set_options", "params": {"impl_name": "ssl", "recv_buf_size": 4096, "send_buf_size": 4096}},
+            {"method": "sock_impl_set_options", "params": {"impl_name": "posix", "recv_buf_size": 2097152, "send_buf_size": 2097152}}]},
+        {"subsystem": "vmd", "config": []},
+        {"subsystem": "accel", "config": [
+            {"method": "accel_set_options", "params": {"small_cache_size": 128, "large_cache_size": 16, "task_count": 2048, "sequence_count": 2048, "buf_count": 2048}}]},
+        {"subsystem": "bdev", "config": [
+            {"method": "bdev_set_options", "params": {"bdev_io_pool_size": 65535, "bdev_io_cache_size": 256, "bdev_auto_examine": true}},
+            {"method": "bdev_nvme_set_options", "params": {"action_on_timeout": "none", "timeout_us": 0}},
+            {"method": "bdev_malloc_create", "params": {"name": "Malloc0", "num_blocks": 2048, "block_size": 512}},
+            {"method": "bdev_wait_for_examine"}]},
+        {"subsystem": "scsi", "config": null},
+        {"subsystem": "nvmf", "config": [
+            {"method": "nvmf_set_config", "params": {"admin_cmd_passthru": {"identify_ctrlr": false}}},
+            {"method": "nvmf_set_max_subsystems", "params": {"max_subsystems": 1024}}]}
+    ]});
+    std::fs::write(&file, config.to_string()).unwrap();
+    let path = dir.path().join("r.sock").display().to_string();
+    let mock = Mock::start_at(dir, path, &["--json", file.to_str().unwrap()]).await;
+    let spdk = mock.client().await;
+    within(async {
+        let saved = spdk.save_config().await.unwrap();
+        let of = |name: &str| {
+            saved
+                .subsystems
+                .iter()
+                .find(|s| s.subsystem == name)
+                .and_then(|s| s.config.clone())
+                .unwrap_or_else(|| panic!("no {name} config in {saved:?}"))
+        };
+        assert_eq!(of("iobuf")[0].method, "iobuf_set_options");
+        assert_eq!(
+            of("iobuf")[0].params.as_ref().unwrap()["small_pool_count"],
+            8192
+        );
+        let sock = of("sock");
+        assert_eq!(sock.len(), 3, "{sock:?}");
+        assert_eq!(sock[2].params.as_ref().unwrap()["impl_name"], "posix");
+        assert_eq!(of("accel")[0].params.as_ref().unwrap()["task_count"], 2048);
+        assert_eq!(of("keyring")[0].method, "keyring_linux_set_options");
+        let bdev = of("bdev");
+        assert_eq!(bdev[0].method, "bdev_set_options");
+        assert_eq!(bdev[1].method, "bdev_nvme_set_options");
+        assert!(bdev.iter().any(|e| e.method == "bdev_malloc_create"));
+        assert_eq!(of("nvmf")[0].method, "nvmf_set_config");
+        // Startup-only options are refused once the framework runs.
+        let late = spdk
+            .call::<IobufSetOptions>(IobufSetOptionsParams::new())
+            .await;
+        assert_eq!(failure(late).0, -1);
+    })
+    .await;
+}

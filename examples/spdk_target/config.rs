@@ -15,12 +15,17 @@ use crate::state::{Kind, State};
 
 /// The subsystems the mock has, in init order, with what they depend on.
 /// `scsi` has nothing to save: its config is `null`, as on a real target.
-const SUBSYSTEMS: &[(&str, &[&str])] = &[("bdev", &[]), ("scsi", &["bdev"]), ("nvmf", &["bdev"])];
+const SUBSYSTEMS: &[(&str, &[&str])] = &[
+    ("bdev", &["accel", "vmd", "sock", "iobuf", "keyring"]),
+    ("scsi", &["bdev"]),
+    ("nvmf", &["bdev", "sock"]),
+];
 
 pub fn register(r: &mut Registrar) {
     r.add::<FrameworkGetSubsystems>(When::Runtime, |_, ()| {
-        Ok(SUBSYSTEMS
+        Ok(crate::options::SUBSYSTEMS
             .iter()
+            .chain(SUBSYSTEMS)
             .map(|(name, deps)| Subsystem {
                 subsystem: (*name).into(),
                 depends_on: deps.iter().map(|d| (*d).into()).collect(),
@@ -43,8 +48,15 @@ fn get_config(
 ) -> Result<Option<Vec<ConfigEntry>>, ErrorObject> {
     match p.name.as_str() {
         "bdev" => Ok(Some(entries(bdev_config(s)))),
-        "nvmf" => Ok(Some(entries(crate::nvmf::config(s)))),
+        "nvmf" => {
+            let mut out = s.options.config("nvmf");
+            out.extend(crate::nvmf::config(s));
+            Ok(Some(entries(out)))
+        }
         "scsi" => Ok(None),
+        name if crate::options::SUBSYSTEMS.iter().any(|(s, _)| *s == name) => {
+            Ok(Some(entries(s.options.config(name))))
+        }
         other => Err(ErrorObject::new(
             ErrorObject::INVALID_PARAMS,
             format!("Subsystem '{other}' not found"),
@@ -63,6 +75,7 @@ fn bdev_config(s: &State) -> Vec<Value> {
         "bdev_auto_examine": o.bdev_auto_examine,
         "iobuf_small_cache_size": o.iobuf_small_cache_size,
         "iobuf_large_cache_size": o.iobuf_large_cache_size}})];
+    out.extend(s.options.config("bdev"));
     out.push(crate::raid::options_config(s));
     out.extend(crate::split::config(s));
     let raids = crate::raid::config(s);

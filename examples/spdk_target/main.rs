@@ -60,6 +60,7 @@ mod json;
 mod log;
 mod lvol;
 mod nvmf;
+mod options;
 mod raid;
 mod register;
 mod split;
@@ -144,6 +145,7 @@ async fn run(args: Args) -> Result<(), String> {
         raid::register(&mut r);
         nvmf::register(&mut r);
         log::register(&mut r);
+        options::register(&mut r);
         config::register(&mut r);
     }
     let whens: HashMap<String, When> = spdk.methods().map(|(m, w)| (m.to_owned(), w)).collect();

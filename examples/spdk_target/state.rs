@@ -106,6 +106,7 @@ pub struct State {
     pub raid_options: crate::raid::RaidOptions,
     pub nvmf: Nvmf,
     pub log: crate::log::Log,
+    pub options: crate::options::Options,
     /// Told by `spdk_kill_instance`.
     pub kill: Arc<Notify>,
     random: std::collections::hash_map::RandomState,
@@ -126,6 +127,7 @@ impl State {
             raid_options: Default::default(),
             nvmf: Nvmf::default(),
             log: crate::log::Log::default(),
+            options: Default::default(),
             kill,
             random: std::collections::hash_map::RandomState::new(),
             counter: 0,
