@@ -69,15 +69,18 @@ impl DatabaseStatus {
         self.model != "clustered" || (self.leader && self.connected)
     }
 
-    /// Reads the columns out of a full row.
+    /// Reads the columns out of a full row. `update2` leaves out the
+    /// columns at their default (`false`, `""`), so a missing one is that.
     fn from_row(row: &Row) -> Option<DatabaseStatus> {
+        let model = match row.get("model").map(|d| d.as_atom()) {
+            None => String::new(),
+            Some(Some(Atom::String(s))) => s.clone(),
+            Some(_) => return None,
+        };
         Some(DatabaseStatus {
-            model: match row.get("model")?.as_atom()? {
-                Atom::String(s) => s.clone(),
-                _ => return None,
-            },
-            connected: boolean(row, "connected")?,
-            leader: boolean(row, "leader")?,
+            model,
+            connected: boolean(row, "connected").unwrap_or(false),
+            leader: boolean(row, "leader").unwrap_or(false),
         })
     }
 
