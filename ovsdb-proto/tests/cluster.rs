@@ -26,10 +26,13 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use ovsdb_proto::atom::Atom;
+use ovsdb_proto::client::SessionEvent;
 use ovsdb_proto::client::{leadership, ClientOptions, OvsdbClient, OvsdbSession, SessionOptions};
 use ovsdb_proto::error::ErrorKind;
-use process::{insert_item, ovsdb_tool, write_schema, Server, DB};
+use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
+use process::{insert_item, keys_added, ovsdb_tool, write_schema, Server, DB};
 
 /// The bound on each test.
 const TEST_LIMIT: Duration = Duration::from_secs(25);
@@ -156,6 +159,24 @@ async fn keys_in_db(client: &OvsdbClient) -> Vec<i64> {
     keys
 }
 
+/// Commits the row with `key` through `session`, retrying until the
+/// server says it committed: now, or earlier (the unique index refuses
+/// it again). Returns whether it was the earlier.
+async fn commit(session: &OvsdbSession, key: i64) -> bool {
+    loop {
+        let client = session.client().await.expect("a leader in time");
+        match insert_item(&client, key).execute().await {
+            Ok(_) => return false,
+            // The unique index: an earlier try whose reply was lost did
+            // commit.
+            Err(e) if e.server_error() == Some(&ErrorKind::ConstraintViolation) => return true,
+            // Lost, or refused by a server stepping down: unknown whether
+            // it committed; try again.
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
 #[tokio::test]
 async fn leader_only_connects_to_the_leader_whichever_remote_comes_first() {
     bounded(async {
@@ -203,29 +224,11 @@ async fn a_writer_fails_over_when_the_leader_is_killed_and_loses_nothing() {
             let (session, acked) = (session.clone(), acked.clone());
             tokio::spawn(async move {
                 let mut already_committed = 0;
-                let mut retries = 0;
                 for key in 1..=KEYS {
-                    loop {
-                        let client = session.client().await.expect("a leader in time");
-                        match insert_item(&client, key).execute().await {
-                            Ok(_) => break,
-                            // The unique index: an earlier try whose reply was
-                            // lost did commit.
-                            Err(e) if e.server_error() == Some(&ErrorKind::ConstraintViolation) => {
-                                already_committed += 1;
-                                break;
-                            }
-                            // Lost, or refused by a server stepping down:
-                            // unknown whether it committed; try again.
-                            Err(_) => {
-                                retries += 1;
-                                tokio::time::sleep(Duration::from_millis(20)).await;
-                            }
-                        }
-                    }
+                    already_committed += usize::from(commit(&session, key).await);
                     acked.store(key, Ordering::SeqCst);
                 }
-                (already_committed, retries)
+                already_committed
             })
         };
 
@@ -238,7 +241,7 @@ async fn a_writer_fails_over_when_the_leader_is_killed_and_loses_nothing() {
             .position(|s| s.remote() == first)
             .expect("the session is on one of the servers");
         servers[killed].kill();
-        let (already_committed, retries) = writer.await.expect("the writer finished");
+        let already_committed = writer.await.expect("the writer finished");
 
         let now = session.remote().expect("connected");
         assert_ne!(now, first, "moved off the killed leader");
@@ -260,7 +263,77 @@ async fn a_writer_fails_over_when_the_leader_is_killed_and_loses_nothing() {
         // The new leader is one of the survivors, and says so.
         let status = status_of(&now).await.expect("the new leader's status");
         assert!(status.leader && status.connected, "{status:?}");
-        eprintln!("failover: {retries} retries, {already_committed} already committed");
+        eprintln!("failover: {already_committed} found already committed on retry");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_session_follows_leadership_when_the_leader_leaves_and_its_monitor_goes_on() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-cluster-")
+            .tempdir()
+            .expect("a temporary directory");
+        let servers = start_cluster(dir.path()).await;
+        let session = OvsdbSession::connect(&remotes(&servers), session_options())
+            .await
+            .expect("the session connects");
+        let first = session.remote().expect("connected");
+        let mut requests = MonitorRequests::new();
+        requests.insert("Item".into(), MonitorRequest::default().into());
+        let mut monitor = session.monitor(DB, requests).await.expect("monitor");
+        assert!(!commit(&session, 1).await);
+
+        // The leader hands leadership over and leaves: its _Server row says
+        // it no longer leads, while its connection stays up.
+        let leader = servers
+            .iter()
+            .position(|s| s.remote() == first)
+            .expect("the session is on one of the servers");
+        let ctl = dir.path().join(format!("{}.ctl", servers[leader].name));
+        let left = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(server::tool("ovs-appctl"))
+                .arg("--timeout=5")
+                .arg("-t")
+                .arg(ctl)
+                .args(["cluster/leave", DB])
+                .output()
+        })
+        .await
+        .expect("ovs-appctl ran")
+        .expect("ovs-appctl started");
+        assert!(left.status.success(), "{left:?}");
+
+        let until = Instant::now() + STEP;
+        while session.remote().is_none_or(|r| r == first) {
+            assert!(Instant::now() < until, "still on {first}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let now = session.remote().expect("connected");
+        let status = status_of(&now).await.expect("the new leader's status");
+        assert!(status.leader && status.connected, "{status:?}");
+        assert!(!commit(&session, 2).await);
+
+        // The monitor moved with the session, resumed after its last
+        // transaction: each row once, no resync.
+        let mut seen = std::collections::BTreeMap::<i64, usize>::new();
+        while !(seen.contains_key(&1) && seen.contains_key(&2)) {
+            let event = tokio::time::timeout(STEP, monitor.next())
+                .await
+                .unwrap_or_else(|_| panic!("no update; saw {seen:?}"))
+                .expect("the monitor goes on")
+                .expect("no monitor error");
+            match event {
+                SessionEvent::Update(event) => {
+                    for key in keys_added(&event.updates) {
+                        *seen.entry(key).or_default() += 1;
+                    }
+                }
+                SessionEvent::Resync(all) => panic!("a resync: {all:?}"),
+            }
+        }
+        assert_eq!(seen, [(1, 1), (2, 1)].into_iter().collect());
     })
     .await;
 }

@@ -230,8 +230,14 @@ pub(crate) async fn follow(mut watch: Leadership, client: OvsdbClient, shared: A
                 client.close();
                 return;
             }
-            // The connection closed; the session notices on its own.
-            Err(_) => return,
+            // The connection closed (the session notices on its own), or
+            // the watch broke: without it leadership is no longer followed,
+            // so move on rather than stay blind.
+            Err(e) => {
+                tracing::debug!(remote = client.remote(), error = %e, "the _Server watch ended");
+                client.close();
+                return;
+            }
         }
     }
 }

@@ -567,15 +567,18 @@ async fn connect_any(
 /// that lost leadership come last, the most recent last of all.
 fn order_remotes(shared: &Shared) -> Vec<String> {
     let deposed = shared.deposed.lock().map(|d| d.clone()).unwrap_or_default();
-    let mut remotes: Vec<(Option<Instant>, usize, String)> = shared
-        .remotes
+    in_order(&shared.remotes, &deposed)
+}
+
+fn in_order(remotes: &[String], deposed: &HashMap<String, Instant>) -> Vec<String> {
+    let mut remotes: Vec<(Option<Instant>, usize, &String)> = remotes
         .iter()
         .enumerate()
-        .map(|(i, r)| (deposed.get(r).copied(), i, r.clone()))
+        .map(|(i, r)| (deposed.get(r).copied(), i, r))
         .collect();
     // None sorts before Some: never deposed first.
     remotes.sort();
-    remotes.into_iter().map(|(_, _, r)| r).collect()
+    remotes.into_iter().map(|(_, _, r)| r.clone()).collect()
 }
 
 /// Resumes every monitor and asks for every lock on `client`. A dropped
@@ -821,5 +824,16 @@ mod tests {
         }
         backoff.reset();
         assert!(backoff.next_wait() <= min);
+    }
+
+    #[test]
+    fn servers_that_lost_leadership_are_tried_last_most_recent_last() {
+        let remotes: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let now = Instant::now();
+        let mut deposed = HashMap::new();
+        deposed.insert("a".to_owned(), now + Duration::from_secs(1));
+        deposed.insert("c".to_owned(), now);
+        assert_eq!(in_order(&remotes, &deposed), ["b", "d", "c", "a"]);
+        assert_eq!(in_order(&remotes, &HashMap::new()), remotes);
     }
 }

@@ -179,3 +179,23 @@ pub fn insert_item(
     row.insert("key".into(), Atom::Integer(key).into());
     client.transact(DB).insert("Item", row)
 }
+
+impl Server {
+    /// Runs `ovs-appctl` on this server's control socket, within 5 s.
+    pub fn appctl(&self, args: &[&str]) -> String {
+        let ctl = self.dir.join(format!("{}.ctl", self.name));
+        let out = Command::new(tool("ovs-appctl"))
+            .arg("--timeout=5")
+            .arg("-t")
+            .arg(&ctl)
+            .args(args)
+            .output()
+            .expect("ovs-appctl runs");
+        assert!(
+            out.status.success(),
+            "ovs-appctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
