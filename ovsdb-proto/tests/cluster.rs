@@ -286,7 +286,8 @@ async fn the_session_follows_leadership_when_the_leader_leaves_and_its_monitor_g
         assert!(!commit(&session, 1).await);
 
         // The leader hands leadership over and leaves: its _Server row says
-        // it no longer leads, while its connection stays up.
+        // it no longer leads, while it keeps its clients connected (its log
+        // shows no disconnection), so only the row can move the session.
         let leader = servers
             .iter()
             .position(|s| s.remote() == first)

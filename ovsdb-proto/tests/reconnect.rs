@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use ovsdb_proto::client::{
-    ClientOptions, OvsdbClient, OvsdbSession, SessionEvent, SessionLock, SessionLockEvent,
-    SessionMonitor, SessionOptions,
+    ClientError, ClientOptions, OvsdbClient, OvsdbSession, SessionEvent, SessionLock,
+    SessionLockEvent, SessionMonitor, SessionOptions,
 };
 use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
 use process::{insert_item, keys_added, ovsdb_tool, wait_leader, write_schema, Server, DB};
@@ -221,6 +221,44 @@ async fn a_standalone_server_without_history_resyncs_in_full() {
                 assert_eq!(updates + in_resync, 1, "key {key} after the restart");
             }
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn closing_the_session_ends_its_streams_and_its_calls() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = write_schema(dir.path());
+        let db = dir.path().join("test.db");
+        ovsdb_tool(&["create", &db.to_string_lossy(), &schema.to_string_lossy()]);
+        let mut server = Server::start(dir.path(), "s", &db);
+        server.wait_listening(STEP).await;
+
+        let session = OvsdbSession::connect(&server.remote(), session_options())
+            .await
+            .expect("the session connects");
+        let mut monitor = session.monitor(DB, all_items()).await.expect("monitor");
+        let mut lock = session.lock("writer").await.expect("lock");
+        insert_keys(&server.remote(), 0..1).await;
+        let mut seen = Seen::default();
+        seen.read_until(&mut monitor, 1).await;
+
+        session.close();
+        // What was sent before the close may still come; then the end.
+        let ended = tokio::time::timeout(STEP, async {
+            while monitor.next().await.is_some() {}
+            while lock.next().await.is_some() {}
+        })
+        .await;
+        assert!(ended.is_ok(), "the streams did not end");
+        let err = session.client().await.expect_err("closed");
+        assert!(matches!(err, ClientError::SessionClosed), "{err:?}");
+        let err = session.monitor(DB, all_items()).await.expect_err("closed");
+        assert!(matches!(err, ClientError::SessionClosed), "{err:?}");
     })
     .await;
 }

@@ -14,7 +14,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -220,6 +220,8 @@ pub(crate) struct Shared {
     pub(crate) deposed: Mutex<HashMap<String, Instant>>,
     next_id: AtomicU64,
     connections: AtomicU64,
+    /// Set by [`OvsdbSession::close`]: no more connections or streams.
+    closed: AtomicBool,
 }
 
 /// Stops the supervisor when the last session handle goes.
@@ -228,12 +230,32 @@ struct Guard {
     task: JoinHandle<()>,
 }
 
-impl Drop for Guard {
-    fn drop(&mut self) {
+impl Guard {
+    fn shut_down(&self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
         self.task.abort();
-        if let Some(client) = self.shared.current.borrow().as_ref() {
+        // Wakes whoever waits for a connection, to find the session closed.
+        if let Some(client) = self.shared.current.send_replace(None) {
             client.close();
         }
+        // The streams end once nothing can send to them any more: the
+        // forwarders end with the connection, and the registry's senders go
+        // here (asynchronously: a resume in progress holds the registry
+        // until the abort reaches it).
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let shared = self.shared.clone();
+            runtime.spawn(async move {
+                let mut registry = shared.registry.lock().await;
+                registry.monitors.clear();
+                registry.locks.clear();
+            });
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.shut_down();
     }
 }
 
@@ -307,6 +329,7 @@ impl OvsdbSession {
             deposed: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
         });
         let task = tokio::spawn(supervise(shared.clone()));
         Ok(OvsdbSession {
@@ -352,8 +375,7 @@ impl OvsdbSession {
     /// Stops the session: no more reconnects, the connection closes, and
     /// every monitor and lock stream ends.
     pub fn close(&self) {
-        self.guard.task.abort();
-        self.disconnect();
+        self.guard.shut_down();
     }
 
     /// Starts monitoring `requests` in `db` (as [`OvsdbClient::monitor`])
@@ -373,6 +395,9 @@ impl OvsdbSession {
         loop {
             let client = wait_client(shared, deadline).await?;
             let mut registry = shared.registry.lock().await;
+            if shared.closed.load(Ordering::SeqCst) {
+                return Err(ClientError::SessionClosed);
+            }
             let state = MonitorState {
                 db: db.to_owned(),
                 id: id.clone(),
@@ -414,6 +439,9 @@ impl OvsdbSession {
         loop {
             let client = wait_client(shared, deadline).await?;
             let mut registry = shared.registry.lock().await;
+            if shared.closed.load(Ordering::SeqCst) {
+                return Err(ClientError::SessionClosed);
+            }
             match client.lock(name).await {
                 Ok(lock) => {
                     let held = lock.is_held();
@@ -426,7 +454,7 @@ impl OvsdbSession {
                         forwarder: Some(forwarder),
                     });
                     return Ok(SessionLock {
-                        session: self.clone(),
+                        shared: shared.clone(),
                         key,
                         name: name.to_owned(),
                         held,
@@ -443,8 +471,11 @@ impl OvsdbSession {
 /// Waits until there is an open connection, or the deadline.
 async fn wait_client(shared: &Shared, deadline: Instant) -> Result<OvsdbClient, ClientError> {
     let mut rx = shared.current.subscribe();
-    let wait = rx.wait_for(|c| c.as_ref().is_some_and(|c| !c.is_closed()));
+    let closed = &shared.closed;
+    let wait = rx
+        .wait_for(|c| closed.load(Ordering::SeqCst) || c.as_ref().is_some_and(|c| !c.is_closed()));
     let waited = match tokio::time::timeout_at(deadline.into(), wait).await {
+        Ok(Ok(_)) if closed.load(Ordering::SeqCst) => Err(ClientError::SessionClosed),
         Ok(Ok(client)) => client.clone().ok_or(ClientError::SessionClosed),
         Ok(Err(_)) => Err(ClientError::SessionClosed),
         Err(_) => Err(ClientError::TimedOut("a connection")),
@@ -500,6 +531,11 @@ async fn supervise(shared: Arc<Shared>) {
         };
         let resumed = {
             let mut registry = shared.registry.lock().await;
+            if shared.closed.load(Ordering::SeqCst) {
+                // Closed while connecting: nobody is to get this connection.
+                client.close();
+                return;
+            }
             let resumed = resume_all(&shared, &client, &mut registry).await;
             if resumed.is_ok() {
                 shared.connections.fetch_add(1, Ordering::Relaxed);
@@ -726,7 +762,7 @@ impl Stream for SessionMonitor {
 
 /// A lock of an [`OvsdbSession`], asked for again on each connection.
 pub struct SessionLock {
-    session: OvsdbSession,
+    shared: Arc<Shared>,
     key: u64,
     name: String,
     held: bool,
@@ -767,7 +803,7 @@ impl SessionLock {
 
     /// Gives the lock up, on this connection and the next ones.
     pub async fn unlock(self) -> Result<(), ClientError> {
-        let shared = self.session.shared();
+        let shared = &self.shared;
         let mut registry = shared.registry.lock().await;
         if let Some(i) = registry.locks.iter().position(|l| l.key == self.key) {
             let held = registry.locks.remove(i);
