@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
+use jsonrpc_core::SubscriptionError;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -417,8 +418,12 @@ impl OvsdbSession {
                     let initial = stream.take_initial();
                     let (tx, rx) = mpsc::unbounded_channel();
                     let state = Arc::new(Mutex::new(stream.state().clone()));
-                    let forwarder =
-                        tokio::spawn(forward_monitor(stream, state.clone(), tx.clone()));
+                    let forwarder = tokio::spawn(forward_monitor(
+                        stream,
+                        client.clone(),
+                        state.clone(),
+                        tx.clone(),
+                    ));
                     registry.monitors.push(WatchedMonitor {
                         state: state.clone(),
                         tx,
@@ -485,12 +490,27 @@ async fn wait_client(shared: &Shared, deadline: Instant) -> Result<OvsdbClient, 
 
 /// Feeds one connection's monitor stream to the user's, noting its last
 /// transaction as each update goes by.
+///
+/// If the stream fell behind (notifications were dropped), nothing more is
+/// passed on and the connection is closed: the session resumes the
+/// monitor after the last transaction delivered, so the dropped changes
+/// come again instead of being missed.
 async fn forward_monitor(
     mut stream: MonitorStream,
+    client: OvsdbClient,
     state: Arc<Mutex<MonitorState>>,
     tx: MonitorSender,
 ) {
     while let Some(item) = stream.next().await {
+        if let Err(ClientError::Notification {
+            source: SubscriptionError::Lagged(dropped),
+            ..
+        }) = &item
+        {
+            tracing::warn!(dropped, "a monitor fell behind; reconnecting to resume it");
+            client.close();
+            return;
+        }
         if let Ok(mut kept) = state.lock() {
             kept.last_txn_id = stream.state().last_txn_id;
         }
@@ -667,6 +687,7 @@ async fn resume_all(
         }
         watched.forwarder = Some(tokio::spawn(forward_monitor(
             stream,
+            client.clone(),
             watched.state.clone(),
             watched.tx.clone(),
         )));
@@ -718,6 +739,11 @@ async fn drain(shared: &Shared) {
 /// [`SessionEvent`]s that goes on across reconnects. It ends when the
 /// session ends or the server refuses to resume it (the error comes
 /// first).
+///
+/// Events wait unread in the session without bound, so a reader that
+/// stops costs memory rather than lost changes. An update that does not
+/// decode comes as [`ClientError::Notification`] in its place, and the
+/// stream goes on; dropping the monitor cancels it on the server.
 pub struct SessionMonitor {
     initial: Updates,
     state: Arc<Mutex<MonitorState>>,
