@@ -262,3 +262,41 @@ async fn closing_the_session_ends_its_streams_and_its_calls() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_session_waits_for_a_server_that_is_not_up_yet() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = write_schema(dir.path());
+        let db = dir.path().join("test.db");
+        ovsdb_tool(&["create", &db.to_string_lossy(), &schema.to_string_lossy()]);
+        // Where Server::start puts the socket of a server named "s".
+        let remote = format!("unix:{}", dir.path().join("s.sock").display());
+
+        // No server: connecting gives up at the ready deadline.
+        let quick = session_options().ready_timeout(Duration::from_millis(300));
+        let err = OvsdbSession::connect(&remote, quick)
+            .await
+            .expect_err("no server to connect to");
+        assert!(matches!(err, ClientError::TimedOut(_)), "{err:?}");
+
+        // A session started before its server keeps trying, and connects
+        // once the server is up.
+        let session = OvsdbSession::start(&remote, session_options()).expect("a valid remote");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(session.remote(), None);
+        let mut server = Server::start(dir.path(), "s", &db);
+        server.wait_listening(STEP).await;
+        let client = session
+            .client()
+            .await
+            .expect("connected once the server is up");
+        insert_item(&client, 1).execute().await.expect("insert");
+        assert_eq!(session.connections(), 1);
+        assert_eq!(session.remote(), Some(remote));
+    })
+    .await;
+}

@@ -8,8 +8,8 @@
 //! acknowledged by the server that made them connects to the leader. The
 //! session monitors `_Server`'s `Database` row for the database on each
 //! server it connects to: it takes a server whose row says
-//! `leader: true` and `connected: true` (or whose model is not
-//! `"clustered"`), and leaves it as soon as the row says otherwise. The
+//! `leader: true` and `connected: true` (as a standalone server's always
+//! does), and leaves it as soon as the row says otherwise. The
 //! server it left is tried last on the reconnect, since it has just
 //! stopped leading and another has most likely taken over.
 //!
@@ -48,6 +48,8 @@ pub const SERVER_DB: &str = "_Server";
 ///
 /// let follower = DatabaseStatus { model: "clustered".into(), connected: true, leader: false };
 /// assert!(!follower.leads());
+/// let cut_off = DatabaseStatus { model: "clustered".into(), connected: false, leader: true };
+/// assert!(!cut_off.leads());
 /// let standalone = DatabaseStatus { model: "standalone".into(), connected: true, leader: true };
 /// assert!(standalone.leads());
 /// ```
@@ -63,10 +65,11 @@ pub struct DatabaseStatus {
 }
 
 impl DatabaseStatus {
-    /// Whether a writer may stay here: a connected leader of a cluster, or
-    /// a server that is not clustered.
+    /// Whether a writer may stay here: the row says `leader` and
+    /// `connected`. A standalone server always does; a relay never does
+    /// (it forwards writes rather than commit them).
     pub fn leads(&self) -> bool {
-        self.model != "clustered" || (self.leader && self.connected)
+        self.leader && self.connected
     }
 
     /// Reads the columns out of a full row. `update2` leaves out the
@@ -239,5 +242,42 @@ pub(crate) async fn follow(mut watch: Leadership, client: OvsdbClient, shared: A
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datum::Datum;
+
+    fn row(columns: &[(&str, Atom)]) -> Row {
+        columns
+            .iter()
+            .map(|(name, atom)| (name.to_string(), Datum::from(atom.clone())))
+            .collect()
+    }
+
+    #[test]
+    fn columns_at_their_default_are_left_out_and_read_as_false() {
+        let follower = row(&[("model", Atom::from("clustered"))]);
+        let status = DatabaseStatus::from_row(&follower).expect("a status");
+        assert!(!status.connected && !status.leader);
+        // A column of the wrong type is not taken for a status.
+        let odd = row(&[("model", Atom::Integer(1))]);
+        assert_eq!(DatabaseStatus::from_row(&odd), None);
+    }
+
+    #[test]
+    fn a_modify_changes_only_the_columns_it_names() {
+        let mut status = DatabaseStatus {
+            model: "clustered".into(),
+            connected: true,
+            leader: true,
+        };
+        status.modify(&row(&[("leader", Atom::Boolean(false))]));
+        assert!(status.connected && !status.leader && !status.leads());
+        // Junk in a diff changes nothing.
+        status.modify(&row(&[("connected", Atom::from("yes"))]));
+        assert!(status.connected);
     }
 }
