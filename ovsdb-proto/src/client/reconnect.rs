@@ -394,6 +394,9 @@ impl OvsdbSession {
         // its id, so fresh ones must not take it.
         let id = MonitorId(serde_json::Value::from(format!("session-{n}")));
         loop {
+            if Instant::now() >= deadline {
+                return Err(ClientError::TimedOut("a connection"));
+            }
             let client = wait_client(shared, deadline).await?;
             let mut registry = shared.registry.lock().await;
             if shared.closed.load(Ordering::SeqCst) {
@@ -411,8 +414,13 @@ impl OvsdbSession {
                     .await;
             match started {
                 Err(_) => return Err(ClientError::TimedOut("a monitor's first rows")),
-                // The connection dropped under us: wait for the next one.
-                Ok(Err(e)) if e.is_disconnected() => continue,
+                // The connection dropped under us: wait for the next one
+                // (which the session publishes once it has it).
+                Ok(Err(e)) if e.is_disconnected() => {
+                    drop(registry);
+                    client.close();
+                    continue;
+                }
                 Ok(Err(e)) => return Err(e),
                 Ok(Ok(mut stream)) => {
                     let initial = stream.take_initial();
@@ -442,6 +450,9 @@ impl OvsdbSession {
         let deadline = Instant::now() + shared.options.ready_timeout;
         let key = shared.next_id.fetch_add(1, Ordering::Relaxed);
         loop {
+            if Instant::now() >= deadline {
+                return Err(ClientError::TimedOut("a connection"));
+            }
             let client = wait_client(shared, deadline).await?;
             let mut registry = shared.registry.lock().await;
             if shared.closed.load(Ordering::SeqCst) {
@@ -466,7 +477,11 @@ impl OvsdbSession {
                         rx,
                     });
                 }
-                Err(e) if e.is_disconnected() => continue,
+                Err(e) if e.is_disconnected() => {
+                    drop(registry);
+                    client.close();
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
         }
