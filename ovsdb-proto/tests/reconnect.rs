@@ -300,3 +300,51 @@ async fn a_session_waits_for_a_server_that_is_not_up_yet() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn changes_made_while_the_session_is_away_come_once_on_resume() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = write_schema(dir.path());
+        let db = dir.path().join("test.db");
+        let raft = format!("unix:{}", dir.path().join("raft.sock").display());
+        ovsdb_tool(&[
+            "create-cluster",
+            &db.to_string_lossy(),
+            &schema.to_string_lossy(),
+            &raft,
+        ]);
+        let mut server = Server::start(dir.path(), "s", &db);
+        server.wait_listening(STEP).await;
+        let remote = server.remote();
+        wait_leader(&remote, STEP).await;
+
+        // Half a second to a second away after each drop: time for the
+        // writer to commit while the session is not looking.
+        let options = session_options().backoff(Duration::from_secs(1), Duration::from_secs(1));
+        let session = OvsdbSession::connect(&remote, options)
+            .await
+            .expect("the session connects");
+        let mut monitor = session.monitor(DB, all_items()).await.expect("monitor");
+        let mut seen = Seen::default();
+        insert_keys(&remote, 0..3).await;
+        seen.read_until(&mut monitor, 3).await;
+
+        session.disconnect();
+        insert_keys(&remote, 3..6).await;
+        seen.read_until(&mut monitor, 6).await;
+        insert_keys(&remote, 6..8).await;
+        seen.read_until(&mut monitor, 8).await;
+
+        assert!(seen.resyncs.is_empty(), "resynced: {:?}", seen.resyncs);
+        let expected: BTreeMap<i64, usize> = (0..8).map(|k| (k, 1)).collect();
+        assert_eq!(seen.updates, expected, "each row exactly once");
+        // Published (and counted) once the monitor was resumed.
+        session.client().await.expect("connected");
+        assert_eq!(session.connections(), 2);
+    })
+    .await;
+}
