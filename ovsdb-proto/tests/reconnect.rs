@@ -178,8 +178,9 @@ async fn kill_and_restart(clustered: bool) -> Seen {
         .execute()
         .await
         .expect("the re-taken lock holds");
-    // Counted before the session hands the connection out.
-    assert_eq!(session.connections(), 2);
+    // Counted before the session hands the connection out. At least one
+    // reconnect; a server may also drop a client that came too early.
+    assert!(session.connections() >= 2);
     seen
 }
 
