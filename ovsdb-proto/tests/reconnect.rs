@@ -349,3 +349,55 @@ async fn changes_made_while_the_session_is_away_come_once_on_resume() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_monitor_and_call_deadlines_hold_against_a_silent_server() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        // A "server" that accepts and never answers.
+        let path = dir.path().join("silent.sock");
+        let listener = tokio::net::UnixListener::bind(&path).expect("bind");
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let options = SessionOptions::default()
+            .client(
+                ClientOptions::default()
+                    .connect_timeout(STEP)
+                    .call_timeout(Some(Duration::from_millis(300)))
+                    .probe_interval(None),
+            )
+            .monitor_timeout(Duration::from_millis(200))
+            .ready_timeout(STEP);
+        let session = OvsdbSession::connect(&format!("unix:{}", path.display()), options)
+            .await
+            .expect("the socket accepts");
+
+        let started = std::time::Instant::now();
+        let err = session.monitor(DB, all_items()).await.expect_err("no rows");
+        assert!(matches!(err, ClientError::TimedOut(_)), "{err:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let started = std::time::Instant::now();
+        let client = session.client().await.expect("connected");
+        let err = client.echo(vec![]).await.expect_err("no answer");
+        assert!(!err.is_disconnected(), "a deadline, not a drop: {err:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        silent.abort();
+    })
+    .await;
+}
