@@ -59,6 +59,14 @@ pub enum ClientError {
     /// that was never granted).
     #[error("the connection closed")]
     ConnectionClosed,
+    /// A deadline of an [`OvsdbSession`](super::OvsdbSession) passed: no
+    /// connection came up in time, or a monitor's first rows did not
+    /// arrive in time.
+    #[error("timed out waiting for {0}")]
+    TimedOut(&'static str),
+    /// The [`OvsdbSession`](super::OvsdbSession) was closed (or dropped).
+    #[error("the session is closed")]
+    SessionClosed,
     /// A monitor's or lock's stream could not deliver a notification: it
     /// fell behind and notifications were dropped (the monitor's view is no
     /// longer complete and must be rebuilt), or one did not decode.

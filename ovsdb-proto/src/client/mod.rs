@@ -35,11 +35,15 @@
 //!
 //! What each monitor and lock asked for is kept in a plain value
 //! ([`MonitorState`], the lock's name) so that a layer that reconnects can
-//! ask for them again, resuming monitors after their last transaction id.
+//! ask for them again, resuming monitors after their last transaction id:
+//! [`OvsdbSession`] is that layer, and can keep to a cluster's leader
+//! ([`cluster`]).
 
+pub mod cluster;
 mod error;
 mod lock;
 mod monitor;
+mod reconnect;
 mod transact;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,9 +57,13 @@ use jsonrpc_core::{
 };
 use jsonrpc_transport::{connect, ClientTls, ConnectOptions, Endpoint};
 
+pub use cluster::{leadership, DatabaseStatus, Leadership};
 pub use error::{ClientError, TransactError};
 pub use lock::{Lock, LockEvent};
 pub use monitor::{MonitorEvent, MonitorMethod, MonitorState, MonitorStream, Updates};
+pub use reconnect::{
+    OvsdbSession, SessionEvent, SessionLock, SessionLockEvent, SessionMonitor, SessionOptions,
+};
 pub use transact::{OpResult, Outcome, Transaction};
 
 use crate::error::ReplyError;

@@ -1,0 +1,916 @@
+//! A client that outlives its connections: [`OvsdbSession`] reconnects
+//! with jittered exponential backoff, resumes its monitors after their
+//! last transaction, and asks for its locks again.
+//!
+//! Each monitor is resumed with `monitor_cond_since` and the id of the
+//! last transaction its stream delivered, so the user's stream goes on
+//! across the reconnect with nothing missed and nothing twice. A server
+//! that no longer has that transaction (a standalone server keeps no
+//! history; a clustered one keeps a bounded one) answers with its full
+//! contents: those come as [`SessionEvent::Resync`], which replaces the
+//! view instead of adding to it.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::{Stream, StreamExt};
+use jsonrpc_core::SubscriptionError;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::monitor::{MonitorId, MonitorRequests};
+
+use super::cluster;
+use super::{
+    parse_remotes, ClientError, ClientOptions, LockEvent, MonitorEvent, MonitorMethod,
+    MonitorState, MonitorStream, OvsdbClient, Updates,
+};
+
+/// How an [`OvsdbSession`] connects, waits and backs off.
+///
+/// Three deadlines apply separately: connecting to one remote
+/// ([`ClientOptions::connect_timeout`]), each call
+/// ([`ClientOptions::call_timeout`]), and a monitor's first rows
+/// ([`monitor_timeout`](Self::monitor_timeout)), which may be a large dump.
+/// [`ready_timeout`](Self::ready_timeout) bounds how long a session call
+/// waits for a connection to come (back) up.
+///
+/// ```
+/// use std::time::Duration;
+/// use ovsdb_proto::client::{ClientOptions, SessionOptions};
+///
+/// let options = SessionOptions::default()
+///     .client(ClientOptions::default().call_timeout(Some(Duration::from_secs(5))))
+///     .backoff(Duration::from_millis(100), Duration::from_secs(8))
+///     .monitor_timeout(Duration::from_secs(60))
+///     .leader_only("OVN_Northbound");
+/// assert_eq!(options.get_backoff(), (Duration::from_millis(100), Duration::from_secs(8)));
+/// ```
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub(crate) client: ClientOptions,
+    backoff_min: Duration,
+    backoff_max: Duration,
+    monitor_timeout: Duration,
+    ready_timeout: Duration,
+    pub(crate) leader_only: Option<String>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            client: ClientOptions::default(),
+            // Open vSwitch's reconnect uses 1 s to 8 s; a little quicker at
+            // first, since most drops are a server restart.
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(8),
+            monitor_timeout: Duration::from_secs(120),
+            ready_timeout: Duration::from_secs(30),
+            leader_only: None,
+        }
+    }
+}
+
+impl SessionOptions {
+    /// The options of each connection (connect and call deadlines, probes,
+    /// TLS).
+    pub fn client(mut self, client: ClientOptions) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// The wait before reconnecting: `min` after a connection that was up,
+    /// doubling after each failed attempt up to `max`. Each wait is drawn
+    /// at random between half of it and all of it, so that many clients
+    /// of one restarted server do not come back at the same instant.
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.backoff_min = min;
+        self.backoff_max = max.max(min);
+        self
+    }
+
+    /// How long a monitor's first rows (or, resumed, the changes since its
+    /// last transaction) may take to arrive. Default: 120 s.
+    pub fn monitor_timeout(mut self, timeout: Duration) -> Self {
+        self.monitor_timeout = timeout;
+        self
+    }
+
+    /// How long [`OvsdbSession::client`], [`monitor`](OvsdbSession::monitor)
+    /// and [`lock`](OvsdbSession::lock) wait for a connection. Default: 30 s.
+    pub fn ready_timeout(mut self, timeout: Duration) -> Self {
+        self.ready_timeout = timeout;
+        self
+    }
+
+    /// Connects only to a server whose `_Server` row for database `db`
+    /// says it is the cluster's leader (and connected to the cluster);
+    /// standalone servers are taken as they are. See
+    /// [`cluster`](super::cluster) for how leadership is followed.
+    pub fn leader_only(mut self, db: &str) -> Self {
+        self.leader_only = Some(db.to_owned());
+        self
+    }
+
+    /// The backoff's `(min, max)`.
+    pub fn get_backoff(&self) -> (Duration, Duration) {
+        (self.backoff_min, self.backoff_max)
+    }
+}
+
+/// Exponential backoff with jitter.
+struct Backoff {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+    random: RandomState,
+    draws: u64,
+}
+
+impl Backoff {
+    fn new(min: Duration, max: Duration) -> Self {
+        Backoff {
+            min,
+            max,
+            next: min,
+            random: RandomState::new(),
+            draws: 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.next = self.min;
+    }
+
+    /// The next wait: between half the current step and all of it.
+    fn next_wait(&mut self) -> Duration {
+        let step = self.next;
+        self.next = (step * 2).min(self.max);
+        self.draws += 1;
+        // A keyed hash of a counter is random enough for jitter and needs no
+        // dependency.
+        let permille = (self.random.hash_one(self.draws) % 1001) as u32;
+        step / 2 + (step / 2) * permille / 1000
+    }
+}
+
+/// What a [`SessionMonitor`] yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    /// Changes, applied on top of what came before. After a reconnect
+    /// where the server still had the last transaction, the changes made
+    /// while away come as one of these.
+    Update(MonitorEvent),
+    /// After a reconnect where the server could not resume (it no longer
+    /// had the last transaction, or does not keep history): the full
+    /// contents, as rows `initial`. Drop the old view and start from this.
+    Resync(Updates),
+}
+
+/// What a [`SessionLock`] yields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionLockEvent {
+    /// The lock is ours (again).
+    Locked,
+    /// Another client stole it; we wait behind it.
+    Stolen,
+    /// The connection dropped: the lock is no longer ours. The session asks
+    /// for it again on the next connection ([`Locked`](Self::Locked) follows
+    /// when granted).
+    Lost,
+}
+
+type MonitorSender = mpsc::UnboundedSender<Result<SessionEvent, ClientError>>;
+type LockSender = mpsc::UnboundedSender<Result<SessionLockEvent, ClientError>>;
+
+struct WatchedMonitor {
+    /// Kept current by the forwarder: the last transaction delivered.
+    state: Arc<Mutex<MonitorState>>,
+    tx: MonitorSender,
+    forwarder: Option<JoinHandle<()>>,
+}
+
+struct HeldLock {
+    key: u64,
+    name: String,
+    tx: LockSender,
+    forwarder: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Registry {
+    monitors: Vec<WatchedMonitor>,
+    locks: Vec<HeldLock>,
+}
+
+pub(crate) struct Shared {
+    remotes: Vec<String>,
+    pub(crate) options: SessionOptions,
+    /// The connection in use; `None` while reconnecting.
+    current: watch::Sender<Option<OvsdbClient>>,
+    /// Whose monitors and locks to bring back. Held while (re)starting
+    /// them, so a reconnect and a new monitor do not interleave.
+    registry: tokio::sync::Mutex<Registry>,
+    /// Remotes that lost leadership, and when: tried last.
+    pub(crate) deposed: Mutex<HashMap<String, Instant>>,
+    next_id: AtomicU64,
+    connections: AtomicU64,
+    /// Set by [`OvsdbSession::close`]: no more connections or streams.
+    closed: AtomicBool,
+}
+
+/// Stops the supervisor when the last session handle goes.
+struct Guard {
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Guard {
+    fn shut_down(&self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.task.abort();
+        // Wakes whoever waits for a connection, to find the session closed.
+        if let Some(client) = self.shared.current.send_replace(None) {
+            client.close();
+        }
+        // The streams end once nothing can send to them any more: the
+        // forwarders end with the connection, and the registry's senders go
+        // here (asynchronously: a resume in progress holds the registry
+        // until the abort reaches it).
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let shared = self.shared.clone();
+            runtime.spawn(async move {
+                let mut registry = shared.registry.lock().await;
+                registry.monitors.clear();
+                registry.locks.clear();
+            });
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+/// A client that reconnects: monitors and locks taken through it live on
+/// across connections. Clones share the session; it ends when the last
+/// clone is dropped (or [`close`](Self::close) is called).
+///
+/// A transaction is not retried: if the connection drops before its reply
+/// the transaction may or may not have committed
+/// ([`ClientError::is_disconnected`]). Make the retry safe to repeat (a
+/// `wait`, a unique index) before sending it again on
+/// [`client`](Self::client).
+///
+/// ```no_run
+/// use futures::StreamExt;
+/// use ovsdb_proto::client::{OvsdbSession, SessionEvent, SessionOptions};
+/// use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
+///
+/// # async fn demo() -> Result<(), ovsdb_proto::client::ClientError> {
+/// let session = OvsdbSession::connect("unix:/run/db.sock", SessionOptions::default()).await?;
+/// let mut requests = MonitorRequests::new();
+/// requests.insert("Host".into(), MonitorRequest::default().into());
+/// let mut hosts = session.monitor("Test", requests).await?;
+/// while let Some(event) = hosts.next().await {
+///     match event? {
+///         SessionEvent::Update(changes) => println!("{:?}", changes.updates.rows("Host")),
+///         SessionEvent::Resync(all) => println!("start over from {:?}", all.rows("Host")),
+///     }
+/// }
+/// session.client().await?.transact("Test").comment("hello").execute().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct OvsdbSession {
+    guard: Arc<Guard>,
+}
+
+impl std::fmt::Debug for OvsdbSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OvsdbSession")
+            .field("remotes", &self.guard.shared.remotes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OvsdbSession {
+    /// Starts a session on `remote` (one or several, comma-separated, as
+    /// [`OvsdbClient::connect_with`] takes them) and waits for its first
+    /// connection, within [`SessionOptions::ready_timeout`].
+    pub async fn connect(remote: &str, options: SessionOptions) -> Result<Self, ClientError> {
+        let session = Self::start(remote, options)?;
+        session.client().await?;
+        Ok(session)
+    }
+
+    /// Starts a session without waiting for it to connect (it keeps
+    /// trying). Fails only on a remote that cannot be read.
+    ///
+    /// Must be called within a Tokio runtime.
+    pub fn start(remote: &str, options: SessionOptions) -> Result<Self, ClientError> {
+        let remotes = parse_remotes(remote)?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let (current, _) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            remotes,
+            options,
+            current,
+            registry: tokio::sync::Mutex::new(Registry::default()),
+            deposed: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        });
+        let task = tokio::spawn(supervise(shared.clone()));
+        Ok(OvsdbSession {
+            guard: Arc::new(Guard { shared, task }),
+        })
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.guard.shared
+    }
+
+    /// The connection in use, waiting for one (within
+    /// [`SessionOptions::ready_timeout`]) while reconnecting. Transactions
+    /// and other calls go through it.
+    pub async fn client(&self) -> Result<OvsdbClient, ClientError> {
+        let wait = self.shared().options.ready_timeout;
+        wait_client(self.shared(), Instant::now() + wait).await
+    }
+
+    /// How many connections the session has made so far (1 after the
+    /// first, 2 after one reconnect, ...).
+    pub fn connections(&self) -> u64 {
+        self.shared().connections.load(Ordering::Relaxed)
+    }
+
+    /// The remote of the connection in use, if connected.
+    pub fn remote(&self) -> Option<String> {
+        self.shared()
+            .current
+            .borrow()
+            .as_ref()
+            .map(|c| c.remote().to_owned())
+    }
+
+    /// Closes the connection in use, as if it had dropped: the session
+    /// reconnects. For tests, and for moving off a server by hand.
+    pub fn disconnect(&self) {
+        if let Some(client) = self.shared().current.borrow().as_ref() {
+            client.close();
+        }
+    }
+
+    /// Stops the session: no more reconnects, the connection closes, and
+    /// every monitor and lock stream ends.
+    pub fn close(&self) {
+        self.guard.shut_down();
+    }
+
+    /// Starts monitoring `requests` in `db` (as [`OvsdbClient::monitor`])
+    /// on a monitor that is resumed on every new connection.
+    pub async fn monitor(
+        &self,
+        db: &str,
+        requests: MonitorRequests,
+    ) -> Result<SessionMonitor, ClientError> {
+        let shared = self.shared();
+        let deadline =
+            Instant::now() + shared.options.ready_timeout + shared.options.monitor_timeout;
+        let n = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        // Unique across the session's connections: a resumed monitor keeps
+        // its id, so fresh ones must not take it.
+        let id = MonitorId(serde_json::Value::from(format!("session-{n}")));
+        loop {
+            if Instant::now() >= deadline {
+                return Err(ClientError::TimedOut("a connection"));
+            }
+            let client = wait_client(shared, deadline).await?;
+            let mut registry = shared.registry.lock().await;
+            if shared.closed.load(Ordering::SeqCst) {
+                return Err(ClientError::SessionClosed);
+            }
+            let state = MonitorState {
+                db: db.to_owned(),
+                id: id.clone(),
+                requests: requests.clone(),
+                method: MonitorMethod::MonitorCondSince,
+                last_txn_id: None,
+            };
+            let started =
+                tokio::time::timeout(shared.options.monitor_timeout, client.resume_monitor(state))
+                    .await;
+            match started {
+                Err(_) => return Err(ClientError::TimedOut("a monitor's first rows")),
+                // The connection dropped under us: wait for the next one
+                // (which the session publishes once it has it).
+                Ok(Err(e)) if e.is_disconnected() => {
+                    drop(registry);
+                    client.close();
+                    continue;
+                }
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(mut stream)) => {
+                    let initial = stream.take_initial();
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    let state = Arc::new(Mutex::new(stream.state().clone()));
+                    let forwarder = tokio::spawn(forward_monitor(
+                        stream,
+                        client.clone(),
+                        state.clone(),
+                        tx.clone(),
+                    ));
+                    registry.monitors.push(WatchedMonitor {
+                        state: state.clone(),
+                        tx,
+                        forwarder: Some(forwarder),
+                    });
+                    return Ok(SessionMonitor { initial, state, rx });
+                }
+            }
+        }
+    }
+
+    /// Asks for the lock `name` (as [`OvsdbClient::lock`]), and again on
+    /// every new connection.
+    pub async fn lock(&self, name: &str) -> Result<SessionLock, ClientError> {
+        let shared = self.shared();
+        let deadline = Instant::now() + shared.options.ready_timeout;
+        let key = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        loop {
+            if Instant::now() >= deadline {
+                return Err(ClientError::TimedOut("a connection"));
+            }
+            let client = wait_client(shared, deadline).await?;
+            let mut registry = shared.registry.lock().await;
+            if shared.closed.load(Ordering::SeqCst) {
+                return Err(ClientError::SessionClosed);
+            }
+            match client.lock(name).await {
+                Ok(lock) => {
+                    let held = lock.is_held();
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    let forwarder = tokio::spawn(forward_lock(lock, tx.clone()));
+                    registry.locks.push(HeldLock {
+                        key,
+                        name: name.to_owned(),
+                        tx,
+                        forwarder: Some(forwarder),
+                    });
+                    return Ok(SessionLock {
+                        shared: shared.clone(),
+                        key,
+                        name: name.to_owned(),
+                        held,
+                        rx,
+                    });
+                }
+                Err(e) if e.is_disconnected() => {
+                    drop(registry);
+                    client.close();
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Waits until there is an open connection, or the deadline.
+async fn wait_client(shared: &Shared, deadline: Instant) -> Result<OvsdbClient, ClientError> {
+    let mut rx = shared.current.subscribe();
+    let closed = &shared.closed;
+    let wait = rx
+        .wait_for(|c| closed.load(Ordering::SeqCst) || c.as_ref().is_some_and(|c| !c.is_closed()));
+    let waited = match tokio::time::timeout_at(deadline.into(), wait).await {
+        Ok(Ok(_)) if closed.load(Ordering::SeqCst) => Err(ClientError::SessionClosed),
+        Ok(Ok(client)) => client.clone().ok_or(ClientError::SessionClosed),
+        Ok(Err(_)) => Err(ClientError::SessionClosed),
+        Err(_) => Err(ClientError::TimedOut("a connection")),
+    };
+    waited
+}
+
+/// Feeds one connection's monitor stream to the user's, noting its last
+/// transaction as each update goes by.
+///
+/// If the stream fell behind (notifications were dropped), nothing more is
+/// passed on and the connection is closed: the session resumes the
+/// monitor after the last transaction delivered, so the dropped changes
+/// come again instead of being missed.
+async fn forward_monitor(
+    mut stream: MonitorStream,
+    client: OvsdbClient,
+    state: Arc<Mutex<MonitorState>>,
+    tx: MonitorSender,
+) {
+    while let Some(item) = stream.next().await {
+        if let Err(ClientError::Notification {
+            source: SubscriptionError::Lagged(dropped),
+            ..
+        }) = &item
+        {
+            tracing::warn!(dropped, "a monitor fell behind; reconnecting to resume it");
+            client.close();
+            return;
+        }
+        if let Ok(mut kept) = state.lock() {
+            kept.last_txn_id = stream.state().last_txn_id;
+        }
+        if tx.send(item.map(SessionEvent::Update)).is_err() {
+            // Nobody reads any more: stop the server sending.
+            let _ = stream.cancel().await;
+            return;
+        }
+    }
+}
+
+async fn forward_lock(mut lock: super::Lock, tx: LockSender) {
+    while let Some(item) = lock.next().await {
+        let event = item.map(|e| match e {
+            LockEvent::Locked => SessionLockEvent::Locked,
+            LockEvent::Stolen => SessionLockEvent::Stolen,
+        });
+        if tx.send(event).is_err() {
+            let _ = lock.unlock().await;
+            return;
+        }
+    }
+}
+
+/// The session's life: connect, bring monitors and locks back, wait for
+/// the connection to drop, let the streams drain, back off, again.
+async fn supervise(shared: Arc<Shared>) {
+    let mut backoff = Backoff::new(shared.options.backoff_min, shared.options.backoff_max);
+    loop {
+        let connected = connect_any(&shared).await;
+        let (client, leadership) = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "no server to connect to; backing off");
+                tokio::time::sleep(backoff.next_wait()).await;
+                continue;
+            }
+        };
+        let resumed = {
+            let mut registry = shared.registry.lock().await;
+            if shared.closed.load(Ordering::SeqCst) {
+                // Closed while connecting: nobody is to get this connection.
+                client.close();
+                return;
+            }
+            let resumed = resume_all(&shared, &client, &mut registry).await;
+            if resumed.is_ok() {
+                shared.connections.fetch_add(1, Ordering::Relaxed);
+                shared.current.send_replace(Some(client.clone()));
+            }
+            resumed
+        };
+        match resumed {
+            Ok(()) => {
+                backoff.reset();
+                client.peer().closed().await;
+                tracing::debug!(remote = client.remote(), "connection lost; reconnecting");
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "resuming failed; reconnecting");
+                client.close();
+            }
+        }
+        shared.current.send_replace(None);
+        if let Some(task) = leadership {
+            task.abort();
+        }
+        drain(&shared).await;
+        tokio::time::sleep(backoff.next_wait()).await;
+    }
+}
+
+/// Tries each remote (those that lost leadership last) until one connects
+/// (and, in leader-only mode, leads).
+async fn connect_any(
+    shared: &Arc<Shared>,
+) -> Result<(OvsdbClient, Option<JoinHandle<()>>), ClientError> {
+    let mut failures = Vec::new();
+    for remote in order_remotes(shared) {
+        let client = match OvsdbClient::connect_with(&remote, shared.options.client.clone()).await {
+            Ok(client) => client,
+            Err(ClientError::Connect(mut errors)) => {
+                failures.append(&mut errors);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(db) = &shared.options.leader_only else {
+            return Ok((client, None));
+        };
+        match cluster::leadership(&client, db, shared.options.monitor_timeout).await {
+            Ok(watch) if watch.leads() => {
+                let task = tokio::spawn(cluster::follow(watch, client.clone(), shared.clone()));
+                return Ok((client, Some(task)));
+            }
+            Ok(watch) => {
+                tracing::debug!(%remote, status = ?watch.status(), "not the leader; trying the next");
+                client.close();
+            }
+            Err(e) => {
+                tracing::debug!(%remote, error = %e, "cannot read _Server; trying the next");
+                client.close();
+            }
+        }
+    }
+    Err(ClientError::Connect(failures))
+}
+
+/// The remotes in the order to try them: as given, except that those
+/// that lost leadership come last, the most recent last of all.
+fn order_remotes(shared: &Shared) -> Vec<String> {
+    let deposed = shared.deposed.lock().map(|d| d.clone()).unwrap_or_default();
+    in_order(&shared.remotes, &deposed)
+}
+
+fn in_order(remotes: &[String], deposed: &HashMap<String, Instant>) -> Vec<String> {
+    let mut remotes: Vec<(Option<Instant>, usize, &String)> = remotes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (deposed.get(r).copied(), i, r))
+        .collect();
+    // None sorts before Some: never deposed first.
+    remotes.sort();
+    remotes.into_iter().map(|(_, _, r)| r.clone()).collect()
+}
+
+/// Resumes every monitor and asks for every lock on `client`. A dropped
+/// connection or a deadline fails the whole (the caller reconnects); a
+/// server's refusal ends only the stream it concerns, with the error.
+async fn resume_all(
+    shared: &Shared,
+    client: &OvsdbClient,
+    registry: &mut Registry,
+) -> Result<(), ClientError> {
+    registry.monitors.retain(|m| !m.tx.is_closed());
+    registry.locks.retain(|l| !l.tx.is_closed());
+    let mut refused = Vec::new();
+    for (i, watched) in registry.monitors.iter_mut().enumerate() {
+        let state = match watched.state.lock() {
+            Ok(state) => state.clone(),
+            Err(_) => continue,
+        };
+        let resumed =
+            tokio::time::timeout(shared.options.monitor_timeout, client.resume_monitor(state))
+                .await
+                .map_err(|_| ClientError::TimedOut("a resumed monitor's rows"))?;
+        let mut stream = match resumed {
+            Ok(stream) => stream,
+            Err(e) if e.is_disconnected() => return Err(e),
+            Err(e) => {
+                let _ = watched.tx.send(Err(e));
+                refused.push(i);
+                continue;
+            }
+        };
+        let changes = stream.take_initial();
+        let event = if stream.found() == Some(true) {
+            // Only what changed while we were away: on top of the view.
+            (!changes.is_empty()).then(|| {
+                SessionEvent::Update(MonitorEvent {
+                    updates: changes,
+                    last_txn_id: stream.state().last_txn_id,
+                })
+            })
+        } else {
+            Some(SessionEvent::Resync(changes))
+        };
+        if let Ok(mut kept) = watched.state.lock() {
+            *kept = stream.state().clone();
+        }
+        // Before the forwarder starts, so the stream's order holds.
+        if let Some(event) = event {
+            let _ = watched.tx.send(Ok(event));
+        }
+        watched.forwarder = Some(tokio::spawn(forward_monitor(
+            stream,
+            client.clone(),
+            watched.state.clone(),
+            watched.tx.clone(),
+        )));
+    }
+    for i in refused.into_iter().rev() {
+        registry.monitors.remove(i);
+    }
+    let mut refused = Vec::new();
+    for (i, held) in registry.locks.iter_mut().enumerate() {
+        match client.lock(&held.name).await {
+            Ok(lock) => {
+                if lock.is_held() {
+                    let _ = held.tx.send(Ok(SessionLockEvent::Locked));
+                }
+                held.forwarder = Some(tokio::spawn(forward_lock(lock, held.tx.clone())));
+            }
+            Err(e) if e.is_disconnected() => return Err(e),
+            Err(e) => {
+                let _ = held.tx.send(Err(e));
+                refused.push(i);
+            }
+        }
+    }
+    for i in refused.into_iter().rev() {
+        registry.locks.remove(i);
+    }
+    Ok(())
+}
+
+/// After a connection closed: waits until every stream has delivered what
+/// the server sent on it (so each monitor's last transaction is final),
+/// and tells each lock it is lost.
+async fn drain(shared: &Shared) {
+    let mut registry = shared.registry.lock().await;
+    for watched in &mut registry.monitors {
+        if let Some(forwarder) = watched.forwarder.take() {
+            let _ = forwarder.await;
+        }
+    }
+    for held in &mut registry.locks {
+        if let Some(forwarder) = held.forwarder.take() {
+            let _ = forwarder.await;
+            let _ = held.tx.send(Ok(SessionLockEvent::Lost));
+        }
+    }
+}
+
+/// A monitor of an [`OvsdbSession`]: its first rows, then a stream of
+/// [`SessionEvent`]s that goes on across reconnects. It ends when the
+/// session ends or the server refuses to resume it (the error comes
+/// first).
+///
+/// Events wait unread in the session without bound, so a reader that
+/// stops costs memory rather than lost changes. An update that does not
+/// decode comes as [`ClientError::Notification`] in its place, and the
+/// stream goes on; dropping the monitor cancels it on the server.
+pub struct SessionMonitor {
+    initial: Updates,
+    state: Arc<Mutex<MonitorState>>,
+    rx: mpsc::UnboundedReceiver<Result<SessionEvent, ClientError>>,
+}
+
+impl std::fmt::Debug for SessionMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionMonitor").finish_non_exhaustive()
+    }
+}
+
+impl SessionMonitor {
+    /// The rows there when the monitor began.
+    pub fn initial(&self) -> &Updates {
+        &self.initial
+    }
+
+    /// Takes the initial rows out, leaving none.
+    pub fn take_initial(&mut self) -> Updates {
+        let empty = match self.initial {
+            Updates::Update(_) => Updates::Update(Default::default()),
+            Updates::Update2(_) => Updates::Update2(Default::default()),
+        };
+        std::mem::replace(&mut self.initial, empty)
+    }
+
+    /// The monitor as it would be resumed now (its last transaction
+    /// follows the updates delivered, read or not).
+    pub fn state(&self) -> Option<MonitorState> {
+        self.state.lock().ok().map(|s| s.clone())
+    }
+}
+
+impl Stream for SessionMonitor {
+    type Item = Result<SessionEvent, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// A lock of an [`OvsdbSession`], asked for again on each connection.
+pub struct SessionLock {
+    shared: Arc<Shared>,
+    key: u64,
+    name: String,
+    held: bool,
+    rx: mpsc::UnboundedReceiver<Result<SessionLockEvent, ClientError>>,
+}
+
+impl std::fmt::Debug for SessionLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionLock")
+            .field("name", &self.name)
+            .field("held", &self.held)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionLock {
+    /// The lock's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the lock is held, as of the last event read.
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// Waits until the lock is held (at once if it is).
+    pub async fn acquired(&mut self) -> Result<(), ClientError> {
+        while !self.held {
+            match self.next().await {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => return Err(ClientError::SessionClosed),
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives the lock up, on this connection and the next ones.
+    pub async fn unlock(self) -> Result<(), ClientError> {
+        let shared = &self.shared;
+        let mut registry = shared.registry.lock().await;
+        if let Some(i) = registry.locks.iter().position(|l| l.key == self.key) {
+            let held = registry.locks.remove(i);
+            if let Some(forwarder) = held.forwarder {
+                forwarder.abort();
+            }
+        }
+        drop(registry);
+        let client = shared.current.borrow().clone();
+        match client {
+            Some(client) if !client.is_closed() => {
+                let params = crate::params::LockParams {
+                    lock: self.name.clone(),
+                };
+                client
+                    .call::<crate::methods::Unlock>(params)
+                    .await
+                    .map(|_| ())
+            }
+            // Not connected: no server holds it for us.
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Stream for SessionLock {
+    type Item = Result<SessionLockEvent, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = self.rx.poll_recv(cx);
+        if let Poll::Ready(Some(Ok(event))) = &next {
+            self.held = *event == SessionLockEvent::Locked;
+        }
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_jitter_and_resets() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_millis(800));
+        let mut backoff = Backoff::new(min, max);
+        let mut step = min;
+        for _ in 0..8 {
+            let wait = backoff.next_wait();
+            assert!(
+                wait >= step / 2 && wait <= step,
+                "{wait:?} for step {step:?}"
+            );
+            step = (step * 2).min(max);
+        }
+        backoff.reset();
+        assert!(backoff.next_wait() <= min);
+    }
+
+    #[test]
+    fn servers_that_lost_leadership_are_tried_last_most_recent_last() {
+        let remotes: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let now = Instant::now();
+        let mut deposed = HashMap::new();
+        deposed.insert("a".to_owned(), now + Duration::from_secs(1));
+        deposed.insert("c".to_owned(), now);
+        assert_eq!(in_order(&remotes, &deposed), ["b", "d", "c", "a"]);
+        assert_eq!(in_order(&remotes, &HashMap::new()), remotes);
+    }
+}

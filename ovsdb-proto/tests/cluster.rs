@@ -1,0 +1,340 @@
+//! `OvsdbSession` in leader-only mode against a real three-server Raft
+//! cluster on Unix sockets: it connects to the leader, and when the
+//! leader is killed with SIGKILL the writer fails over to the new one
+//! with every acknowledged row in the database exactly once.
+//!
+//! A transaction whose reply the failover lost may or may not have
+//! committed. The writer retries it as it was: the table's unique index on
+//! `key` turns a second commit into a "constraint violation" at commit,
+//! which the writer reads as "already committed". That needs one round
+//! trip and no window between a check and the insert (as a `select`
+//! first would have), and the server, not the client, decides.
+//!
+//! Without ovsdb-server these tests fail, saying how to install it.
+
+#[allow(dead_code)]
+#[path = "support/server.rs"]
+mod server;
+
+#[allow(dead_code)]
+#[path = "support/process.rs"]
+mod process;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use ovsdb_proto::atom::Atom;
+use ovsdb_proto::client::SessionEvent;
+use ovsdb_proto::client::{leadership, ClientOptions, OvsdbClient, OvsdbSession, SessionOptions};
+use ovsdb_proto::error::ErrorKind;
+use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
+use process::{insert_item, keys_added, ovsdb_tool, write_schema, Server, DB};
+
+/// The bound on each test.
+const TEST_LIMIT: Duration = Duration::from_secs(25);
+
+/// How long one step (a start, an election) may take.
+const STEP: Duration = Duration::from_secs(8);
+
+async fn bounded<F: Future<Output = ()>>(test: F) {
+    tokio::time::timeout(TEST_LIMIT, test)
+        .await
+        .expect("the test ran past its time limit");
+}
+
+fn client_options() -> ClientOptions {
+    ClientOptions::default()
+        .connect_timeout(Duration::from_secs(2))
+        .call_timeout(Some(Duration::from_secs(3)))
+        // A killed server's socket closes at once; no probe needed.
+        .probe_interval(None)
+}
+
+/// A cluster of three, each server on its own database file, Raft socket
+/// and client socket; returned once all three are in touch and one leads.
+async fn start_cluster(dir: &Path) -> Vec<Server> {
+    let schema = write_schema(dir);
+    let schema = schema.to_string_lossy();
+    let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let raft = |n: usize| format!("unix:{}", file(&format!("raft{n}.sock")));
+    ovsdb_tool(&["create-cluster", &file("s1.db"), &schema, &raft(1)]);
+    for n in [2, 3] {
+        let db = file(&format!("s{n}.db"));
+        ovsdb_tool(&["join-cluster", &db, DB, &raft(n), &raft(1)]);
+    }
+    let mut servers: Vec<Server> = (1..=3)
+        .map(|n| {
+            let name = format!("s{n}");
+            Server::start(dir, &name, &dir.join(format!("{name}.db")))
+        })
+        .collect();
+    for server in &mut servers {
+        server.wait_listening(STEP).await;
+    }
+    let until = Instant::now() + STEP;
+    loop {
+        let mut leaders = 0;
+        let mut connected = 0;
+        for server in &servers {
+            if let Some(status) = status_of(&server.remote()).await {
+                connected += usize::from(status.connected);
+                leaders += usize::from(status.leader && status.connected);
+            }
+        }
+        if connected == 3 && leaders == 1 {
+            return servers;
+        }
+        assert!(
+            Instant::now() < until,
+            "the cluster did not form: {}",
+            servers
+                .iter()
+                .map(Server::log)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn status_of(remote: &str) -> Option<ovsdb_proto::client::DatabaseStatus> {
+    let client = OvsdbClient::connect_with(remote, client_options())
+        .await
+        .ok()?;
+    let watch = leadership(&client, DB, Duration::from_secs(2)).await.ok()?;
+    watch.status().cloned()
+}
+
+async fn leader_of(servers: &[Server]) -> Option<usize> {
+    for (i, server) in servers.iter().enumerate() {
+        if status_of(&server.remote())
+            .await
+            .is_some_and(|s| s.leader && s.connected)
+        {
+            return Some(i);
+        }
+    }
+    None
+}
+
+fn remotes(servers: &[Server]) -> String {
+    servers
+        .iter()
+        .map(Server::remote)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn session_options() -> SessionOptions {
+    SessionOptions::default()
+        .client(client_options())
+        .backoff(Duration::from_millis(20), Duration::from_millis(300))
+        .monitor_timeout(Duration::from_secs(3))
+        .ready_timeout(STEP)
+        .leader_only(DB)
+}
+
+/// Every `key` in the `Item` table, sorted, duplicates kept.
+async fn keys_in_db(client: &OvsdbClient) -> Vec<i64> {
+    let outcome = client
+        .transact(DB)
+        .select("Item", vec![])
+        .execute()
+        .await
+        .expect("select");
+    let mut keys: Vec<i64> = outcome
+        .rows(0)
+        .expect("the select's rows")
+        .iter()
+        .map(|row| match row.get("key").and_then(|d| d.as_atom()) {
+            Some(Atom::Integer(k)) => *k,
+            other => panic!("an Item row without its key: {other:?}"),
+        })
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// Commits the row with `key` through `session`, retrying until the
+/// server says it committed: now, or earlier (the unique index refuses
+/// it again). Returns whether it was the earlier.
+async fn commit(session: &OvsdbSession, key: i64) -> bool {
+    loop {
+        let client = session.client().await.expect("a leader in time");
+        match insert_item(&client, key).execute().await {
+            Ok(_) => return false,
+            // The unique index: an earlier try whose reply was lost did
+            // commit.
+            Err(e) if e.server_error() == Some(&ErrorKind::ConstraintViolation) => return true,
+            // Lost, or refused by a server stepping down: unknown whether
+            // it committed; try again.
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+#[tokio::test]
+async fn leader_only_connects_to_the_leader_whichever_remote_comes_first() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-cluster-")
+            .tempdir()
+            .expect("a temporary directory");
+        let servers = start_cluster(dir.path()).await;
+        let leader = leader_of(&servers).await.expect("a leader");
+        // The followers first: the session must pass them by.
+        let mut order: Vec<&Server> = servers.iter().collect();
+        order.rotate_left((leader + 1) % 3);
+        let remotes = order
+            .iter()
+            .map(|s| s.remote())
+            .collect::<Vec<_>>()
+            .join(",");
+        let session = OvsdbSession::connect(&remotes, session_options())
+            .await
+            .expect("the session connects");
+        assert_eq!(session.remote(), Some(servers[leader].remote()));
+        let client = session.client().await.expect("connected");
+        insert_item(&client, 1).execute().await.expect("insert");
+        assert_eq!(keys_in_db(&client).await, vec![1]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_writer_fails_over_when_the_leader_is_killed_and_loses_nothing() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-cluster-")
+            .tempdir()
+            .expect("a temporary directory");
+        let mut servers = start_cluster(dir.path()).await;
+        let session = OvsdbSession::connect(&remotes(&servers), session_options())
+            .await
+            .expect("the session connects");
+        let first = session.remote().expect("connected");
+
+        const KEYS: i64 = 60;
+        let acked = Arc::new(AtomicI64::new(0));
+        let writer = {
+            let (session, acked) = (session.clone(), acked.clone());
+            tokio::spawn(async move {
+                let mut already_committed = 0;
+                for key in 1..=KEYS {
+                    already_committed += usize::from(commit(&session, key).await);
+                    acked.store(key, Ordering::SeqCst);
+                }
+                already_committed
+            })
+        };
+
+        // Kill the leader in the middle of the writes.
+        while acked.load(Ordering::SeqCst) < KEYS / 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let killed = servers
+            .iter()
+            .position(|s| s.remote() == first)
+            .expect("the session is on one of the servers");
+        servers[killed].kill();
+        let already_committed = writer.await.expect("the writer finished");
+
+        let now = session.remote().expect("connected");
+        assert_ne!(now, first, "moved off the killed leader");
+        assert!(session.connections() >= 2);
+        let client = session.client().await.expect("connected");
+        let keys = keys_in_db(&client).await;
+        let expected: Vec<i64> = (1..=KEYS).collect();
+        assert_eq!(keys, expected, "every acknowledged row, each once");
+        // What makes the retry safe: a second commit of a key is refused.
+        let again = insert_item(&client, 1)
+            .execute()
+            .await
+            .expect_err("a duplicate");
+        assert_eq!(
+            again.server_error(),
+            Some(&ErrorKind::ConstraintViolation),
+            "{again}"
+        );
+        // The new leader is one of the survivors, and says so.
+        let status = status_of(&now).await.expect("the new leader's status");
+        assert!(status.leader && status.connected, "{status:?}");
+        eprintln!("failover: {already_committed} found already committed on retry");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_session_follows_leadership_when_the_leader_leaves_and_its_monitor_goes_on() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-cluster-")
+            .tempdir()
+            .expect("a temporary directory");
+        let servers = start_cluster(dir.path()).await;
+        let session = OvsdbSession::connect(&remotes(&servers), session_options())
+            .await
+            .expect("the session connects");
+        let first = session.remote().expect("connected");
+        let mut requests = MonitorRequests::new();
+        requests.insert("Item".into(), MonitorRequest::default().into());
+        let mut monitor = session.monitor(DB, requests).await.expect("monitor");
+        assert!(!commit(&session, 1).await);
+
+        // The leader hands leadership over and leaves: its _Server row says
+        // it no longer leads, while it keeps its clients connected (its log
+        // shows no disconnection), so only the row can move the session.
+        let leader = servers
+            .iter()
+            .position(|s| s.remote() == first)
+            .expect("the session is on one of the servers");
+        let ctl = dir.path().join(format!("{}.ctl", servers[leader].name));
+        let left = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(server::tool("ovs-appctl"))
+                .arg("--timeout=5")
+                .arg("-t")
+                .arg(ctl)
+                .args(["cluster/leave", DB])
+                .output()
+        })
+        .await
+        .expect("ovs-appctl ran")
+        .expect("ovs-appctl started");
+        assert!(left.status.success(), "{left:?}");
+
+        let until = Instant::now() + STEP;
+        while session.remote().is_none_or(|r| r == first) {
+            assert!(Instant::now() < until, "still on {first}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let now = session.remote().expect("connected");
+        let status = status_of(&now).await.expect("the new leader's status");
+        assert!(status.leader && status.connected, "{status:?}");
+        assert!(!commit(&session, 2).await);
+
+        // The monitor moved with the session, resumed after its last
+        // transaction: each row once, no resync.
+        let mut seen = std::collections::BTreeMap::<i64, usize>::new();
+        while !(seen.contains_key(&1) && seen.contains_key(&2)) {
+            let event = tokio::time::timeout(STEP, monitor.next())
+                .await
+                .unwrap_or_else(|_| panic!("no update; saw {seen:?}"))
+                .expect("the monitor goes on")
+                .expect("no monitor error");
+            match event {
+                SessionEvent::Update(event) => {
+                    for key in keys_added(&event.updates) {
+                        *seen.entry(key).or_default() += 1;
+                    }
+                }
+                SessionEvent::Resync(all) => panic!("a resync: {all:?}"),
+            }
+        }
+        assert_eq!(seen, [(1, 1), (2, 1)].into_iter().collect());
+    })
+    .await;
+}

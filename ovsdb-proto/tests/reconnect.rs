@@ -1,0 +1,403 @@
+//! `OvsdbSession` against a real ovsdb-server that is killed with SIGKILL
+//! and started again on the same database file and socket: the monitor
+//! stream goes on with every row exactly once, and the lock is taken
+//! again.
+//!
+//! Without ovsdb-server these tests fail, saying how to install it.
+
+#[allow(dead_code)]
+#[path = "support/server.rs"]
+mod server;
+
+#[allow(dead_code)]
+#[path = "support/process.rs"]
+mod process;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use futures::StreamExt;
+use ovsdb_proto::client::{
+    ClientError, ClientOptions, OvsdbClient, OvsdbSession, SessionEvent, SessionLock,
+    SessionLockEvent, SessionMonitor, SessionOptions,
+};
+use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
+use process::{insert_item, keys_added, ovsdb_tool, wait_leader, write_schema, Server, DB};
+
+/// The bound on each test.
+const TEST_LIMIT: Duration = Duration::from_secs(25);
+
+/// How long one step (a start, an update that should come) may take.
+const STEP: Duration = Duration::from_secs(5);
+
+async fn bounded<F: Future<Output = ()>>(test: F) {
+    tokio::time::timeout(TEST_LIMIT, test)
+        .await
+        .expect("the test ran past its time limit");
+}
+
+fn session_options() -> SessionOptions {
+    SessionOptions::default()
+        .client(
+            ClientOptions::default()
+                .connect_timeout(STEP)
+                .call_timeout(Some(STEP))
+                // A killed server's socket closes at once; no probe needed.
+                .probe_interval(None),
+        )
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .monitor_timeout(STEP)
+        .ready_timeout(STEP)
+}
+
+async fn insert_keys(remote: &str, keys: std::ops::Range<i64>) {
+    let client = OvsdbClient::connect_with(
+        remote,
+        ClientOptions::default()
+            .connect_timeout(STEP)
+            .call_timeout(Some(STEP)),
+    )
+    .await
+    .expect("the writer connects");
+    for key in keys {
+        insert_item(&client, key)
+            .execute()
+            .await
+            .unwrap_or_else(|e| panic!("inserting {key}: {e}"));
+    }
+}
+
+fn all_items() -> MonitorRequests {
+    let mut requests = MonitorRequests::new();
+    requests.insert("Item".into(), MonitorRequest::default().into());
+    requests
+}
+
+/// What the monitor stream has said, key by key.
+#[derive(Default)]
+struct Seen {
+    /// How many times each key was delivered as a change.
+    updates: BTreeMap<i64, usize>,
+    /// The full contents of each resync, in order.
+    resyncs: Vec<Vec<i64>>,
+}
+
+impl Seen {
+    /// Reads the stream until every key in `0..upto` has come.
+    async fn read_until(&mut self, monitor: &mut SessionMonitor, upto: i64) {
+        while !(0..upto).all(|k| self.has(k)) {
+            let event = tokio::time::timeout(STEP, monitor.next())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("no update for keys below {upto}; saw {:?}", self.updates)
+                })
+                .expect("the monitor stream goes on")
+                .expect("no monitor error");
+            match event {
+                SessionEvent::Update(event) => {
+                    for key in keys_added(&event.updates) {
+                        *self.updates.entry(key).or_default() += 1;
+                    }
+                }
+                SessionEvent::Resync(all) => self.resyncs.push(keys_added(&all)),
+            }
+        }
+    }
+
+    fn has(&self, key: i64) -> bool {
+        self.updates.contains_key(&key) || self.resyncs.last().is_some_and(|r| r.contains(&key))
+    }
+}
+
+async fn next_lock_event(lock: &mut SessionLock) -> SessionLockEvent {
+    tokio::time::timeout(STEP, lock.next())
+        .await
+        .expect("a lock event in time")
+        .expect("the lock stream goes on")
+        .expect("no lock error")
+}
+
+/// The common course: monitor and lock through a session, insert 0..5,
+/// kill -9 the server, start it again, insert 5..10. Returns what the
+/// monitor saw.
+async fn kill_and_restart(clustered: bool) -> Seen {
+    let dir = tempfile::Builder::new()
+        .prefix("ovsdb-reconnect-")
+        .tempdir()
+        .expect("a temporary directory");
+    let schema = write_schema(dir.path());
+    let db = dir.path().join("test.db");
+    let (db_s, schema_s) = (db.to_string_lossy(), schema.to_string_lossy());
+    if clustered {
+        // A cluster of one: the server keeps its transaction history, so a
+        // monitor can resume after its last transaction.
+        let raft = format!("unix:{}", dir.path().join("raft.sock").display());
+        ovsdb_tool(&["create-cluster", &db_s, &schema_s, &raft]);
+    } else {
+        ovsdb_tool(&["create", &db_s, &schema_s]);
+    }
+    let mut server = Server::start(dir.path(), "s", &db);
+    server.wait_listening(STEP).await;
+    let remote = server.remote();
+    wait_leader(&remote, STEP).await;
+
+    let session = OvsdbSession::connect(&remote, session_options())
+        .await
+        .expect("the session connects");
+    let mut monitor = session.monitor(DB, all_items()).await.expect("monitor");
+    assert!(keys_added(monitor.initial()).is_empty());
+    let mut lock = session.lock("writer").await.expect("lock");
+    tokio::time::timeout(STEP, lock.acquired())
+        .await
+        .expect("the lock in time")
+        .expect("the lock is granted");
+
+    let mut seen = Seen::default();
+    insert_keys(&remote, 0..5).await;
+    seen.read_until(&mut monitor, 5).await;
+
+    server.kill();
+    assert_eq!(next_lock_event(&mut lock).await, SessionLockEvent::Lost);
+    assert!(!lock.is_held());
+    server.restart();
+    server.wait_listening(STEP).await;
+    wait_leader(&remote, STEP).await;
+    insert_keys(&remote, 5..10).await;
+    seen.read_until(&mut monitor, 10).await;
+
+    assert_eq!(next_lock_event(&mut lock).await, SessionLockEvent::Locked);
+    assert!(lock.is_held());
+    // The lock is ours on the server too: a transaction asserting it commits.
+    session
+        .client()
+        .await
+        .expect("connected")
+        .transact(DB)
+        .assert_lock("writer")
+        .execute()
+        .await
+        .expect("the re-taken lock holds");
+    // Counted before the session hands the connection out. At least one
+    // reconnect; a server may also drop a client that came too early.
+    assert!(session.connections() >= 2);
+    seen
+}
+
+#[tokio::test]
+async fn a_clustered_servers_monitor_resumes_with_every_row_exactly_once() {
+    bounded(async {
+        let seen = kill_and_restart(true).await;
+        assert!(
+            seen.resyncs.is_empty(),
+            "the server had the last transaction, yet resynced: {:?}",
+            seen.resyncs
+        );
+        let expected: BTreeMap<i64, usize> = (0..10).map(|k| (k, 1)).collect();
+        assert_eq!(seen.updates, expected, "each row exactly once");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_standalone_server_without_history_resyncs_in_full() {
+    bounded(async {
+        let seen = kill_and_restart(false).await;
+        // A standalone server keeps no transaction history: the reconnect
+        // brings everything, marked as a resync, exactly once.
+        assert_eq!(seen.resyncs.len(), 1, "one resync: {:?}", seen.resyncs);
+        let resync = &seen.resyncs[0];
+        let mut sorted = resync.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), resync.len(), "no row twice in {resync:?}");
+        // Everything inserted before it, and each row after it exactly once.
+        assert!((0..5).all(|k| resync.contains(&k)), "{resync:?}");
+        for key in 0..10 {
+            let updates = seen.updates.get(&key).copied().unwrap_or(0);
+            let in_resync = usize::from(resync.contains(&key));
+            if key < 5 {
+                assert_eq!(updates, 1, "key {key} before the kill");
+            } else {
+                assert_eq!(updates + in_resync, 1, "key {key} after the restart");
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn closing_the_session_ends_its_streams_and_its_calls() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = write_schema(dir.path());
+        let db = dir.path().join("test.db");
+        ovsdb_tool(&["create", &db.to_string_lossy(), &schema.to_string_lossy()]);
+        let mut server = Server::start(dir.path(), "s", &db);
+        server.wait_listening(STEP).await;
+
+        let session = OvsdbSession::connect(&server.remote(), session_options())
+            .await
+            .expect("the session connects");
+        let mut monitor = session.monitor(DB, all_items()).await.expect("monitor");
+        let mut lock = session.lock("writer").await.expect("lock");
+        insert_keys(&server.remote(), 0..1).await;
+        let mut seen = Seen::default();
+        seen.read_until(&mut monitor, 1).await;
+
+        session.close();
+        // What was sent before the close may still come; then the end.
+        let ended = tokio::time::timeout(STEP, async {
+            while monitor.next().await.is_some() {}
+            while lock.next().await.is_some() {}
+        })
+        .await;
+        assert!(ended.is_ok(), "the streams did not end");
+        let err = session.client().await.expect_err("closed");
+        assert!(matches!(err, ClientError::SessionClosed), "{err:?}");
+        let err = session.monitor(DB, all_items()).await.expect_err("closed");
+        assert!(matches!(err, ClientError::SessionClosed), "{err:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_waits_for_a_server_that_is_not_up_yet() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = write_schema(dir.path());
+        let db = dir.path().join("test.db");
+        ovsdb_tool(&["create", &db.to_string_lossy(), &schema.to_string_lossy()]);
+        // Where Server::start puts the socket of a server named "s".
+        let remote = format!("unix:{}", dir.path().join("s.sock").display());
+
+        // No server: connecting gives up at the ready deadline.
+        let quick = session_options().ready_timeout(Duration::from_millis(300));
+        let err = OvsdbSession::connect(&remote, quick)
+            .await
+            .expect_err("no server to connect to");
+        assert!(matches!(err, ClientError::TimedOut(_)), "{err:?}");
+
+        // A session started before its server keeps trying, and connects
+        // once the server is up.
+        let session = OvsdbSession::start(&remote, session_options()).expect("a valid remote");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(session.remote(), None);
+        let mut server = Server::start(dir.path(), "s", &db);
+        server.wait_listening(STEP).await;
+        let client = session
+            .client()
+            .await
+            .expect("connected once the server is up");
+        insert_item(&client, 1).execute().await.expect("insert");
+        assert_eq!(session.connections(), 1);
+        assert_eq!(session.remote(), Some(remote));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn changes_made_while_the_session_is_away_come_once_on_resume() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = write_schema(dir.path());
+        let db = dir.path().join("test.db");
+        let raft = format!("unix:{}", dir.path().join("raft.sock").display());
+        ovsdb_tool(&[
+            "create-cluster",
+            &db.to_string_lossy(),
+            &schema.to_string_lossy(),
+            &raft,
+        ]);
+        let mut server = Server::start(dir.path(), "s", &db);
+        server.wait_listening(STEP).await;
+        let remote = server.remote();
+        wait_leader(&remote, STEP).await;
+
+        // Half a second to a second away after each drop: time for the
+        // writer to commit while the session is not looking.
+        let options = session_options().backoff(Duration::from_secs(1), Duration::from_secs(1));
+        let session = OvsdbSession::connect(&remote, options)
+            .await
+            .expect("the session connects");
+        let mut monitor = session.monitor(DB, all_items()).await.expect("monitor");
+        let mut seen = Seen::default();
+        insert_keys(&remote, 0..3).await;
+        seen.read_until(&mut monitor, 3).await;
+
+        session.disconnect();
+        insert_keys(&remote, 3..6).await;
+        seen.read_until(&mut monitor, 6).await;
+        insert_keys(&remote, 6..8).await;
+        seen.read_until(&mut monitor, 8).await;
+
+        assert!(seen.resyncs.is_empty(), "resynced: {:?}", seen.resyncs);
+        let expected: BTreeMap<i64, usize> = (0..8).map(|k| (k, 1)).collect();
+        assert_eq!(seen.updates, expected, "each row exactly once");
+        // Published (and counted) once the monitor was resumed.
+        session.client().await.expect("connected");
+        assert_eq!(session.connections(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_monitor_and_call_deadlines_hold_against_a_silent_server() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        // A "server" that accepts and never answers.
+        let path = dir.path().join("silent.sock");
+        let listener = tokio::net::UnixListener::bind(&path).expect("bind");
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let options = SessionOptions::default()
+            .client(
+                ClientOptions::default()
+                    .connect_timeout(STEP)
+                    .call_timeout(Some(Duration::from_millis(300)))
+                    .probe_interval(None),
+            )
+            .monitor_timeout(Duration::from_millis(200))
+            .ready_timeout(STEP);
+        let session = OvsdbSession::connect(&format!("unix:{}", path.display()), options)
+            .await
+            .expect("the socket accepts");
+
+        let started = std::time::Instant::now();
+        let err = session.monitor(DB, all_items()).await.expect_err("no rows");
+        assert!(matches!(err, ClientError::TimedOut(_)), "{err:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let started = std::time::Instant::now();
+        let client = session.client().await.expect("connected");
+        let err = client.echo(vec![]).await.expect_err("no answer");
+        assert!(!err.is_disconnected(), "a deadline, not a drop: {err:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        silent.abort();
+    })
+    .await;
+}
