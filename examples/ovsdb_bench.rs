@@ -70,9 +70,18 @@ struct Args {
     replica: Option<Vec<String>>,
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args = Args::parse();
+    // A replica runs on one thread, as python's IDL does: its memory is
+    // then one heap's, not one per worker thread.
+    let mut runtime = match args.replica {
+        Some(_) => tokio::runtime::Builder::new_current_thread(),
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    runtime.enable_all().build()?.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<()> {
     if let Some(replica) = &args.replica {
         return run_replica(&replica[0], replica[1].parse()?).await;
     }
