@@ -134,18 +134,25 @@ pub fn make_pki(dir: &Path) -> Pki {
 
 impl OvsdbServer {
     pub async fn start() -> OvsdbServer {
-        Self::start_with(false).await.0
+        Self::start_with(false, "test.ovsschema").await.0
+    }
+
+    /// A server of the database `schema` (a file in `ovsdb-proto/schemas/`)
+    /// describes.
+    #[allow(dead_code)]
+    pub async fn start_schema(schema: &str) -> OvsdbServer {
+        Self::start_with(false, schema).await.0
     }
 
     /// A server whose inet remote is `pssl:`, with certificates made by
     /// `make_pki` in its directory (where they stay: ovsdb-server reads
     /// them again when they change).
     pub async fn start_tls() -> (OvsdbServer, Pki) {
-        let (server, pki) = Self::start_with(true).await;
+        let (server, pki) = Self::start_with(true, "test.ovsschema").await;
         (server, pki.expect("TLS files were made"))
     }
 
-    async fn start_with(with_tls: bool) -> (OvsdbServer, Option<Pki>) {
+    async fn start_with(with_tls: bool, schema: &str) -> (OvsdbServer, Option<Pki>) {
         let dir = tempfile::Builder::new()
             .prefix("ovsdb-real-")
             .tempdir()
@@ -160,7 +167,7 @@ impl OvsdbServer {
         let out = Command::new(tool("ovsdb-tool"))
             .arg("create")
             .arg(&db)
-            .arg(schema_path("test.ovsschema"))
+            .arg(schema_path(schema))
             .output()
             .expect("ovsdb-tool runs");
         assert!(
