@@ -373,11 +373,7 @@ fn duplicate<E: de::Error>(e: DuplicateError) -> E {
     E::custom(format_args!("{e} {DUPLICATE_MARK}"))
 }
 
-/// A row, or part of one: column names to their values.
-///
-/// `_uuid` and `_version`, which every row has, appear here when a server
-/// sends them (as one-element sets of a UUID).
-pub type Row = std::collections::BTreeMap<String, Datum>;
+pub use crate::row::Row;
 
 #[cfg(test)]
 mod tests {

@@ -53,5 +53,6 @@ pub mod mutation;
 pub mod operation;
 pub mod params;
 mod positional;
+mod row;
 pub mod schema;
 mod wire_names;

@@ -78,7 +78,10 @@ fn results_on_the_wire() {
     assert_eq!(r[1], OperationResult::Count(2));
     match &r[2] {
         OperationResult::Rows(rows) => {
-            assert_eq!(rows[0]["name"], Datum::from(crate::atom::Atom::from("br0")));
+            assert_eq!(
+                rows[0].get("name"),
+                Some(&Datum::from(crate::atom::Atom::from("br0")))
+            );
         }
         other => panic!("{other:?}"),
     }
