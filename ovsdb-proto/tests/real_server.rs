@@ -987,3 +987,54 @@ async fn vswitch_schema_bridge_made_by_us_is_seen_by_ovs_vsctl() {
     })
     .await;
 }
+
+/// The error cases the server reaches through operations ours cannot even
+/// build wrong: an integer mutation out of range, a write to the read-only
+/// `_Server` database, and (sent as raw JSON, since our sets cannot hold a
+/// repeat) a set with a duplicate element.
+#[tokio::test]
+async fn range_not_allowed_and_ovsdb_errors() {
+    bounded(TEST_LIMIT, async {
+        let server = OvsdbServer::start().await;
+        let c = client(&server.unix).await;
+        let mut big = host("big", 1);
+        big.insert("seen".into(), atom(i64::MAX));
+        let overflow = c
+            .transact(DB)
+            .insert("Host", big)
+            .mutate(
+                "Host",
+                name_is("big"),
+                vec![Mutation::new("seen", Mutator::Add, atom(1))],
+            )
+            .execute()
+            .await;
+        assert_eq!(
+            transact_error(overflow),
+            (1, "mutate", false, ErrorKind::RangeError)
+        );
+        let reserved = c
+            .transact("_Server")
+            .delete("Database", Vec::new())
+            .execute()
+            .await;
+        assert_eq!(
+            transact_error(reserved),
+            (0, "delete", false, ErrorKind::NotAllowed)
+        );
+        let raw = jsonrpc_core::RawJson::parse(
+            r#"["Test",{"op":"insert","table":"Host","row":{"name":"d","address":"d","port":3,"state":"up","tags":["set",["x","x"]]}}]"#,
+        )
+        .unwrap();
+        let reply = c
+            .peer()
+            .call_raw("transact", Some(raw), Some(STEP))
+            .await
+            .unwrap();
+        let results: Vec<serde_json::Value> = reply.decode().unwrap();
+        assert_eq!(results[0]["error"], "ovsdb error", "{results:?}");
+        let kind: ErrorKind = serde_json::from_value(results[0]["error"].clone()).unwrap();
+        assert_eq!(kind, ErrorKind::OvsdbError);
+    })
+    .await;
+}
