@@ -712,17 +712,41 @@ async fn errors_have_spdks_codes_and_texts() {
             failure(spdk.call::<BdevAioDelete>(BdevAioDeleteParams::new("aio0".into())).await),
             (-19, "No such device".to_owned())
         );
-        // The typed methods the mock does not have (no NVMe devices) answer
-        // as unknown ones.
-        let unknown = (-32601, "Method not found".to_owned());
-        let nvme = BdevNvmeAttachControllerParams::new("Nvme0".into(), "PCIe".into(), "0000:00:04.0".into());
-        assert_eq!(failure(spdk.call::<BdevNvmeAttachController>(nvme).await), unknown);
-        assert_eq!(
-            failure(spdk.call::<BdevNvmeGetControllers>(BdevNvmeGetControllersParams::new()).await),
-            unknown
-        );
+        // NVMe: no PCIe device is there; a controller attached over TCP to
+        // one of the mock's own NVMe-oF subsystems shows its namespaces.
+        let pcie = BdevNvmeAttachControllerParams::new("Nvme0".into(), "PCIe".into(), "0000:00:04.0".into());
+        assert_eq!(failure(spdk.call::<BdevNvmeAttachController>(pcie).await).0, -19);
+        let nqn = "nqn.2016-06.io.spdk:nvme-loop";
+        spdk.call::<BdevMallocCreate>(malloc("Behind", 8)).await.unwrap();
+        let _ = spdk.call::<NvmfCreateTransport>(NvmfCreateTransportParams::new("TCP".into())).await;
+        spdk.call::<NvmfCreateSubsystem>(NvmfCreateSubsystemParams::new(nqn.into())).await.unwrap();
+        spdk.call::<NvmfSubsystemAddNs>(NvmfSubsystemAddNsParams::new(nqn.into(), NvmfNamespace::new("Behind".into())))
+            .await
+            .unwrap();
+        spdk.call::<NvmfSubsystemAddListener>(NvmfSubsystemAddListenerParams::new(nqn.into(), tcp("4430")))
+            .await
+            .unwrap();
+        let mut nvme = BdevNvmeAttachControllerParams::new("Nvme0".into(), "tcp".into(), "127.0.0.1".into());
+        nvme.trsvcid = Some("4431".into());
+        nvme.subnqn = Some(nqn.into());
+        assert_eq!(failure(spdk.call::<BdevNvmeAttachController>(nvme.clone()).await).0, -6);
+        nvme.trsvcid = Some("4430".into());
+        assert_eq!(spdk.call::<BdevNvmeAttachController>(nvme).await.unwrap(), ["Nvme0n1"]);
+        let ns = spdk
+            .call::<BdevGetBdevs>(BdevGetBdevsParams { name: Some("Nvme0n1".into()), ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(ns[0].product_name, "NVMe disk");
+        let ctrlrs = spdk.call::<BdevNvmeGetControllers>(BdevNvmeGetControllersParams::new()).await.unwrap();
+        assert_eq!(ctrlrs[0].name, "Nvme0");
+        assert_eq!(ctrlrs[0].ctrlrs[0].trid["subnqn"], nqn);
         let detach = BdevNvmeDetachControllerParams::new("Nvme0".into());
-        assert_eq!(failure(spdk.call::<BdevNvmeDetachController>(detach).await), unknown);
+        assert!(spdk.call::<BdevNvmeDetachController>(detach.clone()).await.unwrap());
+        assert_eq!(failure(spdk.call::<BdevNvmeDetachController>(detach).await).0, -19);
+        let gone = spdk
+            .call::<BdevGetBdevs>(BdevGetBdevsParams { name: Some("Nvme0n1".into()), ..Default::default() })
+            .await;
+        assert_eq!(failure(gone).0, -19);
     })
     .await;
 }

@@ -198,6 +198,7 @@ pub fn product_name(kind: &Kind) -> &'static str {
         Kind::Malloc => "Malloc disk",
         Kind::Null => "Null disk",
         Kind::Aio { .. } => "AIO disk",
+        Kind::Nvme { .. } => "NVMe disk",
         Kind::Split { .. } => "Split Disk",
         Kind::Lvol { .. } => "Logical Volume",
         Kind::Raid => "Raid Volume",
@@ -223,6 +224,20 @@ fn supported(kind: &Kind, io: &str) -> bool {
             io,
             "read" | "write" | "flush" | "reset" | "unmap" | "write_zeroes"
         ),
+        Kind::Nvme { .. } => matches!(
+            io,
+            "read"
+                | "write"
+                | "unmap"
+                | "flush"
+                | "reset"
+                | "nvme_admin"
+                | "nvme_io"
+                | "write_zeroes"
+                | "compare"
+                | "compare_and_write"
+                | "abort"
+        ),
         Kind::Split { .. } => matches!(
             io,
             "read" | "write" | "unmap" | "flush" | "reset" | "write_zeroes"
@@ -246,6 +261,10 @@ fn supported(kind: &Kind, io: &str) -> bool {
 fn driver_specific(s: &State, b: &Bdev) -> String {
     match &b.kind {
         Kind::Malloc | Kind::Null => "{}".into(),
+        Kind::Nvme { ctrlr, nsid } => {
+            let nvme = Obj::new().field("ctrlr", ctrlr).field("nsid", nsid);
+            Obj::new().raw("nvme", &format!("[{}]", nvme.text())).text()
+        }
         Kind::Aio {
             filename,
             block_size_override,

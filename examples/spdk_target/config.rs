@@ -76,6 +76,7 @@ fn bdev_config(s: &State) -> Vec<Value> {
         "iobuf_small_cache_size": o.iobuf_small_cache_size,
         "iobuf_large_cache_size": o.iobuf_large_cache_size}})];
     out.extend(s.options.config("bdev"));
+    out.extend(crate::nvme::config(s));
     out.push(crate::raid::options_config(s));
     out.extend(crate::split::config(s));
     let raids = crate::raid::config(s);

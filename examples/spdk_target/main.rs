@@ -59,6 +59,7 @@ mod faults;
 mod json;
 mod log;
 mod lvol;
+mod nvme;
 mod nvmf;
 mod options;
 mod raid;
@@ -144,6 +145,7 @@ async fn run(args: Args) -> Result<(), String> {
         lvol::register(&mut r);
         raid::register(&mut r);
         nvmf::register(&mut r);
+        nvme::register(&mut r);
         log::register(&mut r);
         options::register(&mut r);
         config::register(&mut r);

@@ -36,6 +36,11 @@ pub enum Kind {
         lvs: Uuid,
     },
     Raid,
+    /// A namespace of an attached NVMe controller.
+    Nvme {
+        ctrlr: String,
+        nsid: u32,
+    },
 }
 
 /// A registered block device.
@@ -107,6 +112,7 @@ pub struct State {
     pub nvmf: Nvmf,
     pub log: crate::log::Log,
     pub options: crate::options::Options,
+    pub nvme: Vec<crate::nvme::Controller>,
     /// Told by `spdk_kill_instance`.
     pub kill: Arc<Notify>,
     random: std::collections::hash_map::RandomState,
@@ -128,6 +134,7 @@ impl State {
             nvmf: Nvmf::default(),
             log: crate::log::Log::default(),
             options: Default::default(),
+            nvme: Vec::new(),
             kill,
             random: std::collections::hash_map::RandomState::new(),
             counter: 0,
