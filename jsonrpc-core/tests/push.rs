@@ -300,3 +300,49 @@ async fn an_update_is_on_the_stream_before_the_reply_after_it_returns() {
         "replies that returned before their update was on the stream"
     );
 }
+
+/// A notification already on the stream is taken at once, even by a task
+/// that has used up its scheduling budget (where tokio's own channels
+/// answer `Pending` to make it yield): "on the stream when the call
+/// returns" holds however the stream is polled.
+#[tokio::test(flavor = "current_thread")]
+async fn a_queued_update_is_taken_even_with_the_task_budget_spent() {
+    let mut router = Router::new();
+    router.method_fn("transact", |(n,): (u64,), ctx: RequestContext| async move {
+        let peer = ctx.peer().expect("on a connection").clone();
+        peer.notify::<Update>(("m".into(), json!(n)))
+            .await
+            .map_err(ErrorObject::internal_error)?;
+        Ok::<_, ErrorObject>(n)
+    });
+    let (_server, client) = pair(
+        router,
+        PeerConfig::default(),
+        Router::new(),
+        PeerConfig::default(),
+    );
+    let mut updates = client.subscribe::<Update>();
+    let reply: u64 = within(client.call_raw_typed("transact", (7u64,)))
+        .await
+        .unwrap();
+    assert_eq!(reply, 7);
+    // Spend the budget: tokio's channels count every value they hand out.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..1_000 {
+        tx.send(i).unwrap();
+    }
+    let mut refused = 0;
+    for _ in 0..1_000 {
+        if futures::poll!(Box::pin(rx.recv())).is_pending() {
+            refused += 1;
+        }
+    }
+    assert!(
+        refused > 0,
+        "the budget was not spent: the test proves nothing"
+    );
+    match futures::poll!(updates.next()) {
+        std::task::Poll::Ready(Some(Ok((_, v)))) => assert_eq!(v, json!(7)),
+        other => panic!("the update was not taken at once: {other:?}"),
+    }
+}

@@ -284,7 +284,16 @@ impl<P: DeserializeOwned> Stream for Subscription<P> {
     type Item = Result<P, SubscriptionError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Poll::Ready(match futures::ready!(self.rx.poll_recv(cx)) {
+        // What is queued already is taken at once: `poll_recv` alone may
+        // answer `Pending` when the task has used up its scheduling budget,
+        // and a notification that arrived before a call's reply must be
+        // there when the call has returned, however the stream is polled.
+        let event = match self.rx.try_recv() {
+            Ok(event) => Some(event),
+            Err(mpsc::error::TryRecvError::Disconnected) => None,
+            Err(mpsc::error::TryRecvError::Empty) => futures::ready!(self.rx.poll_recv(cx)),
+        };
+        Poll::Ready(match event {
             None => None,
             Some(Event::Gap(gap)) => {
                 let missed = gap.fetch_or(GAP_READ, Ordering::AcqRel) & !GAP_READ;
