@@ -105,13 +105,8 @@ impl SpdkClient {
             .call::<RpcGetMethods>(RpcGetMethodsParams::default())
             .await?;
         if let Some(unknown) = remaining.iter().find(|e| !known.contains(&e.method)) {
-            return Err(SpdkError::Rpc {
-                method: unknown.method.clone().into(),
-                error: crate::RpcError {
-                    code: -32601,
-                    message: "the configuration names a method the target does not have".into(),
-                    data: None,
-                },
+            return Err(SpdkError::UnknownConfigMethod {
+                method: unknown.method.clone(),
             });
         }
         let mut report = LoadReport::default();

@@ -282,6 +282,13 @@ pub enum SpdkError {
     /// Connecting to the target failed.
     #[error(transparent)]
     Connect(#[from] jsonrpc_transport::TransportError),
+    /// A configuration to load names a method the target does not have
+    /// (`rpc_get_methods` does not list it); nothing was called.
+    #[error("load_config: the configuration calls {method}, which the target does not have; nothing was loaded")]
+    UnknownConfigMethod {
+        /// The method.
+        method: String,
+    },
 }
 
 impl SpdkError {

@@ -350,3 +350,23 @@ async fn a_bad_reply_fails_its_call_only() {
         version()
     );
 }
+
+#[tokio::test]
+async fn a_config_naming_an_unknown_method_loads_nothing() {
+    let target = serve(router(Phase::Running)).await;
+    let spdk = SpdkClient::connect(&target.path).await.unwrap();
+    let config = spdk_proto::config::Config::from_json(
+        r#"{"subsystems":[{"subsystem":"bdev","config":[
+            {"method":"bdev_malloc_create","params":{"name":"C0","num_blocks":8,"block_size":512}},
+            {"method":"nope_method"}]}]}"#,
+    )
+    .unwrap();
+    match within(spdk.load_config(&config)).await {
+        Err(SpdkError::UnknownConfigMethod { method }) => assert_eq!(method, "nope_method"),
+        other => panic!("expected UnknownConfigMethod, got {other:?}"),
+    }
+    // The known entry before it was not called either.
+    let mut params = BdevMallocCreateParams::new(512, 8);
+    params.name = Some("C0".into());
+    assert_eq!(spdk.call::<BdevMallocCreate>(params).await.unwrap(), "C0");
+}
