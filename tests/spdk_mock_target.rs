@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use spdk_proto::methods::*;
 use spdk_proto::{ClientOptions, SpdkClient, SpdkError};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 
@@ -851,6 +851,25 @@ async fn injected_faults() {
         .await;
         let closed = spdk.call::<SpdkGetVersion>(()).await.unwrap_err();
         assert!(matches!(closed, SpdkError::Closed { .. }), "{closed}");
+        // On a raw socket: end of input without a reply, yet the target
+        // still reads (a Unix socket whose peer has fully closed refuses
+        // writes with EPIPE at once).
+        let admin = mock.client().await;
+        inject(
+            &admin,
+            json!({"fault": "half_close", "method": "spdk_get_version"}),
+        )
+        .await;
+        let mut raw = UnixStream::connect(&mock.path).await.unwrap();
+        raw.write_all(br#"{"jsonrpc":"2.0","method":"spdk_get_version","id":1}"#)
+            .await
+            .unwrap();
+        let mut rest = Vec::new();
+        raw.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+        raw.write_all(br#"{"jsonrpc":"2.0","method":"spdk_get_version","id":2}"#)
+            .await
+            .expect("the target stopped reading too");
         // The target itself goes on.
         mock.client()
             .await

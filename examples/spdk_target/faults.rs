@@ -49,7 +49,7 @@ pub enum Action {
     None,
     Delay(Duration),
     Drop,
-    Close,
+    HalfClose,
     Hold(oneshot::Receiver<()>, Duration),
     /// The last of an out_of_order group: reply now, then free the held
     /// ones, newest first.
@@ -105,7 +105,7 @@ impl Faults {
         let action = match fault.kind {
             FaultKind::Delay => Action::Delay(fault.delay),
             FaultKind::DropReply => Action::Drop,
-            FaultKind::HalfClose => Action::Close,
+            FaultKind::HalfClose => Action::HalfClose,
             FaultKind::OutOfOrder if fault.remaining == 0 => {
                 Action::Release(std::mem::take(&mut fault.held))
             }
@@ -135,11 +135,12 @@ impl Action {
                 }
             }
             Action::Drop => ctx.cancelled().await,
-            Action::Close => {
+            Action::HalfClose => {
+                // The target stops writing but goes on reading; the reply
+                // has nowhere to go and is dropped.
                 if let Some(peer) = ctx.peer() {
-                    peer.close();
+                    peer.close_write();
                 }
-                ctx.cancelled().await;
             }
             Action::Hold(rx, longest) => {
                 tokio::select! {

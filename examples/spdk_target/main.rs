@@ -45,8 +45,9 @@
 //!   but `mock_*` if absent). Faults are used in the order injected. F is:
 //!   - `"delay"`: the reply comes `delay_ms` late;
 //!   - `"drop_reply"`: the call is carried out but never answered;
-//!   - `"half_close"`: the call is carried out, then the target closes the
-//!     connection without answering;
+//!   - `"half_close"`: the call is carried out, then the target shuts down
+//!     its sending side without answering (the client reads end of input;
+//!     the target still reads until the client closes);
 //!   - `"out_of_order"`: the replies of the next N calls (default 2) are
 //!     held until the N-th call arrives, then sent newest first; a held
 //!     reply waits at most `delay_ms` (default 1000) for its group.

@@ -214,3 +214,73 @@ async fn nothing_is_served_after_a_limit_closes_the_connection() {
     ));
     assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+/// A half-close stops our side only: the request queued before it still
+/// goes out, its reply is still read, the peer reads end of input after it,
+/// and a call made afterwards fails at once instead of waiting.
+#[tokio::test]
+async fn after_a_half_close_replies_still_arrive_and_nothing_more_is_sent() {
+    let (peer, mut raw) = peer_and_raw(Router::new(), PeerConfig::default());
+    let call = tokio::spawn({
+        let peer = peer.clone();
+        async move { peer.call_raw("get", None, None).await }
+    });
+    let request = raw.recv().await;
+    assert_eq!(request["method"], "get");
+    peer.close_write();
+    // End of input after the request: nothing else was sent.
+    assert!(raw.recv_or_eof().await.is_none());
+    assert!(!peer.is_closed(), "a half-close keeps the reading side");
+    let late = within(peer.call_raw("late", None, None)).await;
+    assert!(
+        matches!(late, Err(jsonrpc_core::CallError::ConnectionClosed(_))),
+        "{late:?}"
+    );
+    raw.send_json(json!({"jsonrpc":"2.0","id": request["id"],"result":"answer"}))
+        .await;
+    let reply = within(call).await.unwrap().unwrap();
+    assert_eq!(reply.get(), r#""answer""#);
+    // The peer closes its side too: the connection is over.
+    raw.shutdown_write().await;
+    assert_eq!(within(peer.closed()).await, CloseReason::PeerClosed);
+}
+
+/// A server that half-closes while a request of ours is in its hands: we
+/// read end of input, so the call fails with the connection closed rather
+/// than waiting for a reply that cannot come.
+#[tokio::test]
+async fn a_peer_half_closing_fails_the_calls_it_left_unanswered() {
+    let held = Arc::new(Notify::new());
+    let mut server_router = Router::new();
+    {
+        let held = held.clone();
+        server_router.method_fn("hold", move |_: Value, ctx| {
+            let held = held.clone();
+            async move {
+                if let Some(peer) = ctx.peer() {
+                    peer.close_write();
+                }
+                held.notify_one();
+                ctx.cancelled().await;
+                Ok::<_, ErrorObject>("never sent")
+            }
+        });
+    }
+    let (server, client) = support::pair(
+        server_router,
+        PeerConfig::default(),
+        Router::new(),
+        PeerConfig::default(),
+    );
+    let err = within(client.call_raw("hold", None, None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, jsonrpc_core::CallError::ConnectionClosed(_)),
+        "{err:?}"
+    );
+    within(held.notified()).await;
+    // The client, at end of input, closes; then the server does too.
+    assert_eq!(within(client.closed()).await, CloseReason::PeerClosed);
+    within(server.closed()).await;
+}

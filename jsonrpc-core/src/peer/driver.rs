@@ -83,6 +83,9 @@ pub(crate) async fn run<R, W, F>(
     let end = reader_state.read_all(reader).await;
     drop(reader_state);
     match end {
+        // Half-closed on our side as well: no reply could go out, so the
+        // handlers are not waited for.
+        ReadEnd::Drain(reason) if shared.outbox.is_closed() => shared.close(reason),
         ReadEnd::Drain(reason) => {
             // No reply can come any more: our calls fail now. The peer's
             // requests still get their replies, within the drain deadline.

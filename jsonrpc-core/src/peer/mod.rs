@@ -704,6 +704,20 @@ impl PeerHandle {
         self.shared.close(CloseReason::Local);
     }
 
+    /// Half-closes the connection: stops sending. What is queued is still
+    /// written, then the write side is shut down, so the peer reads end of
+    /// input. Reading goes on: replies to our pending calls still arrive and
+    /// the peer's messages are still handled, but nothing more is sent (a
+    /// new call fails with [`CallError::ConnectionClosed`], a reply is
+    /// dropped). The connection closes once the peer closes its side too.
+    ///
+    /// A client uses it to say "no more requests" and still collect its
+    /// replies, as SPDK's tools do; a test server, to act out a peer that
+    /// goes away without answering.
+    pub fn close_write(&self) {
+        self.shared.outbox.close();
+    }
+
     /// Closes gracefully: stops reading, lets running handlers finish and
     /// their replies go out (within [`drain_timeout`](PeerConfig::drain_timeout)),
     /// then closes. Our own pending calls fail at once, as no reply can be
