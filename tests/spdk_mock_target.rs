@@ -8,6 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use spdk_proto::methods::types::BdevNvmeMultipathMode;
 use spdk_proto::methods::*;
 use spdk_proto::{ClientOptions, SpdkClient, SpdkError};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -729,17 +730,97 @@ async fn errors_have_spdks_codes_and_texts() {
         let mut nvme = BdevNvmeAttachControllerParams::new("Nvme0".into(), "tcp".into(), "127.0.0.1".into());
         nvme.trsvcid = Some("4431".into());
         nvme.subnqn = Some(nqn.into());
-        assert_eq!(failure(spdk.call::<BdevNvmeAttachController>(nvme.clone()).await).0, -6);
+        nvme.hostnqn = Some(HOST.into());
+        // Nothing listens there: the driver's probe fails.
+        assert_eq!(
+            failure(spdk.call::<BdevNvmeAttachController>(nvme.clone()).await),
+            (-5, "Input/output error".to_owned())
+        );
         nvme.trsvcid = Some("4430".into());
-        assert_eq!(spdk.call::<BdevNvmeAttachController>(nvme).await.unwrap(), ["Nvme0n1"]);
+        assert_eq!(spdk.call::<BdevNvmeAttachController>(nvme.clone()).await.unwrap(), ["Nvme0n1"]);
         let ns = spdk
             .call::<BdevGetBdevs>(BdevGetBdevsParams { name: Some("Nvme0n1".into()), ..Default::default() })
             .await
             .unwrap();
         assert_eq!(ns[0].product_name, "NVMe disk");
+        // The checks made before adding a path to a controller.
+        assert_eq!(
+            failure(spdk.call::<BdevNvmeAttachController>(nvme.clone()).await),
+            (-114, "A controller named Nvme0 already exists with the specified network path".to_owned())
+        );
+        let mut disabled = nvme.clone();
+        disabled.multipath = Some(BdevNvmeMultipathMode::Disable);
+        assert_eq!(
+            failure(spdk.call::<BdevNvmeAttachController>(disabled).await),
+            (-114, "A controller named Nvme0 already exists and multipath is disabled".to_owned())
+        );
+        let mut other_nqn = nvme.clone();
+        other_nqn.trsvcid = Some("4432".into());
+        other_nqn.subnqn = Some("nqn.2016-06.io.spdk:other".into());
+        assert_eq!(
+            failure(spdk.call::<BdevNvmeAttachController>(other_nqn).await),
+            (-22, format!("A controller named Nvme0 already exists, but uses a different subnqn ({nqn})"))
+        );
+        // The same address under another name.
+        let mut renamed = nvme.clone();
+        renamed.name = "Nvme1".into();
+        assert_eq!(
+            failure(spdk.call::<BdevNvmeAttachController>(renamed).await),
+            (-17, "File exists".to_owned())
+        );
+        // A second path to the same subsystem: the bdev stays one.
+        spdk.call::<NvmfSubsystemAddListener>(NvmfSubsystemAddListenerParams::new(nqn.into(), tcp("4432")))
+            .await
+            .unwrap();
+        let mut second = nvme.clone();
+        second.trsvcid = Some("4432".into());
+        assert_eq!(spdk.call::<BdevNvmeAttachController>(second).await.unwrap(), ["Nvme0n1"]);
         let ctrlrs = spdk.call::<BdevNvmeGetControllers>(BdevNvmeGetControllersParams::new()).await.unwrap();
+        assert_eq!(ctrlrs.len(), 1);
         assert_eq!(ctrlrs[0].name, "Nvme0");
+        let paths: Vec<_> = ctrlrs[0].ctrlrs.iter().map(|c| (c.trid["trsvcid"].clone(), c.cntlid)).collect();
+        assert_eq!(paths, [(json!("4430"), Some(1)), (json!("4432"), Some(2))]);
         assert_eq!(ctrlrs[0].ctrlrs[0].trid["subnqn"], nqn);
+        // Each path is saved with every option SPDK writes, in its order.
+        let bdev_config = spdk
+            .call::<FrameworkGetConfig>(FrameworkGetConfigParams::new("bdev".into()))
+            .await
+            .unwrap();
+        let attach: Vec<&Value> = bdev_config
+            .iter()
+            .flatten()
+            .filter(|e| e.method == "bdev_nvme_attach_controller")
+            .filter_map(|e| e.params.as_ref())
+            .collect();
+        assert_eq!(attach.len(), 2);
+        let keys: Vec<&str> = attach[0].as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "name", "trtype", "traddr", "trsvcid", "subnqn", "prchk_reftag", "prchk_guard",
+                "ctrlr_loss_timeout_sec", "reconnect_delay_sec", "fast_io_fail_timeout_sec", "hostnqn",
+                "hdgst", "ddgst", "multipath", "fabrics_connect_timeout_us", "num_io_queues",
+                "disable_sq_flow_control", "multipath_opts"
+            ]
+        );
+        assert_eq!(attach[0]["trtype"], "TCP");
+        assert_eq!(attach[0]["hostnqn"], HOST);
+        assert_eq!(attach[0]["multipath_opts"], json!({"policy": "active_passive"}));
+        assert_eq!(attach[1]["trsvcid"], "4432");
+        assert_eq!(
+            failure(
+                spdk.call::<BdevNvmeGetControllers>(BdevNvmeGetControllersParams { name: Some("Nvme9".into()) })
+                    .await
+            ),
+            (-22, "Controller Nvme9 does not exist".to_owned())
+        );
+        // Detaching one path leaves the controller; a path it lacks: -6.
+        let mut one_path = BdevNvmeDetachControllerParams::new("Nvme0".into());
+        one_path.trsvcid = Some("4432".into());
+        assert!(spdk.call::<BdevNvmeDetachController>(one_path.clone()).await.unwrap());
+        assert_eq!(failure(spdk.call::<BdevNvmeDetachController>(one_path).await).0, -6);
+        let ctrlrs = spdk.call::<BdevNvmeGetControllers>(BdevNvmeGetControllersParams::new()).await.unwrap();
+        assert_eq!(ctrlrs[0].ctrlrs.len(), 1);
         let detach = BdevNvmeDetachControllerParams::new("Nvme0".into());
         assert!(spdk.call::<BdevNvmeDetachController>(detach.clone()).await.unwrap());
         assert_eq!(failure(spdk.call::<BdevNvmeDetachController>(detach).await).0, -19);

@@ -113,6 +113,8 @@ pub struct State {
     pub log: crate::log::Log,
     pub options: crate::options::Options,
     pub nvme: Vec<crate::nvme::Controller>,
+    /// The NVMe driver's host id, made once per process as SPDK's is.
+    host_id: Option<Uuid>,
     /// Told by `spdk_kill_instance`.
     pub kill: Arc<Notify>,
     random: std::collections::hash_map::RandomState,
@@ -135,6 +137,7 @@ impl State {
             log: crate::log::Log::default(),
             options: Default::default(),
             nvme: Vec::new(),
+            host_id: None,
             kill,
             random: std::collections::hash_map::RandomState::new(),
             counter: 0,
@@ -152,6 +155,18 @@ impl State {
         };
         let bits = (u128::from(word()) << 64) | u128::from(word());
         uuid::Builder::from_random_bytes(bits.to_be_bytes()).into_uuid()
+    }
+
+    /// The host NQN a controller attached without one uses.
+    pub fn hostnqn(&mut self) -> String {
+        let id = match self.host_id {
+            Some(id) => id,
+            None => {
+                let id = self.new_uuid();
+                *self.host_id.insert(id)
+            }
+        };
+        format!("nqn.2014-08.org.nvmexpress:uuid:{id}")
     }
 
     pub fn bdev(&self, name: &str) -> Option<&Bdev> {

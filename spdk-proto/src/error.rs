@@ -121,6 +121,18 @@ impl Errno {
             .map_or_else(|| format!("Unknown error {}", self.0), str::to_owned);
         jsonrpc_core::ErrorObject::new(self.code(), text)
     }
+
+    /// An error reply with the errno's code and a message of its own, as
+    /// SPDK sends where it explains the failure (`-22 "Controller X does
+    /// not exist"`).
+    ///
+    /// ```
+    /// let e = spdk_proto::Errno::EINVAL.with_message("max_bdevs cannot be zero");
+    /// assert_eq!((e.code, e.message.as_str()), (-22, "max_bdevs cannot be zero"));
+    /// ```
+    pub fn with_message(self, message: impl Into<String>) -> jsonrpc_core::ErrorObject {
+        jsonrpc_core::ErrorObject::new(self.code(), message.into())
+    }
 }
 
 impl fmt::Display for Errno {
