@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use spdk_proto::methods::types::BdevNvmeMultipathMode;
 use spdk_proto::methods::*;
+use spdk_proto::results::ConfigItem;
 use spdk_proto::{ClientOptions, SpdkClient, SpdkError};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -375,7 +376,7 @@ async fn a_realistic_sequence_through_every_typed_method() {
             .await
             .unwrap()
             .unwrap();
-        let methods: Vec<&str> = bdev_config.iter().map(|e| e.method.as_str()).collect();
+        let methods: Vec<&str> = bdev_config.iter().flat_map(ConfigItem::calls).map(|e| e.method.as_str()).collect();
         assert_eq!(methods[0], "bdev_set_options");
         for m in ["bdev_malloc_create", "bdev_null_create", "bdev_split_create", "bdev_raid_create"] {
             assert!(methods.contains(&m), "{m} in {methods:?}");
@@ -789,6 +790,7 @@ async fn errors_have_spdks_codes_and_texts() {
         let attach: Vec<&Value> = bdev_config
             .iter()
             .flatten()
+            .flat_map(ConfigItem::calls)
             .filter(|e| e.method == "bdev_nvme_attach_controller")
             .filter_map(|e| e.params.as_ref())
             .collect();
@@ -1049,7 +1051,10 @@ async fn json_with_wait_for_rpc_replays_the_runtime_half_after_init() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(bdev[0].params.as_ref().unwrap()["bdev_io_pool_size"], 1234);
+        assert_eq!(
+            bdev[0].calls()[0].params.as_ref().unwrap()["bdev_io_pool_size"],
+            1234
+        );
     })
     .await;
 }
@@ -1119,7 +1124,7 @@ async fn the_startup_phase_of_wait_for_rpc() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(config[0].params.as_ref().unwrap()["bdev_io_pool_size"], 4096);
+        assert_eq!(config[0].calls()[0].params.as_ref().unwrap()["bdev_io_pool_size"], 4096);
     })
     .await;
 }
@@ -1300,8 +1305,8 @@ async fn a_real_targets_subsystem_options_load_and_save_back() {
             saved
                 .subsystems
                 .iter()
-                .find(|s| s.subsystem == name)
-                .and_then(|s| s.config.clone())
+                .find(|s| s.subsystem == name && s.config.is_some())
+                .map(|s| s.calls().cloned().collect::<Vec<_>>())
                 .unwrap_or_else(|| panic!("no {name} config in {saved:?}"))
         };
         assert_eq!(of("iobuf")[0].method, "iobuf_set_options");

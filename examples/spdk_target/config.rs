@@ -7,7 +7,7 @@ use jsonrpc_core::{Dialect, ErrorObject, Id, Profile, RawJson, Request, RequestC
 use serde_json::{json, Value};
 use spdk_proto::config::Config;
 use spdk_proto::methods::*;
-use spdk_proto::results::{ConfigEntry, Subsystem};
+use spdk_proto::results::{ConfigEntry, ConfigItem, Subsystem};
 use spdk_proto::server::{Framework, When};
 
 use crate::register::{Registrar, INVALID_ARGUMENTS};
@@ -35,7 +35,7 @@ pub fn register(r: &mut Registrar) {
     r.add_as::<FrameworkGetConfig, _>(When::Runtime, INVALID_ARGUMENTS, get_config);
 }
 
-fn entries(values: Vec<Value>) -> Vec<ConfigEntry> {
+fn entries(values: Vec<Value>) -> Vec<ConfigItem> {
     values
         .into_iter()
         .filter_map(|v| serde_json::from_value(v).ok())
@@ -45,7 +45,7 @@ fn entries(values: Vec<Value>) -> Vec<ConfigEntry> {
 fn get_config(
     s: &mut State,
     p: FrameworkGetConfigParams,
-) -> Result<Option<Vec<ConfigEntry>>, ErrorObject> {
+) -> Result<Option<Vec<ConfigItem>>, ErrorObject> {
     match p.name.as_str() {
         "bdev" => Ok(Some(entries(bdev_config(s)))),
         "nvmf" => {
@@ -109,12 +109,7 @@ impl Replay {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
         let config = Config::from_json(&text).map_err(|e| format!("{path}: {e}"))?;
         let (mut startup, mut runtime) = (Vec::new(), Vec::new());
-        for entry in config
-            .subsystems
-            .into_iter()
-            .filter_map(|s| s.config)
-            .flatten()
-        {
+        for entry in config.subsystems.iter().flat_map(|s| s.calls().cloned()) {
             match whens.get(&entry.method) {
                 Some(When::Startup | When::Always) => startup.push(entry),
                 _ => runtime.push(entry),

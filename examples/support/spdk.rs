@@ -21,7 +21,7 @@ use spdk_proto::methods::{
     BdevMallocDeleteParams, FrameworkGetConfig, FrameworkGetConfigParams, FrameworkGetSubsystems,
     LogGetFlags,
 };
-use spdk_proto::results::{Bdev, ConfigEntry, Subsystem, Version};
+use spdk_proto::results::{Bdev, ConfigEntry, ConfigItem, Subsystem, Version};
 use spdk_proto::server::{Phase, SpdkRouter, When};
 use spdk_proto::Errno;
 
@@ -198,14 +198,16 @@ pub fn small_target() -> SpdkRouter {
                 all.lock()
                     .unwrap()
                     .iter()
-                    .map(|b| ConfigEntry {
-                        method: "bdev_malloc_create".into(),
-                        params: Some(serde_json::json!({
-                            "name": b.name,
-                            "num_blocks": b.num_blocks,
-                            "block_size": b.block_size,
-                            "uuid": b.uuid,
-                        })),
+                    .map(|b| {
+                        ConfigItem::Call(ConfigEntry {
+                            method: "bdev_malloc_create".into(),
+                            params: Some(serde_json::json!({
+                                "name": b.name,
+                                "num_blocks": b.num_blocks,
+                                "block_size": b.block_size,
+                                "uuid": b.uuid,
+                            })),
+                        })
                     })
                     .collect(),
             )),

@@ -63,7 +63,7 @@ pub use caller::Caller;
 pub use method::{Method, NotificationMethod};
 pub use peer::{
     Batch, BatchCall, BatchReplies, CallError, CloseReason, ConnectionId, ConnectionInfo,
-    InactivityProbe, NotifyError, Overflow, Peer, PeerConfig, PeerHandle, PeerStats,
+    InactivityProbe, NotifyError, Overflow, Peer, PeerConfig, PeerHandle, PeerStats, RawBatchCall,
     SharedNotification, Subscribe, Subscription, SubscriptionError, TrySendError, WireCancel,
 };
 pub use profile::{ErrorFormat, ErrorId, NullId, OnInvalid, Profile};

@@ -187,3 +187,42 @@ async fn a_batch_larger_than_the_pending_call_limit_still_goes() {
     })
     .await;
 }
+
+/// Calls by name with JSON params sit in a batch beside typed ones, each
+/// read back by its own ticket.
+#[tokio::test]
+async fn calls_by_name_with_raw_params_share_a_batch_with_typed_ones() {
+    let (client, mut raw) = peer_and_raw(Router::new(), PeerConfig::default());
+    within(async {
+        let sending = tokio::spawn(async move {
+            let mut batch = client.batch();
+            let params = jsonrpc_core::RawJson::from_value(&json!({"b": 1})).unwrap();
+            let by_name = batch.call_raw("set", Some(params));
+            let bare = batch.call_raw("get", None);
+            let typed = batch.call::<Add>((1, 1)).unwrap();
+            let mut replies = batch.send().await.unwrap();
+            (
+                replies.get_raw(by_name).unwrap().get().to_owned(),
+                replies.get_raw(bare).unwrap_err().to_string(),
+                replies.get(typed).unwrap(),
+            )
+        });
+        let sent = raw.recv().await;
+        let entries = sent.as_array().expect("one JSON array");
+        assert_eq!(entries[0]["method"], "set");
+        assert_eq!(entries[0]["params"], json!({"b": 1}));
+        assert_eq!(entries[1]["method"], "get");
+        assert!(entries[1].get("params").is_none(), "{}", entries[1]);
+        raw.send_json(json!([
+            {"jsonrpc": "2.0", "id": entries[0]["id"], "result": true},
+            {"jsonrpc": "2.0", "id": entries[1]["id"], "error": {"code": -19, "message": "No such device"}},
+            {"jsonrpc": "2.0", "id": entries[2]["id"], "result": 2},
+        ]))
+        .await;
+        let (set, get, add) = sending.await.unwrap();
+        assert_eq!(set, "true");
+        assert!(get.contains("No such device"), "{get}");
+        assert_eq!(add, 2);
+    })
+    .await;
+}

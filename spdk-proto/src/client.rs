@@ -264,7 +264,7 @@ fn parse_target(target: &str) -> Result<Endpoint, EndpointError> {
 pub struct SpdkBatch<'a> {
     inner: jsonrpc_core::Batch<'a>,
     /// The methods in the batch, to name in an error about all of them.
-    methods: Vec<&'static str>,
+    methods: Vec<String>,
 }
 
 impl SpdkBatch<'_> {
@@ -277,8 +277,18 @@ impl SpdkBatch<'_> {
             .inner
             .call::<M>(params)
             .map_err(|e| SpdkError::of_call(M::NAME, e))?;
-        self.methods.push(M::NAME);
+        self.methods.push(M::NAME.to_owned());
         Ok(call)
+    }
+
+    /// Adds a call by name with params that are JSON already (a plugin's
+    /// method, a configuration file's entry).
+    pub fn call_raw(&mut self, method: &str, params: Option<RawJson>) -> RawBatchCall {
+        self.methods.push(method.to_owned());
+        RawBatchCall {
+            inner: self.inner.call_raw(method, params),
+            method: method.to_owned(),
+        }
     }
 
     /// Sends the batch and waits for every reply.
@@ -294,14 +304,14 @@ impl SpdkBatch<'_> {
 }
 
 /// How a batch is named in errors: its methods, the first few of them.
-fn batch_name(methods: &[&str]) -> String {
+fn batch_name(methods: &[String]) -> String {
     const SHOWN: usize = 3;
     let mut name = format!(
         "batch [{}",
         methods
             .iter()
             .take(SHOWN)
-            .copied()
+            .map(String::as_str)
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -310,6 +320,13 @@ fn batch_name(methods: &[&str]) -> String {
     }
     name.push(']');
     name
+}
+
+/// The ticket of a call added by name to an [`SpdkBatch`].
+#[must_use = "a call's result is read with its ticket"]
+pub struct RawBatchCall {
+    inner: jsonrpc_core::RawBatchCall,
+    method: String,
 }
 
 /// The replies to a sent [`SpdkBatch`].
@@ -326,5 +343,12 @@ impl SpdkReplies {
         self.inner
             .get(call)
             .map_err(|e| SpdkError::of_call(M::NAME, e))
+    }
+
+    /// The result of a call added by name, as JSON.
+    pub fn get_raw(&mut self, call: RawBatchCall) -> Result<RawJson, SpdkError> {
+        self.inner
+            .get_raw(call.inner)
+            .map_err(|e| SpdkError::of_call(call.method, e.decode_rpc()))
     }
 }

@@ -4,7 +4,9 @@
 //! A configuration is each subsystem's `framework_get_config` output, in
 //! `framework_get_subsystems` order:
 //! `{"subsystems": [{"subsystem": "bdev", "config": [{"method": ..., "params": ...}]}]}`.
-//! A subsystem with nothing to configure has `"config": null`.
+//! A subsystem with nothing to configure has `"config": null`. A
+//! configuration saved with batches holds arrays of such calls as well,
+//! which are replayed as JSON-RPC batches.
 
 use jsonrpc_core::Method;
 use serde::{Deserialize, Serialize};
@@ -14,7 +16,7 @@ use crate::methods::{
     FrameworkGetConfig, FrameworkGetConfigParams, FrameworkGetSubsystems, FrameworkStartInit,
     RpcGetMethods, RpcGetMethodsParams,
 };
-use crate::results::ConfigEntry;
+use crate::results::{ConfigEntry, ConfigItem};
 use crate::SpdkClient;
 
 /// A whole target's configuration.
@@ -30,7 +32,14 @@ pub struct SubsystemConfig {
     /// The subsystem's name.
     pub subsystem: String,
     /// The calls that configure it; `None` when it has nothing to configure.
-    pub config: Option<Vec<ConfigEntry>>,
+    pub config: Option<Vec<ConfigItem>>,
+}
+
+impl SubsystemConfig {
+    /// Its calls in order, those of batches included.
+    pub fn calls(&self) -> impl Iterator<Item = &ConfigEntry> {
+        self.config.iter().flatten().flat_map(ConfigItem::calls)
+    }
 }
 
 impl Config {
@@ -55,30 +64,41 @@ impl Config {
 /// What [`SpdkClient::load_config`] did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LoadReport {
-    /// How many calls were made.
+    /// How many calls were made (each call of a batch counts).
     pub called: usize,
     /// Whether `framework_start_init` was called along the way.
     pub started_framework: bool,
     /// Entries never callable in any state the target went through.
-    pub skipped: Vec<ConfigEntry>,
+    pub skipped: Vec<ConfigItem>,
 }
 
 impl SpdkClient {
     /// Reads the target's whole configuration, as SPDK's `save_config` does:
-    /// `framework_get_subsystems`, then `framework_get_config` for each.
+    /// `framework_get_subsystems`, then `framework_get_config` for each,
+    /// every batch flattened into its calls.
     pub async fn save_config(&self) -> Result<Config, SpdkError> {
+        self.read_config(false).await
+    }
+
+    /// Like [`save_config`](Self::save_config), keeping the target's batches
+    /// (`save_config --with-batches`); the target must know `with_batches`
+    /// (SPDK v26.09 does).
+    pub async fn save_config_with_batches(&self) -> Result<Config, SpdkError> {
+        self.read_config(true).await
+    }
+
+    async fn read_config(&self, with_batches: bool) -> Result<Config, SpdkError> {
         let subsystems = self.call::<FrameworkGetSubsystems>(()).await?;
         let mut config = Config::default();
         for subsystem in subsystems {
-            let entries = self
-                .call_by_name::<_, Option<Vec<ConfigEntry>>>(
-                    <FrameworkGetConfig as Method>::NAME,
-                    FrameworkGetConfigParams::new(subsystem.subsystem.clone()),
-                )
-                .await?;
+            let mut params = FrameworkGetConfigParams::new(subsystem.subsystem.clone());
+            // Left out when false, so older targets (which refuse unknown
+            // keys) are asked exactly what they were always asked.
+            params.with_batches = with_batches.then_some(true);
+            let items = self.call::<FrameworkGetConfig>(params).await?;
             config.subsystems.push(SubsystemConfig {
                 subsystem: subsystem.subsystem,
-                config: entries,
+                config: items,
             });
         }
         Ok(config)
@@ -94,17 +114,23 @@ impl SpdkClient {
     /// round can do nothing. A method the target does not have at all is
     /// an error before anything is called.
     pub async fn load_config(&self, config: &Config) -> Result<LoadReport, SpdkError> {
-        let mut remaining: Vec<ConfigEntry> = config
+        let mut remaining: Vec<ConfigItem> = config
             .subsystems
             .iter()
             .filter_map(|s| s.config.as_ref())
             .flatten()
+            // An empty batch has nothing to do.
+            .filter(|item| !item.calls().is_empty())
             .cloned()
             .collect();
         let known = self
             .call::<RpcGetMethods>(RpcGetMethodsParams::default())
             .await?;
-        if let Some(unknown) = remaining.iter().find(|e| !known.contains(&e.method)) {
+        let unknown = remaining
+            .iter()
+            .flat_map(ConfigItem::calls)
+            .find(|e| !known.contains(&e.method));
+        if let Some(unknown) = unknown {
             return Err(SpdkError::UnknownConfigMethod {
                 method: unknown.method.clone(),
             });
@@ -118,22 +144,19 @@ impl SpdkClient {
             let allowed = self.call::<RpcGetMethods>(current_params).await?;
             let mut progressed = false;
             let mut left = Vec::with_capacity(remaining.len());
-            for entry in remaining {
-                if !allowed.contains(&entry.method) {
-                    left.push(entry);
+            for item in remaining {
+                // A batch goes when the target takes every call in it.
+                if !item.calls().iter().all(|e| allowed.contains(&e.method)) {
+                    left.push(item);
                     continue;
                 }
-                let params = entry
-                    .params
-                    .as_ref()
-                    .map(jsonrpc_core::RawJson::from_value)
-                    .transpose()
-                    .map_err(|source| SpdkError::Encode {
-                        method: entry.method.clone().into(),
-                        source,
-                    })?;
-                self.call_raw(&entry.method, params).await?;
-                report.called += 1;
+                match &item {
+                    ConfigItem::Call(entry) => {
+                        self.call_raw(&entry.method, raw_params(entry)?).await?;
+                    }
+                    ConfigItem::Batch(entries) => self.replay_batch(entries).await?,
+                }
+                report.called += item.calls().len();
                 progressed = true;
             }
             remaining = left;
@@ -153,4 +176,31 @@ impl SpdkClient {
         report.skipped = remaining;
         Ok(report)
     }
+
+    /// Sends a configuration batch; the first call that failed fails it.
+    async fn replay_batch(&self, entries: &[ConfigEntry]) -> Result<(), SpdkError> {
+        let mut batch = self.batch();
+        let mut tickets = Vec::with_capacity(entries.len());
+        for entry in entries {
+            tickets.push(batch.call_raw(&entry.method, raw_params(entry)?));
+        }
+        let mut replies = batch.send().await?;
+        for ticket in tickets {
+            replies.get_raw(ticket)?;
+        }
+        Ok(())
+    }
+}
+
+/// An entry's params as JSON text to send.
+fn raw_params(entry: &ConfigEntry) -> Result<Option<jsonrpc_core::RawJson>, SpdkError> {
+    entry
+        .params
+        .as_ref()
+        .map(jsonrpc_core::RawJson::from_value)
+        .transpose()
+        .map_err(|source| SpdkError::Encode {
+            method: entry.method.clone().into(),
+            source,
+        })
 }

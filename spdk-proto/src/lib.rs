@@ -32,6 +32,7 @@ pub mod schema;
 pub mod server;
 
 pub use client::{
-    ClientOptions, SpdkBatch, SpdkClient, SpdkReplies, DEFAULT_SOCKET, MAX_REPLY, MAX_REQUEST,
+    ClientOptions, RawBatchCall, SpdkBatch, SpdkClient, SpdkReplies, DEFAULT_SOCKET, MAX_REPLY,
+    MAX_REQUEST,
 };
 pub use error::{Errno, ErrorKind, RpcError, SpdkError};

@@ -370,3 +370,52 @@ async fn a_config_naming_an_unknown_method_loads_nothing() {
     params.name = Some("C0".into());
     assert_eq!(spdk.call::<BdevMallocCreate>(params).await.unwrap(), "C0");
 }
+
+/// A configuration saved with batches: each batch is sent whole as one
+/// JSON-RPC batch (so a failing call does not stop the calls after it in
+/// the same batch, as it stops the entries after it in the file), and an
+/// empty batch is skipped.
+#[tokio::test]
+async fn a_configs_batches_are_replayed_as_batches() {
+    let target = serve(router(Phase::Running)).await;
+    let spdk = SpdkClient::connect(&target.path).await.unwrap();
+    let text = r#"{"subsystems":[{"subsystem":"bdev","config":[
+            {"method":"bdev_malloc_create","params":{"name":"B0","num_blocks":8,"block_size":512}},
+            [],
+            [{"method":"bdev_malloc_create","params":{"name":"B1","num_blocks":30,"block_size":512}},
+             {"method":"bdev_malloc_create","params":{"name":"B2","num_blocks":8,"block_size":512}}]]}]}"#;
+    let config = spdk_proto::config::Config::from_json(text).unwrap();
+    let calls: Vec<_> = config.subsystems[0]
+        .calls()
+        .map(|c| c.method.as_str())
+        .collect();
+    assert_eq!(calls.len(), 3);
+    // The file writes back with its batches, as SPDK's save_config does.
+    let again = spdk_proto::config::Config::from_json(&config.to_json_pretty()).unwrap();
+    assert_eq!(again, config);
+    let report = within(spdk.load_config(&config)).await.unwrap();
+    assert_eq!(report.called, 3);
+    assert!(report.skipped.is_empty());
+
+    // B1 taken: the batch fails with -17, yet B3 after it in the batch is made.
+    let failing = spdk_proto::config::Config::from_json(
+        r#"{"subsystems":[{"subsystem":"bdev","config":[
+            [{"method":"bdev_malloc_create","params":{"name":"B1","num_blocks":8,"block_size":512}},
+             {"method":"bdev_malloc_create","params":{"name":"B3","num_blocks":8,"block_size":512}}],
+            {"method":"bdev_malloc_create","params":{"name":"B4","num_blocks":8,"block_size":512}}]}]}"#,
+    )
+    .unwrap();
+    let err = within(spdk.load_config(&failing)).await.unwrap_err();
+    assert_eq!(err.errno(), Some(Errno::EEXIST), "{err}");
+    let mut b3 = BdevMallocCreateParams::new(512, 8);
+    b3.name = Some("B3".into());
+    assert_eq!(
+        spdk.call::<BdevMallocCreate>(b3).await.unwrap_err().errno(),
+        Some(Errno::EEXIST),
+        "B3 was made by the batch"
+    );
+    // The entry after the failed batch was not called.
+    let mut b4 = BdevMallocCreateParams::new(512, 8);
+    b4.name = Some("B4".into());
+    assert_eq!(spdk.call::<BdevMallocCreate>(b4).await.unwrap(), "B4");
+}

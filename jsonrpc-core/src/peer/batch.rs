@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use super::pending::outcome;
 use super::{bump, decode_reply, CallError, PeerHandle};
-use crate::message::{write_notification_head, write_request_head, Dialect};
+use crate::message::{write_notification_head, write_raw_params, write_request_head, Dialect};
 use crate::method::write_typed_params;
-use crate::{Id, Method, NotificationMethod, NotifyError, RawJson};
+use crate::{Id, Method, NotificationMethod, NotifyError, RawJson, RawParams};
 
 /// Calls and notifications to send to the peer as one batch.
 ///
@@ -55,6 +55,13 @@ pub struct BatchCall<M> {
     method: PhantomData<fn() -> M>,
 }
 
+/// The ticket for a call added by name ([`Batch::call_raw`]): hand it to
+/// [`BatchReplies::get_raw`] for that call's result as JSON.
+#[must_use = "a call's result is read with its ticket"]
+pub struct RawBatchCall {
+    index: usize,
+}
+
 /// The replies to a sent [`Batch`]'s calls.
 pub struct BatchReplies {
     /// Each call's outcome, until [`get`](Self::get) takes it.
@@ -81,6 +88,34 @@ impl<'a> Batch<'a> {
         &mut self,
         params: M::Params,
     ) -> Result<BatchCall<M>, CallError<M::Error>> {
+        let index = self.push_call(M::NAME, |out, dialect| {
+            write_typed_params(&params, dialect, out)
+        })?;
+        Ok(BatchCall {
+            index,
+            method: PhantomData,
+        })
+    }
+
+    /// Adds a call by name with params that are JSON already, for methods
+    /// known only at run time (replaying a configuration file, a proxy).
+    pub fn call_raw(&mut self, method: &str, params: RawParams) -> RawBatchCall {
+        let written = self.push_call::<RawJson>(method, |out, dialect| {
+            write_raw_params(&params, dialect, out);
+            Ok(())
+        });
+        // Params that are JSON already cannot fail to be written.
+        RawBatchCall {
+            index: written.unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Appends a request with a fresh id; its index among the calls.
+    fn push_call<E>(
+        &mut self,
+        method: &str,
+        params: impl FnOnce(&mut Vec<u8>, Dialect) -> serde_json::Result<()>,
+    ) -> Result<usize, CallError<E>> {
         let id = self
             .peer
             .shared
@@ -88,14 +123,11 @@ impl<'a> Batch<'a> {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dialect = self.dialect;
         self.push(|out| {
-            write_request_head(&Id::from(id), M::NAME, dialect, out);
-            write_typed_params(&params, dialect, out)
+            write_request_head(&Id::from(id), method, dialect, out);
+            params(out, dialect)
         })?;
         self.ids.push(id);
-        Ok(BatchCall {
-            index: self.ids.len() - 1,
-            method: PhantomData,
-        })
+        Ok(self.ids.len() - 1)
     }
 
     /// Adds notification `N`.
@@ -243,13 +275,21 @@ impl Drop for Registered<'_> {
 impl BatchReplies {
     /// The typed reply to the call `call` stands for.
     pub fn get<M: Method>(&mut self, call: BatchCall<M>) -> Result<M::Result, CallError<M::Error>> {
-        match self.outcomes.get_mut(call.index).and_then(Option::take) {
-            Some(outcome) => decode_reply(outcome),
+        decode_reply(self.take(call.index))
+    }
+
+    /// The reply to a call added by name, as JSON.
+    pub fn get_raw(&mut self, call: RawBatchCall) -> Result<RawJson, CallError<RawJson>> {
+        self.take(call.index)
+    }
+
+    fn take(&mut self, index: usize) -> Result<RawJson, CallError<RawJson>> {
+        match self.outcomes.get_mut(index).and_then(Option::take) {
+            Some(outcome) => outcome,
             // A ticket is used once, so only a ticket from another batch
             // can miss.
             None => Err(CallError::InvalidReply(format!(
-                "no call {} in this batch of {}",
-                call.index,
+                "no call {index} in this batch of {}",
                 self.outcomes.len()
             ))),
         }

@@ -76,7 +76,7 @@ use tokio::sync::TryAcquireError;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-pub use batch::{Batch, BatchCall, BatchReplies};
+pub use batch::{Batch, BatchCall, BatchReplies, RawBatchCall};
 pub use config::{InactivityProbe, PeerConfig, WireCancel};
 pub use connection::{ConnectionId, ConnectionInfo};
 pub use error::{CallError, CloseReason, NotifyError};

@@ -67,7 +67,7 @@ pub const RESULT_TYPES: &[(&str, &str)] = &[
     ("bdev_split_delete", "bool"),
     (
         "framework_get_config",
-        "Option<Vec<crate::results::ConfigEntry>>",
+        "Option<Vec<crate::results::ConfigItem>>",
     ),
     ("framework_get_subsystems", "Vec<crate::results::Subsystem>"),
     ("framework_start_init", "bool"),

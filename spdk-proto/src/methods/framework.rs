@@ -71,7 +71,7 @@ pub struct FrameworkGetConfig;
 impl Method for FrameworkGetConfig {
     const NAME: &'static str = "framework_get_config";
     type Params = FrameworkGetConfigParams;
-    type Result = Option<Vec<crate::results::ConfigEntry>>;
+    type Result = Option<Vec<crate::results::ConfigItem>>;
     type Error = ErrorObject;
 }
 

@@ -85,3 +85,44 @@ pub struct ConfigEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<serde_json::Value>,
 }
+
+/// One element of a subsystem's configuration: a call, or calls the target
+/// groups into a batch.
+///
+/// `framework_get_config` with `with_batches` keeps SPDK's batches (the
+/// NVMe controllers to attach, the NVMe-oF subsystems, namespaces, hosts
+/// and listeners) as arrays, which `load_config` sends as JSON-RPC batches;
+/// without it every element is a call.
+///
+/// ```
+/// use spdk_proto::results::ConfigItem;
+/// let items: Vec<ConfigItem> = serde_json::from_str(
+///     r#"[{"method": "a"}, [{"method": "b"}, {"method": "c"}], []]"#,
+/// ).unwrap();
+/// let methods: Vec<&str> = items.iter().flat_map(ConfigItem::calls).map(|c| c.method.as_str()).collect();
+/// assert_eq!(methods, ["a", "b", "c"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConfigItem {
+    /// One call.
+    Call(ConfigEntry),
+    /// Calls sent together as one batch (possibly none).
+    Batch(Vec<ConfigEntry>),
+}
+
+impl ConfigItem {
+    /// The calls it holds, in order.
+    pub fn calls(&self) -> &[ConfigEntry] {
+        match self {
+            ConfigItem::Call(call) => std::slice::from_ref(call),
+            ConfigItem::Batch(calls) => calls,
+        }
+    }
+}
+
+impl From<ConfigEntry> for ConfigItem {
+    fn from(call: ConfigEntry) -> Self {
+        ConfigItem::Call(call)
+    }
+}

@@ -14,7 +14,7 @@ mod nvmf;
 mod raid;
 
 pub use bdev::{Bdev, BdevIoStat, IoStat, RateLimits};
-pub use framework::{ConfigEntry, Subsystem, Version, VersionFields};
+pub use framework::{ConfigEntry, ConfigItem, Subsystem, Version, VersionFields};
 pub use log::LogFlags;
 pub use lvol::{Lvol, LvolStoreRef, Lvstore};
 pub use nvme::{NvmeController, NvmeControllerPath};
