@@ -1057,7 +1057,19 @@ fn fresh_config() -> Value {
                 "dup_host_policy": "allow"}},
             {"method": "nvmf_set_max_subsystems", "params": {"max_subsystems": 1024}},
             {"method": "nvmf_set_crdt", "params": {"crdt1": 0, "crdt2": 0, "crdt3": 0}}]});
-    json!({"subsystems": [keyring, iobuf, sock, vmd, accel, scheduler, bdev, scsi, iscsi, nvmf]})
+    // lib/fsdev/fsdev.c SPDK_FSDEV_IO_POOL_SIZE, SPDK_FSDEV_IO_CACHE_SIZE.
+    let fsdev = json!({"subsystem": "fsdev", "config": [
+        {"method": "fsdev_set_opts",
+            "params": {"fsdev_io_pool_size": 65535, "fsdev_io_cache_size": 256}}]});
+    // lib/nbd/nbd.c, lib/vhost/vhost.c: disks and controllers only (the
+    // vhost-user-blk transport is not written).
+    let nbd = json!({"subsystem": "nbd", "config": []});
+    let vhost_blk = json!({"subsystem": "vhost_blk", "config": []});
+    let vhost_scsi = json!({"subsystem": "vhost_scsi", "config": []});
+    // Init order (lib/init/subsystem.c subsystem_sort over spdk_tgt's
+    // static link order), with the dependencies as declared.
+    json!({"subsystems": [scheduler, sock, iobuf, keyring, vmd, fsdev, accel, bdev, nvmf,
+        nbd, vhost_blk, scsi, iscsi, vhost_scsi]})
 }
 
 /// `spdk-rpc save_config` of a fresh mock is, byte for byte, what a fresh
@@ -1068,7 +1080,29 @@ async fn a_fresh_targets_save_config_has_the_real_defaults() {
     let rpc = Tool::SpdkRpc;
     let target = mock(&[]);
     let fresh = ok(rpc, target.socket(), &["save_config"]).await;
+    // Each subsystem's SPDK_SUBSYSTEM_DEPENDs, in declaration order
+    // (module/event/subsystems/*/*.c).
+    let subsystems = json(rpc, target.socket(), &["framework_get_subsystems"]).await;
     target.stop();
+    assert_eq!(
+        subsystems,
+        json!([
+            {"subsystem": "scheduler", "depends_on": []},
+            {"subsystem": "sock", "depends_on": []},
+            {"subsystem": "iobuf", "depends_on": []},
+            {"subsystem": "keyring", "depends_on": []},
+            {"subsystem": "vmd", "depends_on": []},
+            {"subsystem": "fsdev", "depends_on": []},
+            {"subsystem": "accel", "depends_on": ["iobuf"]},
+            {"subsystem": "bdev", "depends_on": ["accel", "keyring", "vmd", "sock", "iobuf"]},
+            {"subsystem": "nvmf", "depends_on": ["bdev", "keyring", "sock", "accel", "iobuf"]},
+            {"subsystem": "nbd", "depends_on": ["bdev"]},
+            {"subsystem": "vhost_blk", "depends_on": ["bdev"]},
+            {"subsystem": "scsi", "depends_on": ["bdev"]},
+            {"subsystem": "iscsi", "depends_on": ["scsi", "sock"]},
+            {"subsystem": "vhost_scsi", "depends_on": ["scsi"]}
+        ])
+    );
     // python's json.dump with indent 2 is serde_json's pretty printer.
     let expected = serde_json::to_string_pretty(&fresh_config()).unwrap();
     assert!(

@@ -62,6 +62,11 @@ impl Default for Accel {
 
 pub fn register(r: &mut Registrar) {
     r.add_as::<AccelSetOptions, bool>(When::Startup, PARSE_FAILED, |s, p| {
+        // A sequence may take up to ACCEL_TASKS_IN_SEQUENCE_LIMIT tasks, so
+        // fewer tasks than that are refused (-EINVAL).
+        if p.task_count.is_some_and(|n| n < 8) {
+            return Err(Errno::EINVAL.to_error());
+        }
         s.accel.options.merge(&p);
         Ok(true)
     });

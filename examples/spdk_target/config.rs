@@ -13,21 +13,33 @@ use spdk_proto::server::{Framework, When};
 use crate::register::{Registrar, INVALID_ARGUMENTS};
 use crate::state::{Kind, State};
 
-/// The subsystems of spdk_tgt the mock has, in the order the target
-/// initializes (and lists) them, each with what it depends on in the order
-/// its `SPDK_SUBSYSTEM_DEPEND`s are declared (which is how SPDK reports
-/// them). Left out: `fsdev`, `nbd`, `vhost_blk` and `vhost_scsi`.
+/// The subsystems of spdk_tgt, in the order the target initializes (and
+/// lists) them, each with what it depends on in the order its
+/// `SPDK_SUBSYSTEM_DEPEND`s are declared (which is how SPDK reports them).
+///
+/// The order is SPDK's `subsystem_sort` (lib/init/subsystem.c) applied to
+/// the order the subsystems register: each registers from a constructor,
+/// and a static spdk_tgt (default configure) runs its constructors in link
+/// order, which `mk/spdk.app_vars.mk` makes event_iscsi, event_nvmf,
+/// event_nbd, event_vhost_blk, event_vhost_scsi, event_scheduler,
+/// event_scsi, event_bdev, event_accel, event_sock, event_iobuf,
+/// event_keyring, event_vmd, event_fsdev. The sort takes, pass after
+/// pass, each subsystem whose dependencies it has taken already.
 const SUBSYSTEMS: &[(&str, &[&str])] = &[
-    ("keyring", &[]),
-    ("iobuf", &[]),
-    ("sock", &[]),
-    ("vmd", &[]),
-    ("accel", &["iobuf"]),
     ("scheduler", &[]),
+    ("sock", &[]),
+    ("iobuf", &[]),
+    ("keyring", &[]),
+    ("vmd", &[]),
+    ("fsdev", &[]),
+    ("accel", &["iobuf"]),
     ("bdev", &["accel", "keyring", "vmd", "sock", "iobuf"]),
+    ("nvmf", &["bdev", "keyring", "sock", "accel", "iobuf"]),
+    ("nbd", &["bdev"]),
+    ("vhost_blk", &["bdev"]),
     ("scsi", &["bdev"]),
     ("iscsi", &["scsi", "sock"]),
-    ("nvmf", &["bdev", "keyring", "sock", "accel", "iobuf"]),
+    ("vhost_scsi", &["scsi"]),
 ];
 
 pub fn register(r: &mut Registrar) {
@@ -61,6 +73,10 @@ fn get_config(
         "sock" => s.sock.config(),
         "accel" => crate::accel::config(s),
         "scheduler" => crate::scheduler::config(s),
+        "fsdev" => crate::fsdev::config(s),
+        // No NBD disks, vhost controllers or virtio-blk transports (the
+        // vhost-user one is there from the start and not written).
+        "nbd" | "vhost_blk" | "vhost_scsi" => Vec::new(),
         "bdev" => bdev_config(s),
         // scsi has nothing to save: its config is `null`, as on a real
         // target.

@@ -17,8 +17,9 @@
 //! splits, lvstores and lvols (thin, thick, snapshots, clones), raid0,
 //! raid1 and concat, NVMe-oF transports, subsystems, namespaces, listeners
 //! and hosts, the log and trace methods, the option methods of every
-//! subsystem it lists (keyring, iobuf, sock, vmd, accel, scheduler, bdev,
-//! scsi, iscsi, nvmf) with their defaults, `framework_get_subsystems` and
+//! subsystem a default spdk_tgt has (scheduler, sock, iobuf, keyring, vmd,
+//! fsdev, accel, bdev, nvmf, nbd, vhost_blk, scsi, iscsi, vhost_scsi) with
+//! their defaults, `framework_get_subsystems` and
 //! `framework_get_config` (so `save_config` works, writing what a real
 //! target writes, and `--json` replays what it wrote), and the startup
 //! phase of `--wait-for-rpc`; each with the codes and texts a real target
@@ -31,8 +32,9 @@
 //! examine does), SPDK's request size limit (an oversized request is
 //! answered -32600 rather than resetting the connection), raid5f (refused
 //! as a target built without it refuses it), hardware (accel modules
-//! scanned for are taken as found), iSCSI portals and targets, and the
-//! subsystems `fsdev`, `nbd`, `vhost_blk` and `vhost_scsi`.
+//! scanned for are taken as found), iSCSI portals and targets, fsdevs, NBD
+//! disks and vhost controllers (those subsystems save only their options,
+//! or nothing).
 //!
 //! # Fault injection
 //!
@@ -57,6 +59,7 @@ mod accel;
 mod bdev;
 mod config;
 mod faults;
+mod fsdev;
 mod iscsi;
 mod json;
 mod log;
@@ -156,6 +159,7 @@ async fn run(args: Args) -> Result<(), String> {
         nvme::register(&mut r);
         log::register(&mut r);
         options::register(&mut r);
+        fsdev::register(&mut r);
         sock::register(&mut r);
         accel::register(&mut r);
         scheduler::register(&mut r);

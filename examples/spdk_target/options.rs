@@ -6,6 +6,7 @@ use jsonrpc_core::ErrorObject;
 use serde_json::{json, Value};
 use spdk_proto::methods::*;
 use spdk_proto::server::When;
+use spdk_proto::Errno;
 
 use crate::register::{NoParams, Registrar, DECODE_INVALID, INVALID_ARGUMENT};
 use crate::setting::Setting;
@@ -67,7 +68,7 @@ fn set_iobuf(s: &mut State, p: IobufSetOptionsParams) -> Result<bool, ErrorObjec
         .iter()
         .any(|(key, min)| wanted.get(key).and_then(Value::as_u64).unwrap_or(0) < *min);
     if too_small {
-        return Err(ErrorObject::new(-22, "Invalid argument"));
+        return Err(Errno::EINVAL.to_error());
     }
     s.options.iobuf = wanted;
     Ok(true)
