@@ -424,6 +424,15 @@ async fn spdk_config_round_trip_through_the_mock_is_byte_identical() {
     let s = socket.to_str().unwrap();
     let target = mock_on(&socket, &[]);
     configure(Tool::SpdkRpc, s).await;
+    let qos = [
+        "bdev_set_qos_limit",
+        "Null0",
+        "--rw-ios-per-sec",
+        "20000",
+        "--w-mbytes-per-sec",
+        "100",
+    ];
+    ok(Tool::SpdkRpc, s, &qos).await;
     let first = ok(Tool::SpdkRpc, s, &["save_config"]).await;
     target.stop();
     let config: Value = serde_json::from_str(&first).unwrap();
@@ -444,9 +453,31 @@ async fn spdk_config_round_trip_through_the_mock_is_byte_identical() {
         "nvmf_create_subsystem",
         "nvmf_subsystem_add_ns",
         "nvmf_subsystem_add_listener",
+        "bdev_set_qos_limit",
     ] {
         assert!(methods.contains(&method), "{method} not saved:\n{first}");
     }
+    // lib/bdev/bdev.c: the null module writes its bdevs in its module
+    // config; the limits come later, in the pass over every bdev
+    // (bdev_qos_config_json), only those set.
+    let bdev = config["subsystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|sub| sub["subsystem"] == "bdev")
+        .unwrap()["config"]
+        .as_array()
+        .unwrap();
+    let at = |method: &str, name: &str| {
+        bdev.iter()
+            .position(|e| e["method"] == method && e["params"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {method} of {name}"))
+    };
+    assert!(at("bdev_set_qos_limit", "Null0") > at("bdev_null_create", "Null0"));
+    assert_eq!(
+        bdev[at("bdev_set_qos_limit", "Null0")]["params"],
+        json!({"name": "Null0", "rw_ios_per_sec": 20000, "w_mbytes_per_sec": 100})
+    );
 
     let file = dir.path().join("config.json");
     std::fs::write(&file, &first).unwrap();

@@ -99,8 +99,8 @@ fn get_config(
 
 /// As `spdk_bdev_subsystem_config_json` writes it: the bdev options, then
 /// each module's own config in SPDK's module list order, then each bdev
-/// whose module writes it per bdev (aio, raid) in registration order, then
-/// a wait for examine. The module list holds the modules that examine
+/// whose module writes it per bdev (aio, raid) in registration order, with
+/// every bdev's rate limits, then a wait for examine. The module list holds the modules that examine
 /// first, newest first (split, then raid: they register after the others
 /// and are put at its head), then the rest in registration order (malloc,
 /// null, nvme). Malloc and null write their bdevs in their module config
@@ -141,9 +141,29 @@ fn bdev_config(s: &State) -> Vec<Value> {
             ),
             _ => out.extend(crate::bdev::config_entry(b)),
         }
+        out.extend(qos_entry(b));
     }
     out.push(json!({"method": "bdev_wait_for_examine"}));
     out
+}
+
+/// A bdev's rate limits, after its own entry, as `bdev_qos_config_json`
+/// writes them: those set, in SPDK's order; none while no limit is set.
+fn qos_entry(b: &crate::state::Bdev) -> Option<Value> {
+    let q = &b.qos;
+    let mut params = serde_json::Map::new();
+    params.insert("name".into(), json!(b.name));
+    for (key, limit) in [
+        ("rw_ios_per_sec", q.rw_ios_per_sec),
+        ("rw_mbytes_per_sec", q.rw_mbytes_per_sec),
+        ("r_mbytes_per_sec", q.r_mbytes_per_sec),
+        ("w_mbytes_per_sec", q.w_mbytes_per_sec),
+    ] {
+        if limit > 0 {
+            params.insert(key.into(), json!(limit));
+        }
+    }
+    (params.len() > 1).then(|| json!({"method": "bdev_set_qos_limit", "params": params}))
 }
 
 /// Replays a config file's entries on the router, as spdk_tgt does for
