@@ -1435,6 +1435,16 @@ async fn the_startup_methods_of_a_real_target_and_their_effects() {
             refused("Invalid scheduling core.\n")
         );
         assert_eq!(
+            call(
+                &spdk,
+                "scheduler_set_options",
+                json!({"scheduling_core": 0, "isolated_core_mask": "0x0"})
+            )
+            .await
+            .unwrap(),
+            json!(true)
+        );
+        assert_eq!(
             failure(call(&spdk, "framework_set_scheduler", json!({"name": "nope"})).await),
             (-32603, "Unknown error -22".to_owned())
         );
@@ -1495,12 +1505,29 @@ async fn the_startup_methods_of_a_real_target_and_their_effects() {
             call(&spdk, "framework_get_scheduler", ()).await.unwrap()["scheduler_name"],
             "dynamic"
         );
+        // Back to static: its first start sets no period; choosing it
+        // again while it runs leaves the 1 s the call sets.
+        let period = |v: Value| (v["scheduler_name"].clone(), v["scheduler_period"].clone());
+        call(&spdk, "framework_set_scheduler", json!({"name": "static"}))
+            .await
+            .unwrap();
+        let now = call(&spdk, "framework_get_scheduler", ()).await.unwrap();
+        assert_eq!(period(now), (json!("static"), json!(0)));
+        call(&spdk, "framework_set_scheduler", json!({"name": "static"}))
+            .await
+            .unwrap();
+        let now = call(&spdk, "framework_get_scheduler", ()).await.unwrap();
+        assert_eq!(period(now), (json!("static"), json!(1000000)));
+        call(&spdk, "framework_set_scheduler", json!({"name": "dynamic"}))
+            .await
+            .unwrap();
         // And what each saves.
         let accel = config_of(&spdk, "accel").await;
         assert_eq!(accel[1], json!({"method": "ioat_scan_accel_module"}));
         assert_eq!(accel[2], json!({"method": "ae4dma_scan_accel_module"}));
         assert_eq!(accel.as_array().unwrap().len(), 3);
         let iscsi = &config_of(&spdk, "iscsi").await[0]["params"];
+        assert_eq!(&call(&spdk, "iscsi_get_options", ()).await.unwrap(), iscsi);
         assert_eq!(iscsi["max_sessions"], 16);
         assert_eq!(iscsi["node_base"], "iqn.2026-12.io.test");
         // Pools keep the sizes the default 128 sessions gave them.

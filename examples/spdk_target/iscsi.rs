@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use spdk_proto::methods::*;
 use spdk_proto::server::When;
 
-use crate::register::{Registrar, INVALID_PARAMS};
+use crate::register::{NoParams, Registrar, INVALID_PARAMS};
 use crate::setting::Setting;
 use crate::state::State;
 
@@ -65,6 +65,12 @@ impl Default for Iscsi {
 
 pub fn register(r: &mut Registrar) {
     r.add_as::<IscsiSetOptions, bool>(When::Startup, INVALID_PARAMS, set_options);
+    // The same object the config saves (`iscsi_opts_info_json`).
+    r.add_bare::<IscsiGetOptions, Value>(
+        When::Runtime,
+        NoParams::Refused("iscsi_get_options requires no parameters"),
+        |s| Ok(Value::Object(s.iscsi.options.params().clone())),
+    );
 }
 
 fn set_options(s: &mut State, p: IscsiSetOptionsParams) -> Result<bool, ErrorObject> {
