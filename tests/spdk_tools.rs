@@ -424,6 +424,15 @@ async fn spdk_config_round_trip_through_the_mock_is_byte_identical() {
     let s = socket.to_str().unwrap();
     let target = mock_on(&socket, &[]);
     configure(Tool::SpdkRpc, s).await;
+    let qos = [
+        "bdev_set_qos_limit",
+        "Null0",
+        "--rw-ios-per-sec",
+        "20000",
+        "--w-mbytes-per-sec",
+        "100",
+    ];
+    ok(Tool::SpdkRpc, s, &qos).await;
     let first = ok(Tool::SpdkRpc, s, &["save_config"]).await;
     target.stop();
     let config: Value = serde_json::from_str(&first).unwrap();
@@ -444,9 +453,31 @@ async fn spdk_config_round_trip_through_the_mock_is_byte_identical() {
         "nvmf_create_subsystem",
         "nvmf_subsystem_add_ns",
         "nvmf_subsystem_add_listener",
+        "bdev_set_qos_limit",
     ] {
         assert!(methods.contains(&method), "{method} not saved:\n{first}");
     }
+    // lib/bdev/bdev.c: the null module writes its bdevs in its module
+    // config; the limits come later, in the pass over every bdev
+    // (bdev_qos_config_json), only those set.
+    let bdev = config["subsystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|sub| sub["subsystem"] == "bdev")
+        .unwrap()["config"]
+        .as_array()
+        .unwrap();
+    let at = |method: &str, name: &str| {
+        bdev.iter()
+            .position(|e| e["method"] == method && e["params"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {method} of {name}"))
+    };
+    assert!(at("bdev_set_qos_limit", "Null0") > at("bdev_null_create", "Null0"));
+    assert_eq!(
+        bdev[at("bdev_set_qos_limit", "Null0")]["params"],
+        json!({"name": "Null0", "rw_ios_per_sec": 20000, "w_mbytes_per_sec": 100})
+    );
 
     let file = dir.path().join("config.json");
     std::fs::write(&file, &first).unwrap();
@@ -948,4 +979,225 @@ async fn our_load_config_replays_spdk_rpcs_save_config() {
         ok(Tool::SpdkRpc, &third.socket, &["save_config"]).await,
         saved
     );
+}
+
+/// What a fresh spdk_tgt 26.09-pre (default configure) writes for each
+/// subsystem, in `framework_get_subsystems` order, keys in the order the
+/// target writes them; each default read from SPDK's source (the file
+/// named beside it).
+fn fresh_config() -> Value {
+    let dhchap_digests = json!(["sha256", "sha384", "sha512"]);
+    let dhchap_dhgroups = json!([
+        "null",
+        "ffdhe2048",
+        "ffdhe3072",
+        "ffdhe4096",
+        "ffdhe6144",
+        "ffdhe8192"
+    ]);
+    let sock_impl = |name: &str, buf: u32| {
+        // module/sock/posix/posix.c g_posix_impl_opts / g_ssl_impl_opts;
+        // buffer sizes from include/spdk_internal/sock_module.h.
+        json!({"method": "sock_impl_set_options", "params": {
+            "impl_name": name, "recv_buf_size": buf, "send_buf_size": buf,
+            "enable_recv_pipe": true, "enable_quickack": false, "enable_placement_id": 0,
+            "enable_zerocopy_send_server": true, "enable_zerocopy_send_client": false,
+            "zerocopy_threshold": 0, "tls_version": 0, "enable_ktls": false}})
+    };
+    // module/keyring/linux/keyring.c: the linux module is off, so its
+    // init answers -ENODEV and it drops out (lib/keyring/keyring.c).
+    let keyring = json!({"subsystem": "keyring", "config": []});
+    // lib/thread/iobuf.c IOBUF_DEFAULT_*.
+    let iobuf = json!({"subsystem": "iobuf", "config": [
+            {"method": "iobuf_set_options", "params": {
+                "small_pool_count": 8192, "large_pool_count": 1024,
+                "small_bufsize": 8192, "large_bufsize": 135168, "enable_numa": false}}]});
+    // lib/sock/sock.c spdk_sock_write_config_json: the default impl
+    // (posix registers as default), then each impl, newest first.
+    let sock = json!({"subsystem": "sock", "config": [
+            {"method": "sock_set_default_impl", "params": {"impl_name": "posix"}},
+            sock_impl("ssl", 4096),
+            sock_impl("posix", 2097152)]});
+    // module/event/subsystems/vmd/vmd.c: only when enabled.
+    let vmd = json!({"subsystem": "vmd", "config": []});
+    // lib/accel/accel.c g_opts (ACCEL_*_CACHE_SIZE, ACCEL_TASKS_PER_CHANNEL).
+    let accel = json!({"subsystem": "accel", "config": [
+            {"method": "accel_set_options", "params": {
+                "small_cache_size": 128, "large_cache_size": 16,
+                "task_count": 2048, "sequence_count": 2048, "buf_count": 2048}}]});
+    // module/event/subsystems/scheduler/scheduler.c: static, set at
+    // init; lib/event/scheduler_static.c leaves the period 0, unwritten.
+    let scheduler = json!({"subsystem": "scheduler", "config": [
+            {"method": "framework_set_scheduler", "params": {"name": "static"}}]});
+    // module/bdev/nvme/bdev_nvme.c g_opts in the order of
+    // bdev_nvme_opts_config_json (multipath: the policy only, when
+    // active-passive).
+    let nvme_options = json!({
+                "action_on_timeout": "none", "timeout_us": 0, "timeout_admin_us": 0,
+                "keep_alive_timeout_ms": 10000, "arbitration_burst": 0,
+                "low_priority_weight": 0, "medium_priority_weight": 0, "high_priority_weight": 0,
+                "nvme_adminq_poll_period_us": 10000, "nvme_ioq_poll_period_us": 0,
+                "io_queue_requests": 0, "delay_cmd_submit": true, "transport_retry_count": 4,
+                "bdev_retry_count": 3, "transport_ack_timeout": 0, "ctrlr_loss_timeout_sec": 0,
+                "reconnect_delay_sec": 0, "fast_io_fail_timeout_sec": 0,
+                "disable_auto_failback": false, "generate_uuids": false, "transport_tos": 0,
+                "nvme_error_stat": false, "rdma_srq_size": 0, "io_path_stat": false,
+                "allow_accel_sequence": false, "rdma_max_cq_size": 0,
+                "rdma_cm_event_timeout_ms": 0, "dhchap_digests": dhchap_digests,
+                "dhchap_dhgroups": dhchap_dhgroups, "rdma_umr_per_io": false,
+                "tcp_connect_timeout_ms": 0, "enable_flush": false,
+                "multipath_opts": {"policy": "active_passive"}});
+    // lib/bdev/bdev.c spdk_bdev_subsystem_config_json and g_bdev_opts;
+    // module/bdev/raid/bdev_raid.c g_opts; module/bdev/nvme/bdev_nvme.c
+    // g_opts, bdev_nvme_opts_config_json, hotplug defaults.
+    let bdev = json!({"subsystem": "bdev", "config": [
+            {"method": "bdev_set_options", "params": {
+                "bdev_io_pool_size": 65535, "bdev_io_cache_size": 256, "bdev_auto_examine": true,
+                "iobuf_small_cache_size": 128, "iobuf_large_cache_size": 16}},
+            {"method": "bdev_raid_set_options", "params": {
+                "process_window_size_kb": 1024, "process_max_bandwidth_mb_sec": 0}},
+            {"method": "bdev_nvme_set_options", "params": nvme_options},
+            {"method": "bdev_nvme_set_hotplug", "params": {"period_us": 100000, "enable": false}},
+            {"method": "bdev_wait_for_examine"}]});
+    // module/event/subsystems/scsi/scsi.c: no write_config_json.
+    let scsi = json!({"subsystem": "scsi", "config": null});
+    // lib/iscsi/iscsi.h defaults, iscsi_opts_init and
+    // iscsi_opts_info_json (lib/iscsi/iscsi_subsystem.c).
+    let iscsi = json!({"subsystem": "iscsi", "config": [
+            {"method": "iscsi_set_options", "params": {
+                "node_base": "iqn.2016-06.io.spdk", "max_sessions": 128,
+                "max_connections_per_session": 2, "max_queue_depth": 64,
+                "default_time2wait": 2, "default_time2retain": 20, "first_burst_length": 8192,
+                "immediate_data": true, "allow_duplicated_isid": false,
+                "error_recovery_level": 0, "nop_timeout": 60, "nop_in_interval": 30,
+                "disable_chap": false, "require_chap": false, "mutual_chap": false,
+                "chap_group": 0, "max_large_datain_per_connection": 64,
+                "max_r2t_per_connection": 4, "pdu_pool_size": 36864,
+                "immediate_data_pool_size": 16384, "data_out_pool_size": 2048}}]});
+    // module/event/subsystems/nvmf/nvmf_tgt.c g_spdk_nvmf_tgt_conf and
+    // nvmf_subsystem_write_config_json; lib/nvmf/nvmf.c
+    // spdk_nvmf_tgt_write_config_json (SPDK_NVMF_DEFAULT_MAX_SUBSYSTEMS).
+    let nvmf = json!({"subsystem": "nvmf", "config": [
+            {"method": "nvmf_set_config", "params": {
+                "discovery_filters": [],
+                "admin_cmd_passthru": {"identify_ctrlr": false, "identify_uuid_list": false,
+                    "get_log_page": false, "get_set_features": false, "sanitize": false,
+                    "security_send_recv": false, "fw_update": false, "nvme_mi": false,
+                    "vendor_specific": false},
+                "dhchap_digests": dhchap_digests, "dhchap_dhgroups": dhchap_dhgroups,
+                "dup_host_policy": "allow"}},
+            {"method": "nvmf_set_max_subsystems", "params": {"max_subsystems": 1024}},
+            {"method": "nvmf_set_crdt", "params": {"crdt1": 0, "crdt2": 0, "crdt3": 0}}]});
+    // lib/fsdev/fsdev.c SPDK_FSDEV_IO_POOL_SIZE, SPDK_FSDEV_IO_CACHE_SIZE.
+    let fsdev = json!({"subsystem": "fsdev", "config": [
+        {"method": "fsdev_set_opts",
+            "params": {"fsdev_io_pool_size": 65535, "fsdev_io_cache_size": 256}}]});
+    // lib/nbd/nbd.c, lib/vhost/vhost.c: disks and controllers only (the
+    // vhost-user-blk transport is not written).
+    let nbd = json!({"subsystem": "nbd", "config": []});
+    let vhost_blk = json!({"subsystem": "vhost_blk", "config": []});
+    let vhost_scsi = json!({"subsystem": "vhost_scsi", "config": []});
+    // Init order (lib/init/subsystem.c subsystem_sort over spdk_tgt's
+    // static link order), with the dependencies as declared.
+    json!({"subsystems": [scheduler, sock, iobuf, keyring, vmd, fsdev, accel, bdev, nvmf,
+        nbd, vhost_blk, scsi, iscsi, vhost_scsi]})
+}
+
+/// `spdk-rpc save_config` of a fresh mock is, byte for byte, what a fresh
+/// real target's would be; options set before init take the defaults'
+/// places; and both configs survive a restart with `--json` unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_targets_save_config_has_the_real_defaults() {
+    let rpc = Tool::SpdkRpc;
+    let target = mock(&[]);
+    let fresh = ok(rpc, target.socket(), &["save_config"]).await;
+    // Each subsystem's SPDK_SUBSYSTEM_DEPENDs, in declaration order
+    // (module/event/subsystems/*/*.c).
+    let subsystems = json(rpc, target.socket(), &["framework_get_subsystems"]).await;
+    target.stop();
+    assert_eq!(
+        subsystems,
+        json!([
+            {"subsystem": "scheduler", "depends_on": []},
+            {"subsystem": "sock", "depends_on": []},
+            {"subsystem": "iobuf", "depends_on": []},
+            {"subsystem": "keyring", "depends_on": []},
+            {"subsystem": "vmd", "depends_on": []},
+            {"subsystem": "fsdev", "depends_on": []},
+            {"subsystem": "accel", "depends_on": ["iobuf"]},
+            {"subsystem": "bdev", "depends_on": ["accel", "keyring", "vmd", "sock", "iobuf"]},
+            {"subsystem": "nvmf", "depends_on": ["bdev", "keyring", "sock", "accel", "iobuf"]},
+            {"subsystem": "nbd", "depends_on": ["bdev"]},
+            {"subsystem": "vhost_blk", "depends_on": ["bdev"]},
+            {"subsystem": "scsi", "depends_on": ["bdev"]},
+            {"subsystem": "iscsi", "depends_on": ["scsi", "sock"]},
+            {"subsystem": "vhost_scsi", "depends_on": ["scsi"]}
+        ])
+    );
+    // python's json.dump with indent 2 is serde_json's pretty printer.
+    let expected = serde_json::to_string_pretty(&fresh_config()).unwrap();
+    assert!(
+        fresh.trim_end() == expected,
+        "fresh save_config differs\n--- mock\n{fresh}\n--- expected\n{expected}"
+    );
+
+    // Set before init: each option in its default's place.
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("spdk.sock");
+    let s = socket.to_str().unwrap();
+    let target = mock_on(&socket, &["--wait-for-rpc"]);
+    for args in [
+        &["iobuf_set_options", "--small-pool-count", "16384"][..],
+        &["sock_impl_set_options", "-i", "posix", "--ktls"],
+        &["sock_set_default_impl", "-i", "ssl"],
+        &["accel_set_options", "--task-count", "4096"],
+        &["keyring_linux_set_options", "--enable"],
+        &["vmd_enable"],
+        &["bdev_nvme_set_options", "--timeout-us", "5000"],
+        &["nvmf_set_crdt", "-t2", "7"],
+        &["iscsi_set_options", "--max-sessions", "32"],
+        &["framework_start_init"],
+    ] {
+        ok(rpc, s, args).await;
+    }
+    let set = ok(rpc, s, &["save_config"]).await;
+    target.stop();
+    let mut want = fresh_config();
+    fn at<'a>(config: &'a mut Value, name: &str) -> &'a mut Value {
+        let subsystems = config["subsystems"].as_array_mut().unwrap();
+        let found = subsystems.iter_mut().find(|s| s["subsystem"] == name);
+        &mut found.unwrap()["config"]
+    }
+    *at(&mut want, "keyring") =
+        json!([{"method": "keyring_linux_set_options", "params": {"enable": true}}]);
+    at(&mut want, "iobuf")[0]["params"]["small_pool_count"] = json!(16384);
+    at(&mut want, "sock")[0]["params"]["impl_name"] = json!("ssl");
+    at(&mut want, "sock")[2]["params"]["enable_ktls"] = json!(true);
+    *at(&mut want, "vmd") = json!([{"method": "vmd_enable", "params": {}}]);
+    at(&mut want, "accel")[0]["params"]["task_count"] = json!(4096);
+    at(&mut want, "bdev")[2]["params"]["timeout_us"] = json!(5000);
+    at(&mut want, "iscsi")[0]["params"]["max_sessions"] = json!(32);
+    // spdk-rpc's `iscsi_set_options` always sends `immediate_data`: false
+    // unless `-i` is given.
+    at(&mut want, "iscsi")[0]["params"]["immediate_data"] = json!(false);
+    at(&mut want, "nvmf")[2]["params"]["crdt2"] = json!(7);
+    let expected = serde_json::to_string_pretty(&want).unwrap();
+    assert!(
+        set.trim_end() == expected,
+        "save_config after setting options differs\n--- mock\n{set}\n--- expected\n{expected}"
+    );
+
+    // The round trip: each config loads at start and saves back the same.
+    for (what, saved) in [("fresh", &fresh), ("set", &set)] {
+        let file = dir.path().join(format!("{what}.json"));
+        std::fs::write(&file, saved).unwrap();
+        let _ = std::fs::remove_file(&socket);
+        let target = mock_on(&socket, &["--json", file.to_str().unwrap()]);
+        let again = ok(rpc, s, &["save_config"]).await;
+        target.stop();
+        assert!(
+            &again == saved,
+            "{what}: save_config after --json differs\n--- before\n{saved}\n--- after\n{again}"
+        );
+    }
 }

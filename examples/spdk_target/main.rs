@@ -16,23 +16,25 @@
 //! What it has: malloc and null bdevs, `bdev_get_bdevs`, iostat and QoS,
 //! splits, lvstores and lvols (thin, thick, snapshots, clones), raid0,
 //! raid1 and concat, NVMe-oF transports, subsystems, namespaces, listeners
-//! and hosts, the log methods, `framework_get_subsystems` and
-//! `framework_get_config` (so `save_config` works, and `--json` replays what
-//! it wrote), and the startup phase of `--wait-for-rpc`; each with the
-//! codes and texts a real target sends. Methods it does not have are not
-//! registered: they answer -32601 like an unknown method. Each method is
-//! callable in the phases SPDK registers it for (`SPDK_RPC_STARTUP` and/or
-//! `SPDK_RPC_RUNTIME` in SPDK's sources): of the methods here, the log
-//! methods, `bdev_raid_set_options`, `spdk_get_version`, `rpc_get_methods`
-//! and `framework_wait_init` in both, `bdev_set_options`,
-//! `nvmf_set_max_subsystems` and `framework_start_init` before init only,
-//! the rest after.
+//! and hosts, the log and trace methods, the option methods of every
+//! subsystem a default spdk_tgt has (scheduler, sock, iobuf, keyring, vmd,
+//! fsdev, accel, bdev, nvmf, nbd, vhost_blk, scsi, iscsi, vhost_scsi) with
+//! their defaults, `framework_get_subsystems` and
+//! `framework_get_config` (so `save_config` works, writing what a real
+//! target writes, and `--json` replays what it wrote), and the startup
+//! phase of `--wait-for-rpc`; each with the codes and texts a real target
+//! sends. Methods it does not have are not registered: they answer -32601
+//! like an unknown method. Each method is callable in the phases SPDK
+//! registers it for (`SPDK_RPC_STARTUP` and/or `SPDK_RPC_RUNTIME` in
+//! SPDK's sources): before init, the 41 a default build has.
 //!
 //! Not emulated: data (there is no I/O path; iostat shows only the reads
 //! examine does), SPDK's request size limit (an oversized request is
 //! answered -32600 rather than resetting the connection), raid5f (refused
-//! as a target built without it refuses it), and subsystems other than
-//! `bdev`, `nvmf` and `scsi`.
+//! as a target built without it refuses it), hardware (accel modules
+//! scanned for are taken as found), iSCSI portals and targets, fsdevs, NBD
+//! disks and vhost controllers (those subsystems save only their options,
+//! or nothing).
 //!
 //! # Fault injection
 //!
@@ -54,19 +56,28 @@
 //! - `mock_clear_faults`: drops every fault not yet used, and sends the
 //!   replies still held.
 
+mod accel;
 mod bdev;
 mod config;
 mod faults;
+mod fsdev;
+mod iscsi;
 mod json;
 mod log;
 mod lvol;
 mod nvme;
+mod nvme_options;
 mod nvmf;
+mod nvmf_options;
 mod options;
 mod raid;
 mod register;
+mod scheduler;
+mod setting;
+mod sock;
 mod split;
 mod state;
+mod trace;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -119,7 +130,6 @@ async fn main() {
 
 async fn run(args: Args) -> Result<(), String> {
     let kill = Arc::new(Notify::new());
-    let state = Arc::new(Mutex::new(State::new(kill.clone())));
     let faults = Faults::default();
     // A config is replayed in the startup phase first, as spdk_tgt does.
     let phase = if args.wait_for_rpc || args.json.is_some() {
@@ -129,6 +139,7 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let mut spdk = SpdkRouter::new(version(), phase);
     let framework = spdk.framework().clone();
+    let state = Arc::new(Mutex::new(State::new(kill.clone(), framework.clone())));
     {
         let mut r = Registrar {
             spdk: &mut spdk,
@@ -149,6 +160,14 @@ async fn run(args: Args) -> Result<(), String> {
         nvme::register(&mut r);
         log::register(&mut r);
         options::register(&mut r);
+        fsdev::register(&mut r);
+        sock::register(&mut r);
+        accel::register(&mut r);
+        scheduler::register(&mut r);
+        iscsi::register(&mut r);
+        trace::register(&mut r);
+        nvme_options::register(&mut r);
+        nvmf_options::register(&mut r);
         config::register(&mut r);
     }
     let whens: HashMap<String, When> = spdk.methods().map(|(m, w)| (m.to_owned(), w)).collect();

@@ -59,10 +59,6 @@ impl Nvmf {
 }
 
 pub fn register(r: &mut Registrar) {
-    r.add::<NvmfSetMaxSubsystems>(When::Startup, |s, p| {
-        s.nvmf.max_subsystems = p.max_subsystems;
-        Ok(json!(true))
-    });
     // The nvmf module answers params that do not decode with -32602
     // "Invalid parameters".
     r.add_as::<NvmfCreateTransport, _>(When::Runtime, INVALID_PARAMS, create_transport);
@@ -370,10 +366,10 @@ fn allow_any_host(s: &mut State, p: NvmfSubsystemAllowAnyHostParams) -> Result<b
     Ok(true)
 }
 
-/// The nvmf subsystem's config: what rebuilds its transports and subsystems.
+/// The nvmf subsystem's config after the target's options
+/// (`nvmf_options`): what rebuilds its transports and subsystems.
 pub fn config(s: &State) -> Vec<Value> {
-    let mut out = vec![json!({"method": "nvmf_set_max_subsystems",
-        "params": {"max_subsystems": s.nvmf.max_subsystems}})];
+    let mut out = Vec::new();
     for t in &s.nvmf.transports {
         out.push(json!({"method": "nvmf_create_transport", "params": {
             "trtype": t.trtype, "max_queue_depth": t.max_queue_depth,

@@ -1,113 +1,91 @@
-//! The option methods of the subsystems the mock keeps no state for
-//! (keyring, iobuf, sock, vmd, accel, scheduler) and of those it does
-//! (bdev's NVMe options, nvmf's config): callable in the phases a real
-//! target allows, their params decoded as SPDK decodes them, kept, and
-//! written back by `framework_get_config`, so that a configuration saved
-//! from a real target loads here.
+//! The subsystems that are nothing but options here: keyring (its linux
+//! module's switch), iobuf (buffer pools) and vmd (enabled or not); and
+//! the cpumask lock switches, which have nothing to save.
 
-use jsonrpc_core::Method;
-use serde::Serialize;
+use jsonrpc_core::ErrorObject;
 use serde_json::{json, Value};
 use spdk_proto::methods::*;
 use spdk_proto::server::When;
+use spdk_proto::Errno;
 
-use crate::register::Registrar;
+use crate::register::{NoParams, Registrar, DECODE_INVALID, INVALID_ARGUMENT};
+use crate::setting::Setting;
 use crate::state::State;
 
-/// The subsystems that have nothing but options here, in a real target's
-/// init order, with what they depend on.
-pub const SUBSYSTEMS: &[(&str, &[&str])] = &[
-    ("keyring", &[]),
-    ("iobuf", &[]),
-    ("sock", &[]),
-    ("vmd", &[]),
-    ("accel", &["iobuf"]),
-    ("scheduler", &[]),
-];
-
-/// Options set so far: (subsystem, method, key, params), in the order
-/// first set.
-#[derive(Debug, Default)]
-pub struct Options(Vec<(&'static str, &'static str, String, Value)>);
-
-impl Options {
-    /// Keeps `params` of `method`; a later call with the same key merges
-    /// its fields over the earlier ones, as SPDK's option setters do.
-    fn set(&mut self, subsystem: &'static str, method: &'static str, key: String, params: Value) {
-        match self
-            .0
-            .iter_mut()
-            .find(|(_, m, k, _)| *m == method && *k == key)
-        {
-            Some((_, _, _, kept)) => {
-                if let (Some(kept), Value::Object(new)) = (kept.as_object_mut(), params) {
-                    kept.extend(new);
-                }
-            }
-            None => self.0.push((subsystem, method, key, params)),
-        }
-    }
-
-    /// The config entries of `subsystem`.
-    pub fn config(&self, subsystem: &str) -> Vec<Value> {
-        self.0
-            .iter()
-            .filter(|(s, ..)| *s == subsystem)
-            .map(|(_, method, _, params)| match params {
-                Value::Null => json!({ "method": method }),
-                params => json!({ "method": method, "params": params }),
-            })
-            .collect()
-    }
+pub struct Options {
+    keyring_linux: Setting,
+    iobuf: Setting,
+    vmd: bool,
 }
 
-/// Registers each option method `$m` of `$subsystem`, callable `$when`;
-/// calls with the same `$key` field (if any) are one setting.
-macro_rules! options {
-    ($r:ident; $($subsystem:literal: $m:ty, $when:expr, $key:expr;)*) => {
-        $(
-            $r.add_as::<$m, bool>($when, crate::register::DECODE_FAILED, |s, p| {
-                keep(s, $subsystem, <$m as Method>::NAME, $key, &p);
-                Ok(true)
-            });
-        )*
-    };
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            // module/keyring/linux: off unless asked for.
+            keyring_linux: Setting::new("keyring_linux_set_options", json!({"enable": false})),
+            // IOBUF_DEFAULT_* (lib/thread/iobuf.c): 8 KiB and 132 KiB
+            // buffers.
+            iobuf: Setting::new(
+                "iobuf_set_options",
+                json!({"small_pool_count": 8192, "large_pool_count": 1024,
+                    "small_bufsize": 8192, "large_bufsize": 132 * 1024, "enable_numa": false}),
+            ),
+            vmd: false,
+        }
+    }
 }
 
 pub fn register(r: &mut Registrar) {
-    options! { r;
-        "keyring": KeyringLinuxSetOptions, When::Startup, None;
-        "iobuf": IobufSetOptions, When::Startup, None;
-        "sock": SockImplSetOptions, When::Startup, Some("impl_name");
-        "sock": SockSetDefaultImpl, When::Startup, None;
-        "vmd": VmdEnable, When::Startup, None;
-        "accel": AccelSetOptions, When::Startup, None;
-        "accel": AccelAssignOpc, When::Startup, Some("opname");
-        "accel": AccelSetDriver, When::Startup, None;
-        "scheduler": SchedulerSetOptions, When::Startup, None;
-        "scheduler": FrameworkSetScheduler, When::Always, None;
-        "bdev": BdevNvmeSetOptions, When::Always, None;
-        "nvmf": NvmfSetConfig, When::Startup, None;
-        "nvmf": NvmfSetCrdt, When::Startup, None;
-    }
-    // Switches with nothing to save.
+    r.add_as::<KeyringLinuxSetOptions, bool>(When::Startup, INVALID_ARGUMENT, |s, p| {
+        s.options.keyring_linux.merge(&p);
+        Ok(true)
+    });
+    r.add_as::<IobufSetOptions, bool>(When::Startup, DECODE_INVALID, set_iobuf);
+    // vmd_enable reads no params at all.
+    r.add_bare::<VmdEnable, bool>(When::Startup, NoParams::Ignored, |s| {
+        s.options.vmd = true;
+        Ok(true)
+    });
     r.add::<FrameworkEnableCpumaskLocks>(When::Always, |_, ()| Ok(json!(true)));
     r.add::<FrameworkDisableCpumaskLocks>(When::Always, |_, ()| Ok(json!(true)));
 }
 
-/// Keeps one option call's params, keyed by its `key` field's value.
-fn keep(
-    s: &mut State,
-    subsystem: &'static str,
-    method: &'static str,
-    key: Option<&str>,
-    params: &impl Serialize,
-) {
-    let params = serde_json::to_value(params).unwrap_or(Value::Null);
-    let key = key
-        .and_then(|k| params.get(k))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    s.options.set(subsystem, method, key, params);
+/// The smallest pools and buffers `spdk_iobuf_set_opts` takes
+/// (IOBUF_MIN_*); smaller ones are -EINVAL. (`enable_numa` needs more NUMA
+/// nodes than a default build supports only on big machines; the mock's
+/// one node is fine.)
+const IOBUF_MINIMUMS: &[(&str, u64)] = &[
+    ("small_pool_count", 64),
+    ("large_pool_count", 8),
+    ("small_bufsize", 4096),
+    ("large_bufsize", 8192),
+];
+
+fn set_iobuf(s: &mut State, p: IobufSetOptionsParams) -> Result<bool, ErrorObject> {
+    let mut wanted = s.options.iobuf.clone();
+    wanted.merge(&p);
+    let too_small = IOBUF_MINIMUMS
+        .iter()
+        .any(|(key, min)| wanted.get(key).and_then(Value::as_u64).unwrap_or(0) < *min);
+    if too_small {
+        return Err(Errno::EINVAL.to_error());
+    }
+    s.options.iobuf = wanted;
+    Ok(true)
+}
+
+/// The config of keyring, iobuf or vmd.
+pub fn config(s: &State, subsystem: &str) -> Vec<Value> {
+    let o = &s.options;
+    match subsystem {
+        // The linux keyring module, when off, drops out at init (-ENODEV)
+        // and so writes nothing; the file module writes its keys (none
+        // here).
+        "keyring" if o.keyring_linux.get("enable") == Some(&json!(true)) => {
+            vec![o.keyring_linux.entry()]
+        }
+        "iobuf" => vec![o.iobuf.entry()],
+        "vmd" if o.vmd => vec![json!({"method": "vmd_enable", "params": {}})],
+        _ => Vec::new(),
+    }
 }

@@ -24,6 +24,10 @@ pub const DECODE_FAILED: Decode = Decode(ErrorObject::INTERNAL_ERROR, DECODE_TEX
 pub const PARSE_FAILED: Decode = Decode(ErrorObject::PARSE_ERROR, DECODE_TEXT);
 /// The nvmf and split modules, `bdev_set_options`.
 pub const INVALID_PARAMS: Decode = Decode(ErrorObject::INVALID_PARAMS, "Invalid parameters");
+/// `iobuf_set_options`.
+pub const DECODE_INVALID: Decode = Decode(ErrorObject::INVALID_PARAMS, DECODE_TEXT);
+/// `keyring_linux_set_options`, `bdev_nvme_set_hotplug`: strerror(EINVAL).
+pub const INVALID_ARGUMENT: Decode = Decode(ErrorObject::INVALID_PARAMS, "Invalid argument");
 /// `framework_get_config`.
 pub const INVALID_ARGUMENTS: Decode = Decode(ErrorObject::INVALID_PARAMS, "Invalid arguments");
 
@@ -157,7 +161,11 @@ const ENODEV: i64 = -19;
 
 /// The methods SPDK decodes with `spdk_json_decode_object_relaxed`: keys
 /// it does not know (at the top level) are ignored rather than refused.
-const RELAXED: &[&str] = &["nvmf_create_transport", "nvmf_subsystem_add_listener"];
+const RELAXED: &[&str] = &[
+    "nvmf_create_transport",
+    "nvmf_subsystem_add_listener",
+    "framework_set_scheduler",
+];
 
 /// Drops the unknown top-level keys of a relaxed method's params.
 fn relax(method: &str, params: RawParams) -> RawParams {
@@ -199,6 +207,74 @@ where
             // "Requires no parameters" is SPDK's own for every method.
             Err(e) if e.code != ErrorObject::INTERNAL_ERROR => Err(e),
             Err(_) => Err(ErrorObject::new(self.decode.0, self.decode.1)),
+        };
+        let fault = self.faults.take(self.name);
+        HandlerCall::new(async move {
+            fault.apply(&ctx).await;
+            outcome.map_err(HandlerError::method)
+        })
+    }
+}
+
+/// A method of no params: SPDK checks for them itself, each method with
+/// its own words, or (`vmd_enable`) never looks at them.
+#[derive(Debug, Clone, Copy)]
+pub enum NoParams {
+    /// Any params, even `{}`, are refused: -32602 with this text.
+    Refused(&'static str),
+    /// Params are not read at all.
+    Ignored,
+}
+
+impl Registrar<'_> {
+    /// Registers method `M`, which takes no params (see [`NoParams`]).
+    pub fn add_bare<M, R>(
+        &mut self,
+        when: When,
+        params: NoParams,
+        handler: fn(&mut State) -> Result<R, ErrorObject>,
+    ) where
+        M: Method<Error = ErrorObject>,
+        R: Serialize + Send + Sync + 'static,
+    {
+        self.spdk.raw_method(
+            M::NAME,
+            when,
+            Bare::<R> {
+                name: M::NAME,
+                handler,
+                params,
+                state: self.state.clone(),
+                faults: self.faults.clone(),
+            },
+        );
+    }
+}
+
+struct Bare<R> {
+    name: &'static str,
+    handler: fn(&mut State) -> Result<R, ErrorObject>,
+    params: NoParams,
+    state: Shared,
+    faults: Faults,
+}
+
+impl<R> MethodHandler for Bare<R>
+where
+    R: Serialize + Send + Sync + 'static,
+{
+    fn call(&self, params: RawParams, ctx: RequestContext) -> HandlerCall {
+        let outcome = match (self.params, &params) {
+            (NoParams::Refused(text), Some(_)) => {
+                Err(ErrorObject::new(ErrorObject::INVALID_PARAMS, text))
+            }
+            _ => match self.state.lock() {
+                Ok(mut state) => (self.handler)(&mut state),
+                Err(_) => Err(ErrorObject::new(
+                    ErrorObject::INTERNAL_ERROR,
+                    "Internal error",
+                )),
+            },
         };
         let fault = self.faults.take(self.name);
         HandlerCall::new(async move {

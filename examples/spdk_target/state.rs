@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use jsonrpc_core::ErrorObject;
 use spdk_proto::results::RateLimits;
+use spdk_proto::server::Framework;
 use spdk_proto::Errno;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -112,9 +113,20 @@ pub struct State {
     pub nvmf: Nvmf,
     pub log: crate::log::Log,
     pub options: crate::options::Options,
+    pub fsdev: crate::setting::Setting,
+    pub sock: crate::sock::Sock,
+    pub accel: crate::accel::Accel,
+    pub scheduler: crate::scheduler::Scheduler,
+    pub iscsi: crate::iscsi::Iscsi,
+    pub trace: crate::trace::Trace,
+    pub nvme_options: crate::nvme_options::NvmeOptions,
+    pub nvmf_options: crate::nvmf_options::NvmfOptions,
     pub nvme: Vec<crate::nvme::Controller>,
     /// The NVMe driver's host id, made once per process as SPDK's is.
     host_id: Option<Uuid>,
+    /// The target's phase, which some answers depend on (the scheduler
+    /// the subsystem's init picks).
+    pub framework: Framework,
     /// Told by `spdk_kill_instance`.
     pub kill: Arc<Notify>,
     random: std::collections::hash_map::RandomState,
@@ -124,7 +136,7 @@ pub struct State {
 pub type Shared = Arc<Mutex<State>>;
 
 impl State {
-    pub fn new(kill: Arc<Notify>) -> State {
+    pub fn new(kill: Arc<Notify>, framework: Framework) -> State {
         State {
             bdevs: Vec::new(),
             bdev_options: BdevOptions::default(),
@@ -136,8 +148,17 @@ impl State {
             nvmf: Nvmf::default(),
             log: crate::log::Log::default(),
             options: Default::default(),
+            fsdev: crate::fsdev::defaults(),
+            sock: Default::default(),
+            accel: Default::default(),
+            scheduler: Default::default(),
+            iscsi: Default::default(),
+            trace: Default::default(),
+            nvme_options: Default::default(),
+            nvmf_options: Default::default(),
             nvme: Vec::new(),
             host_id: None,
+            framework,
             kill,
             random: std::collections::hash_map::RandomState::new(),
             counter: 0,
