@@ -132,9 +132,10 @@ pub struct SpdkClient {
 impl SpdkClient {
     /// Connects to a target with the default options.
     ///
-    /// `target` is a socket path (`/var/tmp/spdk.sock`), or an endpoint:
-    /// `unix:PATH`, `tcp:HOST:PORT` (a target behind SPDK's `rpc_http_proxy`
-    /// or a TCP forwarder), `ssl:HOST:PORT`.
+    /// `target` is a socket path (`/var/tmp/spdk.sock`; one starting with
+    /// `/` or `.` may hold colons), or an endpoint: `unix:PATH`,
+    /// `tcp:HOST:PORT` (a target behind SPDK's `rpc_http_proxy` or a TCP
+    /// forwarder), `ssl:HOST:PORT`.
     pub async fn connect(target: &str) -> Result<Self, SpdkError> {
         Self::connect_with(target, &ClientOptions::default()).await
     }
@@ -240,12 +241,15 @@ impl SpdkClient {
     }
 }
 
-/// Reads a target as SPDK tools take it: a bare path is a Unix socket.
+/// Reads a target as SPDK tools take it: a path is a Unix socket. A path
+/// is anything without a colon, or anything starting with `/` or `.`
+/// (so `/run/a:b.sock` is a path, not an endpoint).
 fn parse_target(target: &str) -> Result<Endpoint, EndpointError> {
-    if target.contains(':') {
-        target.parse()
-    } else {
+    let is_path = !target.contains(':') || target.starts_with(['/', '.']);
+    if is_path {
         Ok(Endpoint::Unix(target.into()))
+    } else {
+        target.parse()
     }
 }
 

@@ -419,3 +419,24 @@ async fn a_configs_batches_are_replayed_as_batches() {
     b4.name = Some("B4".into());
     assert_eq!(spdk.call::<BdevMallocCreate>(b4).await.unwrap(), "B4");
 }
+
+/// A socket path with a colon in it is still a path when it starts with
+/// `/`, as SPDK's tools take it.
+#[tokio::test]
+async fn a_socket_path_with_a_colon_is_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spdk:0.sock").display().to_string();
+    let _server = Server::new(JsonStreamCodec::new().with_newline(true))
+        .profile(Profile::spdk())
+        .router(router(Phase::Running).into_router())
+        .bind([jsonrpc_transport::ListenEndpoint::Unix(path.clone().into())])
+        .await
+        .unwrap();
+    let spdk = within(SpdkClient::connect(&path)).await.unwrap();
+    assert_eq!(
+        spdk.call::<BdevGetBdevs>(BdevGetBdevsParams::default())
+            .await
+            .unwrap(),
+        vec![]
+    );
+}
