@@ -87,6 +87,11 @@ error_kinds! {
     /// A value the server could not take as it is, such as a set with a
     /// repeated element.
     OvsdbError => "ovsdb error",
+    /// The server has the database but cannot serve it yet: a clustered
+    /// server that has not joined its cluster, a relay that has not read
+    /// it from its source. Asking again later may succeed (ovsdb-server
+    /// extension, not in RFC 7047).
+    DatabaseNotAvailable => "database not available",
 }
 
 impl ErrorKind {
@@ -356,6 +361,7 @@ mod tests {
             "not allowed",
             "canceled",
             "ovsdb error",
+            "database not available",
         ] {
             let kind = ErrorKind::from_wire(text);
             assert!(!matches!(kind, ErrorKind::Other(_)), "{text}");

@@ -415,8 +415,10 @@ impl OvsdbSession {
             match started {
                 Err(_) => return Err(ClientError::TimedOut("a monitor's first rows")),
                 // The connection dropped under us: wait for the next one
-                // (which the session publishes once it has it).
-                Ok(Err(e)) if e.is_disconnected() => {
+                // (which the session publishes once it has it). A server
+                // that cannot serve the database yet is left the same way,
+                // to be tried again after the backoff.
+                Ok(Err(e)) if e.is_disconnected() || e.is_not_available_yet() => {
                     drop(registry);
                     client.close();
                     continue;
@@ -653,8 +655,9 @@ fn in_order(remotes: &[String], deposed: &HashMap<String, Instant>) -> Vec<Strin
 }
 
 /// Resumes every monitor and asks for every lock on `client`. A dropped
-/// connection or a deadline fails the whole (the caller reconnects); a
-/// server's refusal ends only the stream it concerns, with the error.
+/// connection, a deadline or a database the server cannot serve yet fails
+/// the whole (the caller reconnects); any other refusal of the server ends
+/// only the stream it concerns, with the error.
 async fn resume_all(
     shared: &Shared,
     client: &OvsdbClient,
@@ -674,7 +677,9 @@ async fn resume_all(
                 .map_err(|_| ClientError::TimedOut("a resumed monitor's rows"))?;
         let mut stream = match resumed {
             Ok(stream) => stream,
-            Err(e) if e.is_disconnected() => return Err(e),
+            // Not for good: a relay that has not reached its source yet, a
+            // clustered server that has not joined. Reconnect and try again.
+            Err(e) if e.is_disconnected() || e.is_not_available_yet() => return Err(e),
             Err(e) => {
                 let _ = watched.tx.send(Err(e));
                 refused.push(i);
@@ -753,7 +758,9 @@ async fn drain(shared: &Shared) {
 /// A monitor of an [`OvsdbSession`]: its first rows, then a stream of
 /// [`SessionEvent`]s that goes on across reconnects. It ends when the
 /// session ends or the server refuses to resume it (the error comes
-/// first).
+/// first); a server that cannot serve the database yet
+/// ([`ClientError::is_not_available_yet`]) is not a refusal: the session
+/// reconnects and asks again.
 ///
 /// Events wait unread in the session without bound, so a reader that
 /// stops costs memory rather than lost changes. An update that does not
