@@ -1,8 +1,10 @@
 //! The client through a real ovsdb-server relay (`relay:DB:REMOTE`, OVS
 //! 2.16 and later) in front of a source server: reads are served by the
 //! relay, transactions are forwarded to the source, the source's changes
-//! reach the relay's monitors, and a session through the relay lives on
-//! across a restart of the relay.
+//! reach the relay's monitors, a session through the relay lives on
+//! across a restart of the relay (and waits out a relay that has not
+//! reached its source yet), and a forwarded transaction left unanswered
+//! when the source goes away is answered "canceled".
 //!
 //! Without ovsdb-server these tests fail, saying how to install it.
 
@@ -336,4 +338,64 @@ async fn a_session_waits_out_a_relay_that_has_not_reached_its_source_yet() {
         assert_eq!(keys_in_db(&via_session).await, vec![1, 2]);
     })
     .await;
+}
+
+/// How many transactions `server`, a relay, has sent to its source (the
+/// `txn_forward_sent` coverage counter; coverage totals are brought up to
+/// date about once a second).
+fn forwarded(server: &Server) -> u64 {
+    let shown = server.appctl(&["coverage/read-counter", "txn_forward_sent"]);
+    shown.trim().parse().expect("a count")
+}
+
+/// A relay answers "canceled" for a transaction it forwarded when its
+/// connection to the source drops (ovsdb/relay.c cancels every sent,
+/// unanswered transaction on reconnect, as it may have been lost), whether
+/// or not the client is change-aware.
+///
+/// A `wait` cannot hold the transaction on the source: the relay runs the
+/// transaction against its own copy first, and keeps one with an unmet
+/// `wait` to itself. So the source is stopped (SIGSTOP) to leave a plain
+/// insert unanswered.
+#[tokio::test]
+async fn a_forwarded_transaction_is_canceled_when_the_relay_loses_its_source() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-relay-")
+            .tempdir()
+            .expect("a temporary directory");
+        let (mut source, relay) = start_source_and_relay(dir.path()).await;
+        let via_relay = client(&relay.remote()).await;
+        let before = forwarded(&relay);
+        signal(&source, "STOP");
+        let pending = tokio::spawn(insert_item(&via_relay, 1).call_timeout(None).execute());
+        let until = Instant::now() + STEP;
+        while forwarded(&relay) == before {
+            assert!(
+                Instant::now() < until,
+                "the relay did not forward the transaction"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        source.kill();
+        let err = tokio::time::timeout(STEP, pending)
+            .await
+            .expect("an answer once the source is gone")
+            .expect("the call ran")
+            .expect_err("canceled");
+        assert_eq!(err.server_error(), Some(&ErrorKind::Canceled), "{err:?}");
+        assert!(!via_relay.is_closed());
+    })
+    .await;
+}
+
+/// Sends signal `name` (`STOP`, `CONT`) to the server's process.
+fn signal(server: &Server, name: &str) {
+    let pid = server.pid().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name} {pid}");
 }
