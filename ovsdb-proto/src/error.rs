@@ -52,9 +52,12 @@ error_kinds! {
     ReferentialIntegrityViolation => "referential integrity violation",
     /// A value outside its column's constraints, or a broken index or `maxRows`.
     ConstraintViolation => "constraint violation",
-    /// The server ran out of some resource.
+    /// The server ran out of some resource (RFC 7047; Open vSwitch 3.1
+    /// never sends it).
     ResourcesExhausted => "resources exhausted",
-    /// The server failed to read or write its storage.
+    /// The server failed to read or write its storage (ovsdb-server: a
+    /// commit whose write to the database file failed, as the commit's
+    /// extra result).
     IoError => "I/O error",
     /// Two inserts in one transaction used the same `uuid-name`.
     DuplicateUuidName => "duplicate uuid-name",
@@ -64,7 +67,9 @@ error_kinds! {
     RangeError => "range error",
     /// A `wait` operation's timeout ran out.
     TimedOut => "timed out",
-    /// The request is valid but the server does not implement it.
+    /// The request is valid but the server does not implement it (Open
+    /// vSwitch: an unmet `wait` where nothing can wait, as in `ovsdb-tool
+    /// query`; ovsdb-server waits instead and never sends it).
     NotSupported => "not supported",
     /// The transaction ran an `abort` operation.
     Aborted => "aborted",

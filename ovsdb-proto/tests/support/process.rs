@@ -66,6 +66,8 @@ pub struct Server {
     inet: Option<Inet>,
     /// The inet remote's port, once known.
     port: Option<u16>,
+    /// The largest file the process may write, in 512-byte blocks.
+    file_limit: Option<u64>,
     child: Option<Child>,
 }
 
@@ -97,6 +99,26 @@ impl Server {
             dir: dir.to_owned(),
             inet,
             port: None,
+            file_limit: None,
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// Starts a server of `db` that may not write files larger than
+    /// `blocks` 512-byte blocks (`ulimit -f`), with SIGXFSZ ignored: a
+    /// write past the limit fails with EFBIG ("File too large") instead of
+    /// killing it. Its log file is under the limit too.
+    pub fn start_with_file_limit(dir: &Path, name: &str, db: &Path, blocks: u64) -> Server {
+        let mut server = Server {
+            name: name.to_owned(),
+            db: db.to_string_lossy().into_owned(),
+            sock: dir.join(format!("{name}.sock")),
+            dir: dir.to_owned(),
+            inet: None,
+            port: None,
+            file_limit: Some(blocks),
             child: None,
         };
         server.restart();
@@ -123,7 +145,20 @@ impl Server {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "{} is running", self.name);
         let file = |ext: &str| self.dir.join(format!("{}.{ext}", self.name));
-        let mut command = Command::new(tool("ovsdb-server"));
+        let mut command = match self.file_limit {
+            None => Command::new(tool("ovsdb-server")),
+            Some(blocks) => {
+                // An ignored signal stays ignored across exec. POSIX sh
+                // counts `ulimit -f` in 512-byte blocks.
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(r#"trap '' XFSZ; ulimit -f "$1" || exit 1; shift; exec "$@""#)
+                    .arg("sh")
+                    .arg(blocks.to_string())
+                    .arg(tool("ovsdb-server"));
+                sh
+            }
+        };
         command
             .arg(&self.db)
             .arg(format!("--remote=punix:{}", self.sock.display()));
