@@ -607,6 +607,7 @@ async fn connect_any(
 ) -> Result<(OvsdbClient, Option<JoinHandle<()>>), ClientError> {
     let mut failures = Vec::new();
     for remote in order_remotes(shared) {
+        tracing::debug!(%remote, "trying a remote");
         let client = match OvsdbClient::connect_with(&remote, shared.options.client.clone()).await {
             Ok(client) => client,
             Err(ClientError::Connect(mut errors)) => {
