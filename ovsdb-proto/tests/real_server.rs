@@ -1180,3 +1180,47 @@ async fn a_cancel_naming_a_pending_transaction_fails_it_with_canceled() {
     })
     .await;
 }
+
+/// The other way a change-aware client meets "canceled", through nothing
+/// but the client's own calls: its transaction still waiting when the
+/// database is converted to a new schema (ovsdb/trigger.c cancels every
+/// pending transaction of a database being replaced).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_transaction_is_canceled_by_a_conversion_of_its_database() {
+    bounded(TEST_LIMIT, async {
+        let server = OvsdbServer::start().await;
+        let c = client(&server.unix).await;
+        c.set_db_change_aware(true)
+            .await
+            .expect("set_db_change_aware");
+        let pending = tokio::spawn(waits_for_ever(&c).execute());
+
+        let admin = client(&server.unix).await;
+        let mut schema = admin.get_schema(DB).await.expect("get_schema");
+        // Waiting on the server before the conversion: the server answers
+        // `c`'s calls in order, so once this echo is back the transaction
+        // has been read.
+        c.echo(vec![]).await.expect("echo");
+        schema.version = "1.2.4".parse().expect("a version");
+        admin
+            .call::<ovsdb_proto::methods::Convert>(ovsdb_proto::params::ConvertParams {
+                db: DB.into(),
+                schema,
+            })
+            .await
+            .expect("convert");
+
+        let err = tokio::time::timeout(STEP, pending)
+            .await
+            .expect("an answer to the canceled transaction")
+            .expect("the call ran")
+            .expect_err("canceled");
+        assert_eq!(err.server_error(), Some(&ErrorKind::Canceled), "{err:?}");
+        // Change-aware, the client keeps its connection across the
+        // conversion, and sees the new schema.
+        assert!(!c.is_closed());
+        let now = c.get_schema(DB).await.expect("get_schema");
+        assert_eq!(now.version.to_string(), "1.2.4");
+    })
+    .await;
+}
