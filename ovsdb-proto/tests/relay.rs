@@ -4,7 +4,8 @@
 //! reach the relay's monitors, a session through the relay lives on
 //! across a restart of the relay (and waits out a relay that has not
 //! reached its source yet), and a forwarded transaction left unanswered
-//! when the source goes away is answered "canceled".
+//! when the source goes away is answered "canceled". A lock taken through
+//! a relay holds only there.
 //!
 //! Without ovsdb-server these tests fail, saying how to install it.
 
@@ -24,8 +25,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use ovsdb_proto::atom::Atom;
 use ovsdb_proto::client::{
-    leadership, ClientOptions, DatabaseStatus, OvsdbClient, OvsdbSession, SessionEvent,
-    SessionOptions,
+    leadership, ClientError, ClientOptions, DatabaseStatus, OvsdbClient, OvsdbSession,
+    SessionEvent, SessionOptions,
 };
 use ovsdb_proto::error::ErrorKind;
 use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
@@ -398,4 +399,45 @@ fn signal(server: &Server, name: &str) {
         .status()
         .expect("kill runs");
     assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// A lock taken through a relay is held on the relay, not on the source
+/// (ovsdb-server keeps locks per server): an `assert` of it alone passes,
+/// on the relay; with a write, the whole transaction is forwarded, and the
+/// source, where the relay's own connection holds no lock, fails the
+/// assert with "not owner". Writers that rely on locks must talk to the
+/// source.
+#[tokio::test]
+async fn a_lock_taken_through_a_relay_does_not_hold_on_the_source() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-relay-")
+            .tempdir()
+            .expect("a temporary directory");
+        let (source, relay) = start_source_and_relay(dir.path()).await;
+        let via_relay = client(&relay.remote()).await;
+        let lock = via_relay.lock("writer").await.expect("lock");
+        assert!(lock.is_held());
+        via_relay
+            .transact(DB)
+            .assert_lock("writer")
+            .execute()
+            .await
+            .expect("the relay says the lock is ours");
+        let err = insert_item(&via_relay, 1)
+            .assert_lock("writer")
+            .execute()
+            .await
+            .expect_err("the source says it is not");
+        let ClientError::Transaction(t) = &err else {
+            panic!("expected a failed transaction: {err:?}");
+        };
+        assert_eq!((t.index, t.op), (1, "assert"), "{t:?}");
+        assert_eq!(t.error.error, ErrorKind::NotOwner, "{t:?}");
+        // Nor is it taken there: another client gets it from the source.
+        let direct = client(&source.remote()).await;
+        let other = direct.lock("writer").await.expect("lock");
+        assert!(other.is_held());
+    })
+    .await;
 }
