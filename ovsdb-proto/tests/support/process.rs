@@ -1,5 +1,7 @@
 //! ovsdb-server processes a test kills with SIGKILL and starts again on
-//! the same database file and socket; standalone or Raft-clustered.
+//! the same database file, socket and port; standalone, Raft-clustered or
+//! a relay, optionally also on TCP or SSL, optionally under a file size
+//! limit.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
