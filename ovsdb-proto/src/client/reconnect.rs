@@ -217,7 +217,8 @@ pub(crate) struct Shared {
     /// Whose monitors and locks to bring back. Held while (re)starting
     /// them, so a reconnect and a new monitor do not interleave.
     registry: tokio::sync::Mutex<Registry>,
-    /// Remotes that lost leadership, and when: tried last.
+    /// Remotes that lost leadership (or whose connection was lost while
+    /// leading), and when: tried last.
     pub(crate) deposed: Mutex<HashMap<String, Instant>>,
     next_id: AtomicU64,
     connections: AtomicU64,
@@ -585,6 +586,16 @@ async fn supervise(shared: Arc<Shared>) {
                 backoff.reset();
                 client.peer().closed().await;
                 tracing::debug!(remote = client.remote(), "connection lost; reconnecting");
+                if shared.options.leader_only.is_some() {
+                    // However the leader was lost (its row said it no longer
+                    // leads, it stopped answering probes, it went away), it
+                    // is tried last: a leader that was paused may still say
+                    // it leads for a moment when it resumes, before it
+                    // hears of the new term.
+                    if let Ok(mut deposed) = shared.deposed.lock() {
+                        deposed.insert(client.remote().to_owned(), Instant::now());
+                    }
+                }
             }
             Err(e) => {
                 tracing::debug!(error = %e, "resuming failed; reconnecting");
