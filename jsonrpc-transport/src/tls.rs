@@ -200,6 +200,20 @@ impl ClientTls {
         }
     }
 
+    /// The same settings with TLS session resumption turned off: every
+    /// connection makes a full handshake and offers no ticket or session
+    /// id. For servers that fail a resumption attempt instead of falling
+    /// back to a full handshake: OpenSSL servers that verify client
+    /// certificates and set no session id context, as Open vSwitch's did
+    /// until it stopped issuing tickets (upstream commit 817221e, 2026;
+    /// 3.1 is affected), answer a ticket with an `internal_error` alert
+    /// ("session id context uninitialized").
+    pub fn without_resumption(&self) -> Self {
+        let mut config = ClientConfig::clone(self.connector.config());
+        config.resumption = rustls::client::Resumption::disabled();
+        Self::from_config(Arc::new(config))
+    }
+
     pub(crate) async fn connect(
         &self,
         host: &str,

@@ -52,9 +52,12 @@ error_kinds! {
     ReferentialIntegrityViolation => "referential integrity violation",
     /// A value outside its column's constraints, or a broken index or `maxRows`.
     ConstraintViolation => "constraint violation",
-    /// The server ran out of some resource.
+    /// The server ran out of some resource (RFC 7047; Open vSwitch 3.1
+    /// never sends it).
     ResourcesExhausted => "resources exhausted",
-    /// The server failed to read or write its storage.
+    /// The server failed to read or write its storage (ovsdb-server: a
+    /// commit whose write to the database file failed, as the commit's
+    /// extra result).
     IoError => "I/O error",
     /// Two inserts in one transaction used the same `uuid-name`.
     DuplicateUuidName => "duplicate uuid-name",
@@ -64,7 +67,9 @@ error_kinds! {
     RangeError => "range error",
     /// A `wait` operation's timeout ran out.
     TimedOut => "timed out",
-    /// The request is valid but the server does not implement it.
+    /// The request is valid but the server does not implement it (Open
+    /// vSwitch: an unmet `wait` where nothing can wait, as in `ovsdb-tool
+    /// query`; ovsdb-server waits instead and never sends it).
     NotSupported => "not supported",
     /// The transaction ran an `abort` operation.
     Aborted => "aborted",
@@ -87,6 +92,11 @@ error_kinds! {
     /// A value the server could not take as it is, such as a set with a
     /// repeated element.
     OvsdbError => "ovsdb error",
+    /// The server has the database but cannot serve it yet: a clustered
+    /// server that has not joined its cluster, a relay that has not read
+    /// it from its source. Asking again later may succeed (ovsdb-server
+    /// extension, not in RFC 7047).
+    DatabaseNotAvailable => "database not available",
 }
 
 impl ErrorKind {
@@ -356,6 +366,7 @@ mod tests {
             "not allowed",
             "canceled",
             "ovsdb error",
+            "database not available",
         ] {
             let kind = ErrorKind::from_wire(text);
             assert!(!matches!(kind, ErrorKind::Other(_)), "{text}");

@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use ovsdb_proto::error::ErrorKind;
 use ovsdb_proto::schema::DatabaseSchema;
 
 const SCHEMAS: [&str; 2] = ["vswitch.ovsschema", "test.ovsschema"];
@@ -112,5 +113,49 @@ fn ovsdb_tool_refuses_what_we_refuse() {
         let out = creates(&dir, &format!("broken{i}"), &text);
         assert!(!out.status.success(), "ovsdb-tool accepted {tables}");
     }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// "not supported" is what Open vSwitch answers an unmet `wait` where
+/// nothing can wait (ovsdb/execution.c): `ovsdb-tool query` and
+/// `transact` run a transaction once, against the file. ovsdb-server never
+/// sends it (it waits instead), so this is the one place to see it.
+#[test]
+fn ovsdb_tool_answers_an_unmet_wait_with_not_supported() {
+    use ovsdb_proto::condition::Condition;
+    use ovsdb_proto::datum::Row;
+    use ovsdb_proto::operation::{Operation, TransactResults, WaitUntil};
+    use ovsdb_proto::params::TransactParams;
+
+    let dir = scratch("not-supported");
+    let db = dir.join("test.db");
+    let out = tool(&[Path::new("create"), &db, &schema_path("test.ovsschema")]);
+    assert!(out.status.success(), "{out:?}");
+    let mut never = Row::new();
+    never.insert("name".into(), ovsdb_proto::atom::Atom::from("never").into());
+    let params = TransactParams {
+        db: "Test".into(),
+        operations: vec![Operation::Wait {
+            table: "Host".into(),
+            conditions: vec![Condition::Boolean(true)],
+            columns: vec!["name".into()],
+            until: WaitUntil::Equal,
+            rows: vec![never],
+            timeout: None,
+        }],
+    };
+    let request = serde_json::to_string(&params).expect("params");
+    let out = Command::new(ovsdb_tool())
+        .arg("query")
+        .arg(&db)
+        .arg(&request)
+        .output()
+        .expect("ovsdb-tool runs");
+    assert!(out.status.success(), "{out:?}");
+    let results: TransactResults =
+        serde_json::from_slice(&out.stdout).expect("ovsdb-tool's results decode");
+    let (index, error) = results.first_error().expect("the wait failed");
+    assert_eq!(index, 0);
+    assert_eq!(error.error, ErrorKind::NotSupported, "{error:?}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -19,11 +19,11 @@ use ovsdb_proto::client::{
 use ovsdb_proto::condition::{Condition, Function};
 use ovsdb_proto::datum::{Datum, Map, Row, Set};
 use ovsdb_proto::error::ErrorKind;
-use ovsdb_proto::methods::MonitorCancel;
+use ovsdb_proto::methods::{Cancel, MonitorCancel};
 use ovsdb_proto::monitor::{MonitorId, MonitorRequest, MonitorRequests, RowUpdate2};
 use ovsdb_proto::mutation::{Mutation, Mutator};
 use ovsdb_proto::operation::WaitUntil;
-use ovsdb_proto::params::MonitorIdParams;
+use ovsdb_proto::params::{CancelParams, MonitorIdParams};
 use ovsdb_proto::schema::DatabaseSchema;
 use server::OvsdbServer;
 
@@ -861,6 +861,13 @@ async fn ssl_remotes_with_certificates_both_ways() {
             next_event(&mut monitor).await.rows("Host"),
             vec![out.inserted(0).unwrap()]
         );
+        // A second connection with the same settings: ovsdb-server 3.1
+        // hands out session tickets but fails a handshake that offers one,
+        // so the client must not (it would fail every reconnect).
+        let again = OvsdbClient::connect_with(&server.tcp, c.options().clone())
+            .await
+            .unwrap_or_else(|e| panic!("a second connection: {e}\n{}", server.log()));
+        assert!(again.list_dbs().await.unwrap().contains(&"Test".to_owned()));
         // Without TLS settings an ssl: remote is refused before connecting.
         let err = OvsdbClient::connect_with(&server.tcp, options())
             .await
@@ -1035,6 +1042,185 @@ async fn range_not_allowed_and_ovsdb_errors() {
         assert_eq!(results[0]["error"], "ovsdb error", "{results:?}");
         let kind: ErrorKind = serde_json::from_value(results[0]["error"].clone()).unwrap();
         assert_eq!(kind, ErrorKind::OvsdbError);
+    })
+    .await;
+}
+
+/// A byte stream that keeps a copy of everything written to it: what the
+/// client sent, to read a request's id from.
+struct Recorder<T> {
+    inner: T,
+    written: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Recorder<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Recorder<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = &polled {
+            self.written.lock().unwrap().extend_from_slice(&buf[..*n]);
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The ids of the `method` requests among the messages in `written`.
+fn ids_of(written: &[u8], method: &str) -> Vec<serde_json::Value> {
+    serde_json::Deserializer::from_slice(written)
+        .into_iter::<serde_json::Value>()
+        .map_while(Result::ok)
+        .filter(|m| m["method"] == method)
+        .map(|m| m["id"].clone())
+        .collect()
+}
+
+/// A `wait` that never holds, with no timeout: the transaction stays
+/// pending on the server until canceled.
+fn waits_for_ever(c: &OvsdbClient) -> ovsdb_proto::client::Transaction {
+    c.transact(DB)
+        .wait(
+            "Host",
+            vec![Condition::Boolean(true)],
+            vec!["name".into()],
+            WaitUntil::Equal,
+            vec![row(&[("name", atom("never"))])],
+        )
+        .call_timeout(None)
+}
+
+/// RFC 7047's `cancel` as ovsdb-server 3.1 takes it (ovsdb/jsonrpc-server.c:
+/// the trigger named by the id is completed; a change-aware session's
+/// unfinished one is canceled and answered `{"error": "canceled"}`).
+/// The client has no call for it of its own (dropping a transaction's
+/// future, or its deadline, sends it, and nobody is left to read the
+/// answer), so the test sends it through the peer, naming the id it read
+/// off the wire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_naming_a_pending_transaction_fails_it_with_canceled() {
+    bounded(TEST_LIMIT, async {
+        let server = OvsdbServer::start().await;
+        let path = server.unix.strip_prefix("unix:").expect("a unix: remote");
+        let written = std::sync::Arc::default();
+        let stream = Recorder {
+            inner: tokio::net::UnixStream::connect(path)
+                .await
+                .expect("connect"),
+            written: std::sync::Arc::clone(&written),
+        };
+        let c = OvsdbClient::over(stream, options().probe_interval(None));
+        // Without it the server answers a canceled transaction not at all.
+        c.set_db_change_aware(true)
+            .await
+            .expect("set_db_change_aware");
+
+        let pending = tokio::spawn(waits_for_ever(&c).execute());
+        let until = std::time::Instant::now() + STEP;
+        let id = loop {
+            if let [id] = ids_of(&written.lock().unwrap(), "transact").as_slice() {
+                break id.clone();
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "the transact was not sent"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        // The server reads the connection in order: the transaction is
+        // pending by the time it reads this.
+        c.peer()
+            .notify::<Cancel>(CancelParams { id })
+            .await
+            .expect("the cancel is sent");
+
+        let err = tokio::time::timeout(STEP, pending)
+            .await
+            .expect("an answer to the canceled transaction")
+            .expect("the call ran")
+            .expect_err("canceled");
+        assert!(
+            matches!(
+                err,
+                ClientError::Server {
+                    method: "transact",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.server_error(), Some(&ErrorKind::Canceled), "{err:?}");
+        // The connection goes on.
+        assert!(c.list_dbs().await.unwrap().contains(&DB.to_owned()));
+    })
+    .await;
+}
+
+/// The other way a change-aware client meets "canceled", through nothing
+/// but the client's own calls: its transaction still waiting when the
+/// database is converted to a new schema (ovsdb/trigger.c cancels every
+/// pending transaction of a database being replaced).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_transaction_is_canceled_by_a_conversion_of_its_database() {
+    bounded(TEST_LIMIT, async {
+        let server = OvsdbServer::start().await;
+        let c = client(&server.unix).await;
+        c.set_db_change_aware(true)
+            .await
+            .expect("set_db_change_aware");
+        let pending = tokio::spawn(waits_for_ever(&c).execute());
+
+        let admin = client(&server.unix).await;
+        let mut schema = admin.get_schema(DB).await.expect("get_schema");
+        // Waiting on the server before the conversion: the server answers
+        // `c`'s calls in order, so once this echo is back the transaction
+        // has been read.
+        c.echo(vec![]).await.expect("echo");
+        schema.version = "1.2.4".parse().expect("a version");
+        admin
+            .call::<ovsdb_proto::methods::Convert>(ovsdb_proto::params::ConvertParams {
+                db: DB.into(),
+                schema,
+            })
+            .await
+            .expect("convert");
+
+        let err = tokio::time::timeout(STEP, pending)
+            .await
+            .expect("an answer to the canceled transaction")
+            .expect("the call ran")
+            .expect_err("canceled");
+        assert_eq!(err.server_error(), Some(&ErrorKind::Canceled), "{err:?}");
+        // Change-aware, the client keeps its connection across the
+        // conversion, and sees the new schema.
+        assert!(!c.is_closed());
+        let now = c.get_schema(DB).await.expect("get_schema");
+        assert_eq!(now.version.to_string(), "1.2.4");
     })
     .await;
 }

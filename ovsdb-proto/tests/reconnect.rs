@@ -1,7 +1,7 @@
 //! `OvsdbSession` against a real ovsdb-server that is killed with SIGKILL
-//! and started again on the same database file and socket: the monitor
-//! stream goes on with every row exactly once, and the lock is taken
-//! again.
+//! and started again on the same database file and socket (Unix, TCP or
+//! SSL, the same port again): the monitor stream goes on with every row
+//! exactly once, and the lock is taken again.
 //!
 //! Without ovsdb-server these tests fail, saying how to install it.
 
@@ -23,7 +23,8 @@ use ovsdb_proto::client::{
     SessionLockEvent, SessionMonitor, SessionOptions,
 };
 use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
-use process::{insert_item, keys_added, ovsdb_tool, wait_leader, write_schema, Server, DB};
+use process::{insert_item, keys_added, ovsdb_tool, wait_leader, write_schema, Inet, Server, DB};
+use server::make_pki;
 
 /// The bound on each test.
 const TEST_LIMIT: Duration = Duration::from_secs(25);
@@ -38,28 +39,32 @@ async fn bounded<F: Future<Output = ()>>(test: F) {
 }
 
 fn session_options() -> SessionOptions {
+    session_options_with(
+        ClientOptions::default()
+            .connect_timeout(STEP)
+            .call_timeout(Some(STEP))
+            // A killed server's socket closes at once; no probe needed.
+            .probe_interval(None),
+    )
+}
+
+fn session_options_with(client: ClientOptions) -> SessionOptions {
     SessionOptions::default()
-        .client(
-            ClientOptions::default()
-                .connect_timeout(STEP)
-                .call_timeout(Some(STEP))
-                // A killed server's socket closes at once; no probe needed.
-                .probe_interval(None),
-        )
+        .client(client)
         .backoff(Duration::from_millis(20), Duration::from_millis(200))
         .monitor_timeout(STEP)
         .ready_timeout(STEP)
 }
 
 async fn insert_keys(remote: &str, keys: std::ops::Range<i64>) {
-    let client = OvsdbClient::connect_with(
-        remote,
-        ClientOptions::default()
-            .connect_timeout(STEP)
-            .call_timeout(Some(STEP)),
-    )
-    .await
-    .expect("the writer connects");
+    insert_keys_with(remote, ClientOptions::default(), keys).await
+}
+
+async fn insert_keys_with(remote: &str, options: ClientOptions, keys: std::ops::Range<i64>) {
+    let options = options.connect_timeout(STEP).call_timeout(Some(STEP));
+    let client = OvsdbClient::connect_with(remote, options)
+        .await
+        .unwrap_or_else(|e| panic!("the writer connects to {remote}: {e}"));
     for key in keys {
         insert_item(&client, key)
             .execute()
@@ -118,10 +123,19 @@ async fn next_lock_event(lock: &mut SessionLock) -> SessionLockEvent {
         .expect("no lock error")
 }
 
-/// The common course: monitor and lock through a session, insert 0..5,
-/// kill -9 the server, start it again, insert 5..10. Returns what the
-/// monitor saw.
-async fn kill_and_restart(clustered: bool) -> Seen {
+/// Which of the server's remotes the session and the writer use.
+#[derive(Clone, Copy)]
+enum Via {
+    Unix,
+    Tcp,
+    /// TLS both ways, with certificates made for the test.
+    Ssl,
+}
+
+/// The common course: monitor and lock through a session over `via`,
+/// insert 0..5, kill -9 the server, start it again (on the same socket or
+/// port), insert 5..10. Returns what the monitor saw.
+async fn kill_and_restart(clustered: bool, via: Via) -> Seen {
     let dir = tempfile::Builder::new()
         .prefix("ovsdb-reconnect-")
         .tempdir()
@@ -137,12 +151,38 @@ async fn kill_and_restart(clustered: bool) -> Seen {
     } else {
         ovsdb_tool(&["create", &db_s, &schema_s]);
     }
-    let mut server = Server::start(dir.path(), "s", &db);
+    let mut client_options = ClientOptions::default();
+    let mut server = match via {
+        Via::Unix => Server::start(dir.path(), "s", &db),
+        Via::Tcp => Server::start_inet(dir.path(), "s", &db, Inet::Tcp).await,
+        Via::Ssl => {
+            let pki_dir = dir.path().join("pki");
+            std::fs::create_dir(&pki_dir).expect("the certificates' directory");
+            let pki = make_pki(&pki_dir);
+            let tls = jsonrpc_transport::ClientTls::from_pem_files(
+                &pki.ca,
+                Some((pki.client_cert.as_path(), pki.client_key.as_path())),
+            )
+            .expect("the client's certificates");
+            client_options = client_options.tls(tls);
+            Server::start_inet(dir.path(), "s", &db, Inet::Ssl(pki)).await
+        }
+    };
     server.wait_listening(STEP).await;
-    let remote = server.remote();
-    wait_leader(&remote, STEP).await;
+    let remote = match via {
+        Via::Unix => server.remote(),
+        Via::Tcp | Via::Ssl => server.inet_remote(),
+    };
+    // Leadership is read over the Unix socket, whatever `via` is.
+    wait_leader(&server.remote(), STEP).await;
 
-    let session = OvsdbSession::connect(&remote, session_options())
+    let session_client = client_options
+        .clone()
+        .connect_timeout(STEP)
+        .call_timeout(Some(STEP))
+        // A killed server's socket closes at once; no probe needed.
+        .probe_interval(None);
+    let session = OvsdbSession::connect(&remote, session_options_with(session_client))
         .await
         .expect("the session connects");
     let mut monitor = session.monitor(DB, all_items()).await.expect("monitor");
@@ -154,7 +194,7 @@ async fn kill_and_restart(clustered: bool) -> Seen {
         .expect("the lock is granted");
 
     let mut seen = Seen::default();
-    insert_keys(&remote, 0..5).await;
+    insert_keys_with(&remote, client_options.clone(), 0..5).await;
     seen.read_until(&mut monitor, 5).await;
 
     server.kill();
@@ -162,8 +202,8 @@ async fn kill_and_restart(clustered: bool) -> Seen {
     assert!(!lock.is_held());
     server.restart();
     server.wait_listening(STEP).await;
-    wait_leader(&remote, STEP).await;
-    insert_keys(&remote, 5..10).await;
+    wait_leader(&server.remote(), STEP).await;
+    insert_keys_with(&remote, client_options, 5..10).await;
     seen.read_until(&mut monitor, 10).await;
 
     assert_eq!(next_lock_event(&mut lock).await, SessionLockEvent::Locked);
@@ -181,20 +221,46 @@ async fn kill_and_restart(clustered: bool) -> Seen {
     // Counted before the session hands the connection out. At least one
     // reconnect; a server may also drop a client that came too early.
     assert!(session.connections() >= 2);
+    // Back on the same remote: the restarted server, same socket or port.
+    assert_eq!(session.remote(), Some(remote));
     seen
+}
+
+/// What a resume after the last transaction gives: no resync, and each
+/// of the keys 0..10 exactly once.
+fn assert_resumed_exactly_once(seen: &Seen) {
+    assert!(
+        seen.resyncs.is_empty(),
+        "the server had the last transaction, yet resynced: {:?}",
+        seen.resyncs
+    );
+    let expected: BTreeMap<i64, usize> = (0..10).map(|k| (k, 1)).collect();
+    assert_eq!(seen.updates, expected, "each row exactly once");
 }
 
 #[tokio::test]
 async fn a_clustered_servers_monitor_resumes_with_every_row_exactly_once() {
     bounded(async {
-        let seen = kill_and_restart(true).await;
-        assert!(
-            seen.resyncs.is_empty(),
-            "the server had the last transaction, yet resynced: {:?}",
-            seen.resyncs
-        );
-        let expected: BTreeMap<i64, usize> = (0..10).map(|k| (k, 1)).collect();
-        assert_eq!(seen.updates, expected, "each row exactly once");
+        let seen = kill_and_restart(true, Via::Unix).await;
+        assert_resumed_exactly_once(&seen);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn over_tcp_the_monitor_resumes_on_the_restarted_port_with_every_row_exactly_once() {
+    bounded(async {
+        let seen = kill_and_restart(true, Via::Tcp).await;
+        assert_resumed_exactly_once(&seen);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn over_ssl_the_monitor_resumes_on_the_restarted_port_with_every_row_exactly_once() {
+    bounded(async {
+        let seen = kill_and_restart(true, Via::Ssl).await;
+        assert_resumed_exactly_once(&seen);
     })
     .await;
 }
@@ -202,7 +268,7 @@ async fn a_clustered_servers_monitor_resumes_with_every_row_exactly_once() {
 #[tokio::test]
 async fn a_standalone_server_without_history_resyncs_in_full() {
     bounded(async {
-        let seen = kill_and_restart(false).await;
+        let seen = kill_and_restart(false, Via::Unix).await;
         // A standalone server keeps no transaction history: the reconnect
         // brings everything, marked as a resync, exactly once.
         assert_eq!(seen.resyncs.len(), 1, "one resync: {:?}", seen.resyncs);

@@ -11,7 +11,11 @@
 //! `leader: true` and `connected: true` (as a standalone server's always
 //! does), and leaves it as soon as the row says otherwise. The
 //! server it left is tried last on the reconnect, since it has just
-//! stopped leading and another has most likely taken over.
+//! stopped leading and another has most likely taken over. So is a leader
+//! whose connection was lost any other way (it stopped answering the
+//! client's probes, it went away): a leader paused past the election
+//! timeout still says `leader: true` for a moment when it resumes, until
+//! it hears of the new term.
 //!
 //! ```no_run
 //! use ovsdb_proto::client::{OvsdbSession, SessionOptions};

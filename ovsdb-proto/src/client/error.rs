@@ -106,6 +106,20 @@ impl ClientError {
         }
     }
 
+    /// Whether the server refused only for now: it has the database but
+    /// cannot serve it yet ([`ErrorKind::DatabaseNotAvailable`]: a relay
+    /// that has not reached its source, a clustered server that has not
+    /// joined). A reconnecting layer tries again rather than give up.
+    ///
+    /// [`ErrorKind::DatabaseNotAvailable`]: crate::error::ErrorKind::DatabaseNotAvailable
+    pub fn is_not_available_yet(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Server { error, .. }
+                if *error.kind() == crate::error::ErrorKind::DatabaseNotAvailable
+        )
+    }
+
     /// Whether the connection is gone (the call, or the stream, cannot go
     /// on over it): what a reconnecting layer looks for.
     pub fn is_disconnected(&self) -> bool {

@@ -142,8 +142,14 @@ impl ClientOptions {
     }
 
     /// TLS settings for `ssl:` remotes.
+    ///
+    /// TLS session resumption is turned off
+    /// ([`ClientTls::without_resumption`]): ovsdb-server (3.1 among others)
+    /// hands out session tickets but refuses them with an `internal_error`
+    /// alert, which would fail every connection after the first, such as
+    /// an [`OvsdbSession`]'s reconnects.
     pub fn tls(mut self, tls: ClientTls) -> Self {
-        self.tls = Some(tls);
+        self.tls = Some(tls.without_resumption());
         self
     }
 

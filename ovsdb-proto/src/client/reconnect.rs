@@ -217,7 +217,8 @@ pub(crate) struct Shared {
     /// Whose monitors and locks to bring back. Held while (re)starting
     /// them, so a reconnect and a new monitor do not interleave.
     registry: tokio::sync::Mutex<Registry>,
-    /// Remotes that lost leadership, and when: tried last.
+    /// Remotes that lost leadership (or whose connection was lost while
+    /// leading), and when: tried last.
     pub(crate) deposed: Mutex<HashMap<String, Instant>>,
     next_id: AtomicU64,
     connections: AtomicU64,
@@ -415,8 +416,10 @@ impl OvsdbSession {
             match started {
                 Err(_) => return Err(ClientError::TimedOut("a monitor's first rows")),
                 // The connection dropped under us: wait for the next one
-                // (which the session publishes once it has it).
-                Ok(Err(e)) if e.is_disconnected() => {
+                // (which the session publishes once it has it). A server
+                // that cannot serve the database yet is left the same way,
+                // to be tried again after the backoff.
+                Ok(Err(e)) if e.is_disconnected() || e.is_not_available_yet() => {
                     drop(registry);
                     client.close();
                     continue;
@@ -583,6 +586,16 @@ async fn supervise(shared: Arc<Shared>) {
                 backoff.reset();
                 client.peer().closed().await;
                 tracing::debug!(remote = client.remote(), "connection lost; reconnecting");
+                if shared.options.leader_only.is_some() {
+                    // However the leader was lost (its row said it no longer
+                    // leads, it stopped answering probes, it went away), it
+                    // is tried last: a leader that was paused may still say
+                    // it leads for a moment when it resumes, before it
+                    // hears of the new term.
+                    if let Ok(mut deposed) = shared.deposed.lock() {
+                        deposed.insert(client.remote().to_owned(), Instant::now());
+                    }
+                }
             }
             Err(e) => {
                 tracing::debug!(error = %e, "resuming failed; reconnecting");
@@ -605,6 +618,7 @@ async fn connect_any(
 ) -> Result<(OvsdbClient, Option<JoinHandle<()>>), ClientError> {
     let mut failures = Vec::new();
     for remote in order_remotes(shared) {
+        tracing::debug!(%remote, "trying a remote");
         let client = match OvsdbClient::connect_with(&remote, shared.options.client.clone()).await {
             Ok(client) => client,
             Err(ClientError::Connect(mut errors)) => {
@@ -653,8 +667,9 @@ fn in_order(remotes: &[String], deposed: &HashMap<String, Instant>) -> Vec<Strin
 }
 
 /// Resumes every monitor and asks for every lock on `client`. A dropped
-/// connection or a deadline fails the whole (the caller reconnects); a
-/// server's refusal ends only the stream it concerns, with the error.
+/// connection, a deadline or a database the server cannot serve yet fails
+/// the whole (the caller reconnects); any other refusal of the server ends
+/// only the stream it concerns, with the error.
 async fn resume_all(
     shared: &Shared,
     client: &OvsdbClient,
@@ -674,7 +689,9 @@ async fn resume_all(
                 .map_err(|_| ClientError::TimedOut("a resumed monitor's rows"))?;
         let mut stream = match resumed {
             Ok(stream) => stream,
-            Err(e) if e.is_disconnected() => return Err(e),
+            // Not for good: a relay that has not reached its source yet, a
+            // clustered server that has not joined. Reconnect and try again.
+            Err(e) if e.is_disconnected() || e.is_not_available_yet() => return Err(e),
             Err(e) => {
                 let _ = watched.tx.send(Err(e));
                 refused.push(i);
@@ -753,7 +770,9 @@ async fn drain(shared: &Shared) {
 /// A monitor of an [`OvsdbSession`]: its first rows, then a stream of
 /// [`SessionEvent`]s that goes on across reconnects. It ends when the
 /// session ends or the server refuses to resume it (the error comes
-/// first).
+/// first); a server that cannot serve the database yet
+/// ([`ClientError::is_not_available_yet`]) is not a refusal: the session
+/// reconnects and asks again.
 ///
 /// Events wait unread in the session without bound, so a reader that
 /// stops costs memory rather than lost changes. An update that does not

@@ -1,11 +1,16 @@
 //! ovsdb-server processes a test kills with SIGKILL and starts again on
-//! the same database file and socket; standalone or Raft-clustered.
+//! the same database file, socket and port; standalone, Raft-clustered or
+//! a relay, optionally also on TCP or SSL, optionally under a file size
+//! limit.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::server::tool;
+use super::server::{tool, Pki};
+
+/// How long a server may take to say which port it listens on.
+const STEP_LIMIT: Duration = Duration::from_secs(5);
 
 /// A schema with one table whose integer `key` is unique, so a
 /// transaction inserting a key cannot commit twice.
@@ -43,23 +48,79 @@ pub fn ovsdb_tool(args: &[&str]) {
     );
 }
 
-/// One ovsdb-server on database file `db`, listening on `sock`.
+/// An inet remote a [`Server`] listens on besides its Unix socket.
+pub enum Inet {
+    /// `ptcp:PORT:127.0.0.1`.
+    Tcp,
+    /// `pssl:PORT:127.0.0.1` with these certificates (see
+    /// [`make_pki`](super::server::make_pki)).
+    Ssl(Pki),
+}
+
+/// One ovsdb-server on database file `db` (or a `relay:DB:REMOTE`),
+/// listening on `sock` and, if asked, on a TCP port of 127.0.0.1 that
+/// stays the same across restarts.
 pub struct Server {
     pub name: String,
-    db: PathBuf,
+    db: String,
     sock: PathBuf,
     dir: PathBuf,
+    inet: Option<Inet>,
+    /// The inet remote's port, once known.
+    port: Option<u16>,
+    /// The largest file the process may write, in 512-byte blocks.
+    file_limit: Option<u64>,
     child: Option<Child>,
 }
 
 impl Server {
     /// Starts a server named `name` (its files are `dir/NAME.*`).
     pub fn start(dir: &Path, name: &str, db: &Path) -> Server {
+        Self::spawn(dir, name, db.to_string_lossy().into_owned(), None)
+    }
+
+    /// Starts a server of `db` that also listens on `inet`, and waits for
+    /// its port (the kernel picks it the first time; restarts keep it).
+    pub async fn start_inet(dir: &Path, name: &str, db: &Path, inet: Inet) -> Server {
+        let mut server = Self::spawn(dir, name, db.to_string_lossy().into_owned(), Some(inet));
+        server.wait_port(STEP_LIMIT).await;
+        server
+    }
+
+    /// Starts a relay of database [`DB`] whose source is `source` (any
+    /// remote ovsdb-server takes: `unix:PATH`, `tcp:IP:PORT`).
+    pub fn start_relay(dir: &Path, name: &str, source: &str) -> Server {
+        Self::spawn(dir, name, format!("relay:{DB}:{source}"), None)
+    }
+
+    fn spawn(dir: &Path, name: &str, db: String, inet: Option<Inet>) -> Server {
         let mut server = Server {
             name: name.to_owned(),
-            db: db.to_owned(),
+            db,
             sock: dir.join(format!("{name}.sock")),
             dir: dir.to_owned(),
+            inet,
+            port: None,
+            file_limit: None,
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// Starts a server of `db` that may not write files larger than
+    /// `blocks` 512-byte blocks (`ulimit -f`), with SIGXFSZ ignored: a
+    /// write past the limit fails with EFBIG ("File too large") instead of
+    /// killing it. Its log file is under the limit too.
+    pub fn start_with_file_limit(dir: &Path, name: &str, db: &Path, blocks: u64) -> Server {
+        let mut server = Server {
+            name: name.to_owned(),
+            db: db.to_string_lossy().into_owned(),
+            sock: dir.join(format!("{name}.sock")),
+            dir: dir.to_owned(),
+            inet: None,
+            port: None,
+            file_limit: Some(blocks),
             child: None,
         };
         server.restart();
@@ -71,13 +132,54 @@ impl Server {
         format!("unix:{}", self.sock.display())
     }
 
+    /// `tcp:127.0.0.1:PORT` or `ssl:127.0.0.1:PORT`, for a server started
+    /// with [`start_inet`](Self::start_inet).
+    pub fn inet_remote(&self) -> String {
+        let port = self.port.expect("a server with an inet remote");
+        match self.inet {
+            Some(Inet::Tcp) => format!("tcp:127.0.0.1:{port}"),
+            Some(Inet::Ssl(_)) => format!("ssl:127.0.0.1:{port}"),
+            None => unreachable!("a port without an inet remote"),
+        }
+    }
+
     /// Starts the process again (it must not be running).
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "{} is running", self.name);
         let file = |ext: &str| self.dir.join(format!("{}.{ext}", self.name));
-        let child = Command::new(tool("ovsdb-server"))
+        let mut command = match self.file_limit {
+            None => Command::new(tool("ovsdb-server")),
+            Some(blocks) => {
+                // An ignored signal stays ignored across exec. POSIX sh
+                // counts `ulimit -f` in 512-byte blocks.
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(r#"trap '' XFSZ; ulimit -f "$1" || exit 1; shift; exec "$@""#)
+                    .arg("sh")
+                    .arg(blocks.to_string())
+                    .arg(tool("ovsdb-server"));
+                sh
+            }
+        };
+        command
             .arg(&self.db)
-            .arg(format!("--remote=punix:{}", self.sock.display()))
+            .arg(format!("--remote=punix:{}", self.sock.display()));
+        // Port 0 the first time: the kernel picks a free one.
+        let port = self.port.unwrap_or(0);
+        match &self.inet {
+            None => {}
+            Some(Inet::Tcp) => {
+                command.arg(format!("--remote=ptcp:{port}:127.0.0.1"));
+            }
+            Some(Inet::Ssl(pki)) => {
+                command
+                    .arg(format!("--remote=pssl:{port}:127.0.0.1"))
+                    .arg(format!("--private-key={}", pki.server_key.display()))
+                    .arg(format!("--certificate={}", pki.server_cert.display()))
+                    .arg(format!("--ca-cert={}", pki.ca.display()));
+            }
+        }
+        let child = command
             .arg("--no-chdir")
             .arg(format!("--pidfile={}", file("pid").display()))
             .arg(format!("--log-file={}", file("log").display()))
@@ -90,6 +192,31 @@ impl Server {
         self.child = Some(child);
     }
 
+    /// Reads the inet port the server chose from its log.
+    async fn wait_port(&mut self, limit: Duration) {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!("{} exited ({status}): {}", self.name, self.log());
+            }
+            let port = self.log().lines().find_map(|line| {
+                let (_, rest) = line.split_once("listening on port ")?;
+                rest.trim().parse::<u16>().ok()
+            });
+            if port.is_some() {
+                self.port = port;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{} did not say its port: {}", self.name, self.log());
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the process with SIGKILL: no goodbye, no cleanup.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -98,14 +225,22 @@ impl Server {
         }
     }
 
-    /// Waits for the client socket to accept connections.
+    /// Waits for the client socket (and the inet port, if any) to accept
+    /// connections.
     pub async fn wait_listening(&mut self, limit: Duration) {
         let until = Instant::now() + limit;
         while Instant::now() < until {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 panic!("{} exited ({status}): {}", self.name, self.log());
             }
-            if tokio::net::UnixStream::connect(&self.sock).await.is_ok() {
+            let unix = tokio::net::UnixStream::connect(&self.sock).await.is_ok();
+            let inet = match self.port {
+                None => true,
+                Some(port) => tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok(),
+            };
+            if unix && inet {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
