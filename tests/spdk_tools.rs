@@ -1201,3 +1201,211 @@ async fn a_fresh_targets_save_config_has_the_real_defaults() {
         );
     }
 }
+
+/// Each config element of each subsystem, as a method name, or as the
+/// list of its calls' methods for a batch.
+fn layout(config: &Value) -> Value {
+    let subsystems = config["subsystems"].as_array().expect("subsystems");
+    let mut out = serde_json::Map::new();
+    for sub in subsystems {
+        let items = sub["config"].as_array().cloned().unwrap_or_default();
+        let shape: Vec<Value> = items
+            .iter()
+            .map(|item| match item.as_array() {
+                Some(calls) => calls.iter().map(|c| c["method"].clone()).collect(),
+                None => item["method"].clone(),
+            })
+            .collect();
+        out.insert(sub["subsystem"].as_str().unwrap().to_owned(), json!(shape));
+    }
+    Value::Object(out)
+}
+
+/// A config with its batches' calls put in their places, as
+/// `framework_get_config` writes it without `with_batches`.
+fn flattened(config: &Value) -> Value {
+    let mut config = config.clone();
+    for sub in config["subsystems"].as_array_mut().unwrap() {
+        if let Some(items) = sub["config"].as_array() {
+            let flat: Vec<Value> = items
+                .iter()
+                .flat_map(|item| match item.as_array() {
+                    Some(calls) => calls.clone(),
+                    None => vec![item.clone()],
+                })
+                .collect();
+            sub["config"] = json!(flat);
+        }
+    }
+    config
+}
+
+/// Builds, with `spdk-rpc`, malloc and null bdevs, an NVMe-oF subsystem
+/// with a namespace, a host and a listener, and an NVMe controller
+/// attached to that listener.
+async fn configure_batched(s: &str) {
+    for args in [
+        &["bdev_malloc_create", "-b", "Malloc0", "32", "512"][..],
+        &["bdev_malloc_create", "-b", "Malloc1", "16", "4096"],
+        &["bdev_null_create", "Null0", "64", "512"],
+        &["nvmf_create_transport", "-t", "TCP"],
+        &["nvmf_create_subsystem", NQN, "-s", "SPDK00000000000001"],
+        &["nvmf_subsystem_add_ns", NQN, "Malloc0"],
+        &[
+            "nvmf_subsystem_add_host",
+            NQN,
+            "nqn.2014-08.org.nvmexpress:uuid:host1",
+        ],
+        &[
+            "nvmf_subsystem_add_listener",
+            NQN,
+            "-t",
+            "TCP",
+            "-a",
+            "127.0.0.1",
+            "-s",
+            "4420",
+            "-f",
+            "IPv4",
+        ],
+        &[
+            "bdev_nvme_attach_controller",
+            "-b",
+            "Nvme0",
+            "-t",
+            "tcp",
+            "-a",
+            "127.0.0.1",
+            "-s",
+            "4420",
+            "-f",
+            "ipv4",
+            "-n",
+            NQN,
+        ],
+    ] {
+        ok(Tool::SpdkRpc, s, args).await;
+    }
+}
+
+/// `spdk-rpc save_config --with-batches` shows the batches where SPDK
+/// 26.09 writes them (bdev_malloc_config_json, bdev_null_config_json,
+/// bdev_nvme_config_json, spdk_nvmf_tgt_write_config_json), `[]` for an
+/// empty one; without the flag the same calls come flattened. The file
+/// goes back through `--json` (each batch sent as one) to the same bytes;
+/// one whose NVMe controller attaches to the target's own listener fails
+/// to load, as spdk_tgt's would: the bdev subsystem's attach batch runs
+/// before the nvmf subsystem listens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn save_config_with_batches_keeps_spdks_batches_and_loads_back() {
+    let rpc = Tool::SpdkRpc;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("spdk.sock");
+    let s = socket.to_str().unwrap();
+
+    // A fresh target: every batch there, empty.
+    let target = mock_on(&socket, &[]);
+    let fresh: Value =
+        serde_json::from_str(&ok(rpc, s, &["save_config", "--with-batches"]).await).unwrap();
+    let fresh_layout = layout(&fresh);
+    assert_eq!(
+        fresh_layout["bdev"],
+        json!([
+            "bdev_set_options",
+            "bdev_raid_set_options",
+            [],
+            [],
+            "bdev_nvme_set_options",
+            [],
+            "bdev_nvme_set_hotplug",
+            "bdev_wait_for_examine"
+        ])
+    );
+    assert_eq!(
+        fresh_layout["nvmf"],
+        json!([
+            "nvmf_set_config",
+            "nvmf_set_max_subsystems",
+            "nvmf_set_crdt",
+            [],
+            [],
+            [],
+            [],
+            []
+        ])
+    );
+    assert_eq!(flattened(&fresh), fresh_config());
+
+    configure_batched(s).await;
+    let with_nvme = ok(rpc, s, &["save_config", "--with-batches"]).await;
+    let config: Value = serde_json::from_str(&with_nvme).unwrap();
+    let shape = layout(&config);
+    assert_eq!(
+        shape["bdev"],
+        json!([
+            "bdev_set_options",
+            "bdev_raid_set_options",
+            ["bdev_malloc_create", "bdev_malloc_create"],
+            ["bdev_null_create"],
+            "bdev_nvme_set_options",
+            ["bdev_nvme_attach_controller"],
+            "bdev_nvme_set_hotplug",
+            "bdev_wait_for_examine"
+        ])
+    );
+    assert_eq!(
+        shape["nvmf"],
+        json!([
+            "nvmf_set_config",
+            "nvmf_set_max_subsystems",
+            "nvmf_set_crdt",
+            "nvmf_create_transport",
+            ["nvmf_create_subsystem"],
+            ["nvmf_subsystem_add_host"],
+            ["nvmf_subsystem_add_ns"],
+            [],
+            ["nvmf_subsystem_add_listener"]
+        ])
+    );
+    // Only those modules write batches.
+    for (name, items) in shape.as_object().unwrap() {
+        if name != "bdev" && name != "nvmf" {
+            assert!(
+                items.as_array().unwrap().iter().all(Value::is_string),
+                "{name}: {items}"
+            );
+        }
+    }
+    let flat: Value = serde_json::from_str(&ok(rpc, s, &["save_config"]).await).unwrap();
+    assert_eq!(flat, flattened(&config));
+
+    // The controller's attach cannot connect at load: the load fails on
+    // that batch, naming the call.
+    let file = dir.path().join("with_nvme.json");
+    std::fs::write(&file, &with_nvme).unwrap();
+    let out = std::process::Command::new(example_bin("spdk_target"))
+        .args(["-r", dir.path().join("other.sock").to_str().unwrap()])
+        .args(["--json", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the load succeeded");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bdev_nvme_attach_controller"), "{stderr}");
+
+    // Without it, the round trip gives the same bytes.
+    ok(rpc, s, &["bdev_nvme_detach_controller", "Nvme0"]).await;
+    let first = ok(rpc, s, &["save_config", "--with-batches"]).await;
+    target.stop();
+    let shape = layout(&serde_json::from_str(&first).unwrap());
+    assert_eq!(shape["bdev"][5], json!([]));
+    let file = dir.path().join("config.json");
+    std::fs::write(&file, &first).unwrap();
+    let _ = std::fs::remove_file(&socket);
+    let target = mock_on(&socket, &["--json", file.to_str().unwrap()]);
+    let second = ok(rpc, s, &["save_config", "--with-batches"]).await;
+    target.stop();
+    assert!(
+        first == second,
+        "save_config --with-batches after --json differs\n--- before\n{first}\n--- after\n{second}"
+    );
+}

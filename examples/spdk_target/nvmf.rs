@@ -9,6 +9,7 @@ use spdk_proto::results::{
 };
 use spdk_proto::server::When;
 
+use crate::config::batch;
 use crate::register::{Registrar, INVALID_PARAMS};
 use crate::state::State;
 
@@ -367,7 +368,10 @@ fn allow_any_host(s: &mut State, p: NvmfSubsystemAllowAnyHostParams) -> Result<b
 }
 
 /// The nvmf subsystem's config after the target's options
-/// (`nvmf_options`): what rebuilds its transports and subsystems.
+/// (`nvmf_options`): its transports, then five batches, as
+/// spdk_nvmf_tgt_write_config_json (lib/nvmf/nvmf.c) writes them: every
+/// subsystem's create, then every host, namespace, namespace host (none
+/// here) and listener.
 pub fn config(s: &State) -> Vec<Value> {
     let mut out = Vec::new();
     for t in &s.nvmf.transports {
@@ -377,30 +381,54 @@ pub fn config(s: &State) -> Vec<Value> {
             "in_capsule_data_size": t.in_capsule_data_size, "max_io_size": t.max_io_size,
             "io_unit_size": t.io_unit_size}}));
     }
-    for sub in &s.nvmf.subsystems {
-        out.push(json!({"method": "nvmf_create_subsystem", "params": {
+    let subs = &s.nvmf.subsystems;
+    out.push(batch(
+        subs.iter()
+            .map(|sub| {
+                json!({"method": "nvmf_create_subsystem", "params": {
             "nqn": sub.nqn, "allow_any_host": sub.allow_any_host,
             "serial_number": sub.serial, "model_number": sub.model,
-            "max_namespaces": sub.max_namespaces, "min_cntlid": 1, "max_cntlid": 65519}}));
-        for l in &sub.listeners {
-            out.push(json!({"method": "nvmf_subsystem_add_listener", "params": {
-                "nqn": sub.nqn, "listen_address": l}}));
-        }
-        for h in &sub.hosts {
-            out.push(json!({"method": "nvmf_subsystem_add_host", "params": {
-                "nqn": sub.nqn, "host": h}}));
-        }
-        for ns in &sub.namespaces {
-            let mut namespace = json!({"nsid": ns.nsid, "bdev_name": ns.bdev_name});
-            if let Some(u) = ns.uuid {
-                namespace["uuid"] = json!(u);
-            }
-            if let Some(g) = &ns.nguid {
-                namespace["nguid"] = json!(g);
-            }
-            out.push(json!({"method": "nvmf_subsystem_add_ns", "params": {
-                "nqn": sub.nqn, "namespace": namespace}}));
-        }
-    }
+            "max_namespaces": sub.max_namespaces, "min_cntlid": 1, "max_cntlid": 65519}})
+            })
+            .collect(),
+    ));
+    out.push(batch(
+        subs.iter()
+            .flat_map(|sub| {
+                sub.hosts.iter().map(|h| {
+                    json!({"method": "nvmf_subsystem_add_host", "params": {
+                    "nqn": sub.nqn, "host": h}})
+                })
+            })
+            .collect(),
+    ));
+    out.push(batch(
+        subs.iter()
+            .flat_map(|sub| {
+                sub.namespaces.iter().map(|ns| {
+                    let mut namespace = json!({"nsid": ns.nsid, "bdev_name": ns.bdev_name});
+                    if let Some(u) = ns.uuid {
+                        namespace["uuid"] = json!(u);
+                    }
+                    if let Some(g) = &ns.nguid {
+                        namespace["nguid"] = json!(g);
+                    }
+                    json!({"method": "nvmf_subsystem_add_ns", "params": {
+                    "nqn": sub.nqn, "namespace": namespace}})
+                })
+            })
+            .collect(),
+    ));
+    out.push(batch(Vec::new()));
+    out.push(batch(
+        subs.iter()
+            .flat_map(|sub| {
+                sub.listeners.iter().map(|l| {
+                    json!({"method": "nvmf_subsystem_add_listener", "params": {
+                    "nqn": sub.nqn, "listen_address": l}})
+                })
+            })
+            .collect(),
+    ));
     out
 }
