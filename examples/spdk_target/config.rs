@@ -121,7 +121,7 @@ fn subsystem_config(s: &State, name: &str) -> Result<Option<Vec<Value>>, ErrorOb
         "iscsi" => crate::iscsi::config(s),
         "nvmf" => {
             let mut out = crate::nvmf_options::config(s);
-            out.extend(crate::nvmf::config(s));
+            out.extend(crate::nvmf_config::config(s));
             out
         }
         other => {
