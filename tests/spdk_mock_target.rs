@@ -1084,6 +1084,157 @@ async fn a_config_entry_that_fails_stops_the_target_as_spdk_tgt_does() {
     assert!(stderr.contains("bdev_malloc_create"), "{stderr}");
 }
 
+/// What SPDK refuses when it makes a transport, a subsystem, a namespace
+/// or a listener (lib/nvmf/transport.c nvmf_transport_create, tcp.c
+/// nvmf_tcp_create, nvmf_rpc.c, subsystem.c), and what it adjusts.
+#[tokio::test]
+async fn nvmf_refuses_what_spdk_refuses_at_creation() {
+    let mock = Mock::start(&[]).await;
+    let spdk = mock.client().await;
+    within(async {
+        let transport = |extra: Value| {
+            let mut p = json!({"trtype": "TCP"});
+            p.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            p
+        };
+        let create_failed = (-32603, "Transport type 'TCP' create failed".to_owned());
+        for bad in [
+            json!({"max_io_size": 4096}),
+            json!({"max_io_size": 12288}),
+            json!({"kas": 0}),
+            json!({"min_kato": 0}),
+        ] {
+            let r = spdk
+                .call_by_name::<_, bool>("nvmf_create_transport", transport(bad.clone()))
+                .await;
+            assert_eq!(failure(r), create_failed, "{bad}");
+        }
+        let r = spdk
+            .call_by_name::<_, bool>(
+                "nvmf_create_transport",
+                transport(json!({"sock_priority": 17})),
+            )
+            .await;
+        assert_eq!(
+            failure(r),
+            (-32603, "Failed to create transport.".to_owned())
+        );
+        // Adjusted, not refused: an admin queue under the spec's minimum
+        // raised to it (32, which TCP's own 2..=4096 check then keeps),
+        // in-capsule data over the largest I/O cut to it, min_kato rounded
+        // up to whole keep-alive units (kas 10: 1000 ms).
+        let made: bool = spdk
+            .call_by_name(
+                "nvmf_create_transport",
+                transport(json!({"max_aq_depth": 1, "in_capsule_data_size": 65536,
+                    "max_io_size": 16384, "kas": 10, "min_kato": 1001})),
+            )
+            .await
+            .unwrap();
+        assert!(made);
+        let listed: Value = spdk
+            .call_by_name("nvmf_get_transports", json!({}))
+            .await
+            .unwrap();
+        let t = &listed[0];
+        assert_eq!(
+            (
+                &t["max_aq_depth"],
+                &t["in_capsule_data_size"],
+                &t["min_kato"]
+            ),
+            (&json!(32), &json!(16384), &json!(2000))
+        );
+
+        let sub = |extra: Value| {
+            let mut p = json!({"nqn": NQN});
+            p.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            p
+        };
+        let r = spdk
+            .call_by_name::<_, bool>(
+                "nvmf_create_subsystem",
+                sub(json!({"min_cntlid": 10, "max_cntlid": 5})),
+            )
+            .await;
+        assert_eq!(
+            failure(r),
+            (-32602, "Invalid cntlid range [10-5]".to_owned())
+        );
+        let r = spdk
+            .call_by_name::<_, bool>("nvmf_create_subsystem", sub(json!({"max_cntlid": 65520})))
+            .await;
+        assert_eq!(
+            failure(r),
+            (-32602, "Invalid cntlid range [1-65520]".to_owned())
+        );
+        let r = spdk
+            .call_by_name::<_, bool>("nvmf_create_subsystem", sub(json!({"admin_label": "abc"})))
+            .await;
+        assert_eq!(failure(r), (-32602, "Invalid admin_label".to_owned()));
+        // None of those left a subsystem behind.
+        let made: bool = spdk
+            .call_by_name(
+                "nvmf_create_subsystem",
+                sub(json!({"allow_any_host": true})),
+            )
+            .await
+            .unwrap();
+        assert!(made);
+
+        spdk.call::<BdevMallocCreate>(malloc("M", 1)).await.unwrap();
+        let ns = |namespace: Value| json!({"nqn": NQN, "namespace": namespace});
+        let r = spdk
+            .call_by_name::<_, u32>(
+                "nvmf_subsystem_add_ns",
+                ns(json!({"bdev_name": "M", "nguid": "0011"})),
+            )
+            .await;
+        assert_eq!(failure(r), (-32602, "Invalid nguid".to_owned()));
+        let r = spdk
+            .call_by_name::<_, u32>(
+                "nvmf_subsystem_add_ns",
+                ns(json!({"bdev_name": "M", "eui64": "zz11223344556677"})),
+            )
+            .await;
+        assert_eq!(failure(r), (-32602, "Invalid eui64".to_owned()));
+        let r = spdk
+            .call_by_name::<_, u32>(
+                "nvmf_subsystem_add_ns",
+                ns(json!({"bdev_name": "M", "anagrpid": 33})),
+            )
+            .await;
+        assert_eq!(failure(r), (-32602, "Invalid parameters".to_owned()));
+
+        let mut secure = NvmfSubsystemAddListenerParams::new(NQN.into(), tcp("4420"));
+        secure.secure_channel = Some(true);
+        assert_eq!(
+            failure(spdk.call::<NvmfSubsystemAddListener>(secure).await),
+            (
+                -32603,
+                "Cannot establish secure channel, when 'allow_any_host' is set".to_owned()
+            )
+        );
+        let mut odd = tcp("4420");
+        odd.adrfam = Some("ipv5".into());
+        assert_eq!(
+            failure(
+                spdk.call::<NvmfSubsystemAddListener>(NvmfSubsystemAddListenerParams::new(
+                    NQN.into(),
+                    odd
+                ))
+                .await
+            ),
+            (-32602, "Invalid parameters".to_owned())
+        );
+    })
+    .await;
+}
+
 /// Runs the mock with `--json` a config of `items` in the bdev
 /// subsystem, which must fail to load; its stderr.
 async fn failed_load(items: Value) -> String {
