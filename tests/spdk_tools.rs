@@ -1292,7 +1292,8 @@ async fn configure_batched(s: &str) {
 /// 26.09 writes them (bdev_malloc_config_json, bdev_null_config_json,
 /// bdev_nvme_config_json, spdk_nvmf_tgt_write_config_json), `[]` for an
 /// empty one; without the flag the same calls come flattened. The file
-/// goes back through `--json` (each batch sent as one) to the same bytes;
+/// goes back through `--json` (each batch sent as one) and through
+/// `spdk-rpc load_config` to the same bytes;
 /// one whose NVMe controller attaches to the target's own listener fails
 /// to load, as spdk_tgt's would: the bdev subsystem's attach batch runs
 /// before the nvmf subsystem listens.
@@ -1407,6 +1408,19 @@ async fn save_config_with_batches_keeps_spdks_batches_and_loads_back() {
     assert!(
         first == second,
         "save_config --with-batches after --json differs\n--- before\n{first}\n--- after\n{second}"
+    );
+
+    // SPDK's own load_config sends each batch as one JSON-RPC batch
+    // (JSONRPCClient.call_batch); on a fresh --wait-for-rpc target it
+    // rebuilds the same config.
+    let _ = std::fs::remove_file(&socket);
+    let target = mock_on(&socket, &["--wait-for-rpc"]);
+    ok(rpc, s, &["load_config", "-j", file.to_str().unwrap()]).await;
+    let third = ok(rpc, s, &["save_config", "--with-batches"]).await;
+    target.stop();
+    assert!(
+        first == third,
+        "save_config --with-batches after spdk-rpc load_config differs\n--- before\n{first}\n--- after\n{third}"
     );
 }
 
