@@ -224,9 +224,9 @@ enum Place {
     Nowhere,
 }
 
-/// The phase a call runs in: before init if it may (a method allowed in
-/// both runs then, and is not run again after), else after. A method the
-/// target does not have goes after, where calling it fails the load.
+/// The states a method may be called in: (before init, after init). A
+/// method the target does not have counts as runtime-only: it goes after
+/// init, where calling it fails the load.
 fn place_of(method: &str, whens: &HashMap<String, When>) -> (bool, bool) {
     match whens.get(method) {
         Some(When::Startup) => (true, false),
@@ -235,9 +235,10 @@ fn place_of(method: &str, whens: &HashMap<String, When>) -> (bool, bool) {
     }
 }
 
-/// A batch runs in the phases all its methods allow: before init when
-/// they all may, else after init when they all may then; none in common
-/// is an error (send_batch_array: "incompatible state requirements").
+/// An item runs in the states all its calls allow: before init when they
+/// all may (one allowed in both is not run again after), else after init
+/// when they all may then; none in common is an error (send_batch_array:
+/// "incompatible state requirements").
 fn place(item: &ConfigItem, whens: &HashMap<String, When>) -> Result<Place, String> {
     let calls = item.calls();
     if calls.is_empty() {

@@ -329,7 +329,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// An NGUID or EUI-64 as given: exactly twice its size in hex digits
 /// (nvmf_rpc.c decode_hex_string_be).
 fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N || !text.is_ascii() {
+    if text.len() != 2 * N || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let mut out = [0u8; N];
