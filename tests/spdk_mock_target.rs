@@ -1084,6 +1084,204 @@ async fn a_config_entry_that_fails_stops_the_target_as_spdk_tgt_does() {
     assert!(stderr.contains("bdev_malloc_create"), "{stderr}");
 }
 
+/// What SPDK refuses when it makes a transport, a subsystem, a namespace
+/// or a listener (lib/nvmf/transport.c nvmf_transport_create, tcp.c
+/// nvmf_tcp_create, nvmf_rpc.c, subsystem.c), and what it adjusts.
+#[tokio::test]
+async fn nvmf_refuses_what_spdk_refuses_at_creation() {
+    let mock = Mock::start(&[]).await;
+    let spdk = mock.client().await;
+    within(async {
+        let transport = |extra: Value| {
+            let mut p = json!({"trtype": "TCP"});
+            p.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            p
+        };
+        let create_failed = (-32603, "Transport type 'TCP' create failed".to_owned());
+        for bad in [
+            json!({"max_io_size": 4096}),
+            json!({"max_io_size": 12288}),
+            json!({"kas": 0}),
+            json!({"min_kato": 0}),
+        ] {
+            let r = spdk
+                .call_by_name::<_, bool>("nvmf_create_transport", transport(bad.clone()))
+                .await;
+            assert_eq!(failure(r), create_failed, "{bad}");
+        }
+        let r = spdk
+            .call_by_name::<_, bool>(
+                "nvmf_create_transport",
+                transport(json!({"sock_priority": 17})),
+            )
+            .await;
+        assert_eq!(
+            failure(r),
+            (-32603, "Failed to create transport.".to_owned())
+        );
+        // Adjusted, not refused: an admin queue under the spec's minimum
+        // raised to it (32, which TCP's own 2..=4096 check then keeps),
+        // in-capsule data over the largest I/O cut to it, min_kato rounded
+        // up to whole keep-alive units (kas 10: 1000 ms).
+        let made: bool = spdk
+            .call_by_name(
+                "nvmf_create_transport",
+                transport(json!({"max_aq_depth": 1, "in_capsule_data_size": 65536,
+                    "max_io_size": 16384, "kas": 10, "min_kato": 1001})),
+            )
+            .await
+            .unwrap();
+        assert!(made);
+        let listed: Value = spdk
+            .call_by_name("nvmf_get_transports", json!({}))
+            .await
+            .unwrap();
+        let t = &listed[0];
+        assert_eq!(
+            (
+                &t["max_aq_depth"],
+                &t["in_capsule_data_size"],
+                &t["min_kato"]
+            ),
+            (&json!(32), &json!(16384), &json!(2000))
+        );
+
+        let sub = |extra: Value| {
+            let mut p = json!({"nqn": NQN});
+            p.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            p
+        };
+        let r = spdk
+            .call_by_name::<_, bool>(
+                "nvmf_create_subsystem",
+                sub(json!({"min_cntlid": 10, "max_cntlid": 5})),
+            )
+            .await;
+        assert_eq!(
+            failure(r),
+            (-32602, "Invalid cntlid range [10-5]".to_owned())
+        );
+        let r = spdk
+            .call_by_name::<_, bool>("nvmf_create_subsystem", sub(json!({"max_cntlid": 65520})))
+            .await;
+        assert_eq!(
+            failure(r),
+            (-32602, "Invalid cntlid range [1-65520]".to_owned())
+        );
+        let r = spdk
+            .call_by_name::<_, bool>("nvmf_create_subsystem", sub(json!({"admin_label": "abc"})))
+            .await;
+        assert_eq!(failure(r), (-32602, "Invalid admin_label".to_owned()));
+        // None of those left a subsystem behind.
+        let made: bool = spdk
+            .call_by_name(
+                "nvmf_create_subsystem",
+                sub(json!({"allow_any_host": true})),
+            )
+            .await
+            .unwrap();
+        assert!(made);
+
+        spdk.call::<BdevMallocCreate>(malloc("M", 1)).await.unwrap();
+        let ns = |namespace: Value| json!({"nqn": NQN, "namespace": namespace});
+        let r = spdk
+            .call_by_name::<_, u32>(
+                "nvmf_subsystem_add_ns",
+                ns(json!({"bdev_name": "M", "nguid": "0011"})),
+            )
+            .await;
+        assert_eq!(failure(r), (-32602, "Invalid nguid".to_owned()));
+        let r = spdk
+            .call_by_name::<_, u32>(
+                "nvmf_subsystem_add_ns",
+                ns(json!({"bdev_name": "M", "eui64": "zz11223344556677"})),
+            )
+            .await;
+        assert_eq!(failure(r), (-32602, "Invalid eui64".to_owned()));
+        let r = spdk
+            .call_by_name::<_, u32>(
+                "nvmf_subsystem_add_ns",
+                ns(json!({"bdev_name": "M", "anagrpid": 33})),
+            )
+            .await;
+        assert_eq!(failure(r), (-32602, "Invalid parameters".to_owned()));
+
+        let mut secure = NvmfSubsystemAddListenerParams::new(NQN.into(), tcp("4420"));
+        secure.secure_channel = Some(true);
+        assert_eq!(
+            failure(spdk.call::<NvmfSubsystemAddListener>(secure).await),
+            (
+                -32603,
+                "Cannot establish secure channel, when 'allow_any_host' is set".to_owned()
+            )
+        );
+        let mut odd = tcp("4420");
+        odd.adrfam = Some("ipv5".into());
+        assert_eq!(
+            failure(
+                spdk.call::<NvmfSubsystemAddListener>(NvmfSubsystemAddListenerParams::new(
+                    NQN.into(),
+                    odd
+                ))
+                .await
+            ),
+            (-32602, "Invalid parameters".to_owned())
+        );
+    })
+    .await;
+}
+
+/// Runs the mock with `--json` a config of `items` in the bdev
+/// subsystem, which must fail to load; its stderr.
+async fn failed_load(items: Value) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.json");
+    let config = json!({"subsystems": [{"subsystem": "bdev", "config": items}]});
+    std::fs::write(&file, config.to_string()).unwrap();
+    let out = within(
+        Command::new(binary())
+            .arg("-r")
+            .arg(dir.path().join("bad.sock"))
+            .arg("--json")
+            .arg(&file)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap();
+    assert!(!out.status.success(), "the load succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A batch in a config whose call fails fails the load with that call's
+/// error, as spdk_tgt's loader does (it takes the first error of the
+/// batch reply); a batch mixing a startup-only and a runtime-only method
+/// has no state to run in and fails too (json_config.c send_batch_array).
+#[tokio::test]
+async fn a_config_batch_with_a_failing_call_stops_the_target() {
+    let malloc = |name: &str, blocks: u64| {
+        json!({"method": "bdev_malloc_create",
+            "params": {"name": name, "num_blocks": blocks, "block_size": 512}})
+    };
+    let stderr = failed_load(json!([[
+        malloc("A", 2048),
+        malloc("B", 0),
+        malloc("C", 2048)
+    ]]))
+    .await;
+    assert!(stderr.contains("bdev_malloc_create"), "{stderr}");
+    let stderr = failed_load(json!([[
+        {"method": "bdev_set_options", "params": {"bdev_io_pool_size": 4096}},
+        malloc("A", 2048)
+    ]]))
+    .await;
+    assert!(stderr.contains("incompatible"), "{stderr}");
+}
+
 #[tokio::test]
 async fn the_startup_phase_of_wait_for_rpc() {
     let mock = Mock::start(&["--wait-for-rpc"]).await;
@@ -1179,6 +1377,116 @@ async fn save_config_then_json_gives_the_same_config() {
     within(async {
         spdk.call::<FrameworkWaitInit>(()).await.unwrap();
         assert_eq!(spdk.save_config().await.unwrap(), saved);
+    })
+    .await;
+}
+
+/// Our `save_config_with_batches` keeps SPDK's batches (malloc's, null's,
+/// NVMe's, NVMe-oF's five); our `load_config` on a fresh `--wait-for-rpc`
+/// target sends each as one JSON-RPC batch once the framework runs (their
+/// methods are runtime-only) and rebuilds the same config.
+#[tokio::test]
+async fn save_config_with_batches_then_load_config_gives_the_same_config() {
+    let mock = Mock::start(&[]).await;
+    let spdk = mock.client().await;
+    let saved = within(async {
+        for name in ["M1", "M2"] {
+            spdk.call::<BdevMallocCreate>(malloc(name, 32))
+                .await
+                .unwrap();
+        }
+        spdk.call::<BdevNullCreate>(BdevNullCreateParams::new("N".into(), 512, 2048))
+            .await
+            .unwrap();
+        spdk.call::<NvmfCreateTransport>(NvmfCreateTransportParams::new("TCP".into()))
+            .await
+            .unwrap();
+        spdk.call::<NvmfCreateSubsystem>(NvmfCreateSubsystemParams::new(NQN.into()))
+            .await
+            .unwrap();
+        for bdev in ["M1", "N"] {
+            let ns = NvmfNamespace::new(bdev.into());
+            spdk.call::<NvmfSubsystemAddNs>(NvmfSubsystemAddNsParams::new(NQN.into(), ns))
+                .await
+                .unwrap();
+        }
+        spdk.call::<NvmfSubsystemAddHost>(NvmfSubsystemAddHostParams::new(NQN.into(), HOST.into()))
+            .await
+            .unwrap();
+        spdk.call::<NvmfSubsystemAddListener>(NvmfSubsystemAddListenerParams::new(
+            NQN.into(),
+            tcp("4420"),
+        ))
+        .await
+        .unwrap();
+        spdk.save_config_with_batches().await.unwrap()
+    })
+    .await;
+    let of = |name: &str| {
+        let sub = saved
+            .subsystems
+            .iter()
+            .find(|s| s.subsystem == name)
+            .unwrap();
+        sub.config.clone().unwrap()
+    };
+    let batches = |items: &[ConfigItem]| -> Vec<Vec<String>> {
+        items
+            .iter()
+            .filter_map(|item| match item {
+                ConfigItem::Batch(calls) => Some(calls.iter().map(|c| c.method.clone()).collect()),
+                ConfigItem::Call(_) => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        batches(&of("bdev")),
+        vec![
+            vec![
+                "bdev_malloc_create".to_owned(),
+                "bdev_malloc_create".to_owned()
+            ],
+            vec!["bdev_null_create".to_owned()],
+            vec![],
+        ]
+    );
+    assert_eq!(
+        batches(&of("nvmf")),
+        vec![
+            vec!["nvmf_create_subsystem".to_owned()],
+            vec!["nvmf_subsystem_add_host".to_owned()],
+            vec![
+                "nvmf_subsystem_add_ns".to_owned(),
+                "nvmf_subsystem_add_ns".to_owned()
+            ],
+            vec![],
+            vec!["nvmf_subsystem_add_listener".to_owned()],
+        ]
+    );
+    // Flattened, it is what a plain save_config reads.
+    let plain = within(spdk.save_config()).await.unwrap();
+    for (batched, flat) in saved.subsystems.iter().zip(&plain.subsystems) {
+        let calls: Vec<_> = batched.calls().collect();
+        assert_eq!(
+            calls,
+            flat.calls().collect::<Vec<_>>(),
+            "{}",
+            flat.subsystem
+        );
+        assert!(flat
+            .config
+            .iter()
+            .flatten()
+            .all(|item| matches!(item, ConfigItem::Call(_))));
+    }
+
+    let fresh = Mock::start(&["--wait-for-rpc"]).await;
+    let spdk = fresh.client().await;
+    within(async {
+        let report = spdk.load_config(&saved).await.unwrap();
+        assert!(report.started_framework);
+        assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+        assert_eq!(spdk.save_config_with_batches().await.unwrap(), saved);
     })
     .await;
 }

@@ -1201,3 +1201,558 @@ async fn a_fresh_targets_save_config_has_the_real_defaults() {
         );
     }
 }
+
+/// Each config element of each subsystem, as a method name, or as the
+/// list of its calls' methods for a batch.
+fn layout(config: &Value) -> Value {
+    let subsystems = config["subsystems"].as_array().expect("subsystems");
+    let mut out = serde_json::Map::new();
+    for sub in subsystems {
+        let items = sub["config"].as_array().cloned().unwrap_or_default();
+        let shape: Vec<Value> = items
+            .iter()
+            .map(|item| match item.as_array() {
+                Some(calls) => calls.iter().map(|c| c["method"].clone()).collect(),
+                None => item["method"].clone(),
+            })
+            .collect();
+        out.insert(sub["subsystem"].as_str().unwrap().to_owned(), json!(shape));
+    }
+    Value::Object(out)
+}
+
+/// A config with its batches' calls put in their places, as
+/// `framework_get_config` writes it without `with_batches`.
+fn flattened(config: &Value) -> Value {
+    let mut config = config.clone();
+    for sub in config["subsystems"].as_array_mut().unwrap() {
+        if let Some(items) = sub["config"].as_array() {
+            let flat: Vec<Value> = items
+                .iter()
+                .flat_map(|item| match item.as_array() {
+                    Some(calls) => calls.clone(),
+                    None => vec![item.clone()],
+                })
+                .collect();
+            sub["config"] = json!(flat);
+        }
+    }
+    config
+}
+
+/// Builds, with `spdk-rpc`, malloc and null bdevs, an NVMe-oF subsystem
+/// with a namespace, a host and a listener, and an NVMe controller
+/// attached to that listener.
+async fn configure_batched(s: &str) {
+    for args in [
+        &["bdev_malloc_create", "-b", "Malloc0", "32", "512"][..],
+        &["bdev_malloc_create", "-b", "Malloc1", "16", "4096"],
+        &["bdev_null_create", "Null0", "64", "512"],
+        &["nvmf_create_transport", "-t", "TCP"],
+        &["nvmf_create_subsystem", NQN, "-s", "SPDK00000000000001"],
+        &["nvmf_subsystem_add_ns", NQN, "Malloc0"],
+        &[
+            "nvmf_subsystem_add_host",
+            NQN,
+            "nqn.2014-08.org.nvmexpress:uuid:host1",
+        ],
+        &[
+            "nvmf_subsystem_add_listener",
+            NQN,
+            "-t",
+            "TCP",
+            "-a",
+            "127.0.0.1",
+            "-s",
+            "4420",
+            "-f",
+            "IPv4",
+        ],
+        &[
+            "bdev_nvme_attach_controller",
+            "-b",
+            "Nvme0",
+            "-t",
+            "tcp",
+            "-a",
+            "127.0.0.1",
+            "-s",
+            "4420",
+            "-f",
+            "ipv4",
+            "-n",
+            NQN,
+        ],
+    ] {
+        ok(Tool::SpdkRpc, s, args).await;
+    }
+}
+
+/// `spdk-rpc save_config --with-batches` shows the batches where SPDK
+/// 26.09 writes them (bdev_malloc_config_json, bdev_null_config_json,
+/// bdev_nvme_config_json, spdk_nvmf_tgt_write_config_json), `[]` for an
+/// empty one; without the flag the same calls come flattened. The file
+/// goes back through `--json` (each batch sent as one) and through
+/// `spdk-rpc load_config` to the same bytes;
+/// one whose NVMe controller attaches to the target's own listener fails
+/// to load, as spdk_tgt's would: the bdev subsystem's attach batch runs
+/// before the nvmf subsystem listens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn save_config_with_batches_keeps_spdks_batches_and_loads_back() {
+    let rpc = Tool::SpdkRpc;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("spdk.sock");
+    let s = socket.to_str().unwrap();
+
+    // A fresh target: every batch there, empty.
+    let target = mock_on(&socket, &[]);
+    let fresh: Value =
+        serde_json::from_str(&ok(rpc, s, &["save_config", "--with-batches"]).await).unwrap();
+    let fresh_layout = layout(&fresh);
+    assert_eq!(
+        fresh_layout["bdev"],
+        json!([
+            "bdev_set_options",
+            "bdev_raid_set_options",
+            [],
+            [],
+            "bdev_nvme_set_options",
+            [],
+            "bdev_nvme_set_hotplug",
+            "bdev_wait_for_examine"
+        ])
+    );
+    assert_eq!(
+        fresh_layout["nvmf"],
+        json!([
+            "nvmf_set_config",
+            "nvmf_set_max_subsystems",
+            "nvmf_set_crdt",
+            [],
+            [],
+            [],
+            [],
+            []
+        ])
+    );
+    assert_eq!(flattened(&fresh), fresh_config());
+
+    configure_batched(s).await;
+    let with_nvme = ok(rpc, s, &["save_config", "--with-batches"]).await;
+    let config: Value = serde_json::from_str(&with_nvme).unwrap();
+    let shape = layout(&config);
+    assert_eq!(
+        shape["bdev"],
+        json!([
+            "bdev_set_options",
+            "bdev_raid_set_options",
+            ["bdev_malloc_create", "bdev_malloc_create"],
+            ["bdev_null_create"],
+            "bdev_nvme_set_options",
+            ["bdev_nvme_attach_controller"],
+            "bdev_nvme_set_hotplug",
+            "bdev_wait_for_examine"
+        ])
+    );
+    assert_eq!(
+        shape["nvmf"],
+        json!([
+            "nvmf_set_config",
+            "nvmf_set_max_subsystems",
+            "nvmf_set_crdt",
+            "nvmf_create_transport",
+            ["nvmf_create_subsystem"],
+            ["nvmf_subsystem_add_host"],
+            ["nvmf_subsystem_add_ns"],
+            [],
+            ["nvmf_subsystem_add_listener"]
+        ])
+    );
+    // Only those modules write batches.
+    for (name, items) in shape.as_object().unwrap() {
+        if name != "bdev" && name != "nvmf" {
+            assert!(
+                items.as_array().unwrap().iter().all(Value::is_string),
+                "{name}: {items}"
+            );
+        }
+    }
+    let flat: Value = serde_json::from_str(&ok(rpc, s, &["save_config"]).await).unwrap();
+    assert_eq!(flat, flattened(&config));
+
+    // The controller's attach cannot connect at load: the load fails on
+    // that batch, naming the call.
+    let file = dir.path().join("with_nvme.json");
+    std::fs::write(&file, &with_nvme).unwrap();
+    let out = std::process::Command::new(example_bin("spdk_target"))
+        .args(["-r", dir.path().join("other.sock").to_str().unwrap()])
+        .args(["--json", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the load succeeded");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bdev_nvme_attach_controller"), "{stderr}");
+
+    // Without it, the round trip gives the same bytes.
+    ok(rpc, s, &["bdev_nvme_detach_controller", "Nvme0"]).await;
+    let first = ok(rpc, s, &["save_config", "--with-batches"]).await;
+    target.stop();
+    let shape = layout(&serde_json::from_str(&first).unwrap());
+    assert_eq!(shape["bdev"][5], json!([]));
+    let file = dir.path().join("config.json");
+    std::fs::write(&file, &first).unwrap();
+    let _ = std::fs::remove_file(&socket);
+    let target = mock_on(&socket, &["--json", file.to_str().unwrap()]);
+    let second = ok(rpc, s, &["save_config", "--with-batches"]).await;
+    target.stop();
+    assert!(
+        first == second,
+        "save_config --with-batches after --json differs\n--- before\n{first}\n--- after\n{second}"
+    );
+
+    // SPDK's own load_config sends each batch as one JSON-RPC batch
+    // (JSONRPCClient.call_batch); on a fresh --wait-for-rpc target it
+    // rebuilds the same config.
+    let _ = std::fs::remove_file(&socket);
+    let target = mock_on(&socket, &["--wait-for-rpc"]);
+    ok(rpc, s, &["load_config", "-j", file.to_str().unwrap()]).await;
+    let third = ok(rpc, s, &["save_config", "--with-batches"]).await;
+    target.stop();
+    assert!(
+        first == third,
+        "save_config --with-batches after spdk-rpc load_config differs\n--- before\n{first}\n--- after\n{third}"
+    );
+}
+
+/// The nvmf subsystem's config a real sequence leaves, each value's
+/// source noted: the transport with all its options, then the five
+/// batches' calls with every field SPDK writes, subsystems in NQN order.
+fn nvmf_sequence_config(ptpl: &str) -> Value {
+    const CNODE1: &str = "nqn.2016-06.io.spdk:cnode1";
+    const CNODE2: &str = "nqn.2016-06.io.spdk:cnode2";
+    let dhchap_digests = json!(["sha256", "sha384", "sha512"]);
+    let dhchap_dhgroups = json!([
+        "null",
+        "ffdhe2048",
+        "ffdhe3072",
+        "ffdhe4096",
+        "ffdhe6144",
+        "ffdhe8192"
+    ]);
+    json!({"subsystem": "nvmf", "config": [
+        // The target's options, untouched: as on a fresh target.
+        {"method": "nvmf_set_config", "params": {
+            "discovery_filters": [],
+            "admin_cmd_passthru": {"identify_ctrlr": false, "identify_uuid_list": false,
+                "get_log_page": false, "get_set_features": false, "sanitize": false,
+                "security_send_recv": false, "fw_update": false, "nvme_mi": false,
+                "vendor_specific": false},
+            "dhchap_digests": dhchap_digests, "dhchap_dhgroups": dhchap_dhgroups,
+            "dup_host_policy": "allow"}},
+        {"method": "nvmf_set_max_subsystems", "params": {"max_subsystems": 1024}},
+        {"method": "nvmf_set_crdt", "params": {"crdt1": 0, "crdt2": 0, "crdt3": 0}},
+        // lib/nvmf/transport.c nvmf_transport_dump_opts, in its order.
+        {"method": "nvmf_create_transport", "params": {
+            // The ops name (tcp.c spdk_nvmf_transport_tcp.name), not "tcp".
+            "trtype": "TCP",
+            // -q.
+            "max_queue_depth": 64,
+            // tcp.c SPDK_NVMF_TCP_DEFAULT_MAX_QPAIRS_PER_CTRLR 128, less
+            // the admin queue.
+            "max_io_qpairs_per_ctrlr": 127,
+            // -c 16384, cut to max_io_size by nvmf_tcp_create.
+            "in_capsule_data_size": 8192,
+            // -i.
+            "max_io_size": 8192,
+            // tcp.c SPDK_NVMF_TCP_DEFAULT_MAX_ADMIN_QUEUE_DEPTH.
+            "max_aq_depth": 128,
+            // tcp.c SPDK_NVMF_TCP_DEFAULT_*_BUFFER_CACHE_SIZE: UINT32_MAX.
+            "iobuf_small_cache_size": 4294967295u32,
+            "iobuf_large_cache_size": 4294967295u32,
+            // spdk-rpc sends false for both unless asked.
+            "dif_insert_or_strip": false, "zcopy": false,
+            // tcp.c nvmf_tcp_dump_opts: -o turns c2h_success off; -y.
+            "c2h_success": false, "sock_priority": 2,
+            // tcp.c SPDK_NVMF_TCP_DEFAULT_ABORT_TIMEOUT_SEC.
+            "abort_timeout_sec": 1,
+            // --ack-timeout; data_wr_pool_size 0 for TCP (opts left zero).
+            "ack_timeout": 7, "data_wr_pool_size": 0,
+            "disable_command_passthru": false,
+            // --kas 50; --min-kato 12345 rounded up to whole 50 * 100 ms
+            // units (nvmf_transport_create).
+            "kas": 50, "min_kato": 15000}},
+        // nvmf.c nvmf_write_create_subsystem_config, subsystems in NQN
+        // order (the tree's subsystem_cmp), cnode2 made first.
+        [
+            {"method": "nvmf_create_subsystem", "params": {
+                // -a; the serial and model defaults of
+                // spdk_nvmf_subsystem_opts_init (twenty '0's,
+                // MODEL_NUMBER_DEFAULT); NVMF_SUBSYSTEM_DEFAULT_NAMESPACES;
+                // NVMF_MIN_CNTLID, NVMF_MAX_CNTLID; dmrsl 1 GiB of 512-byte
+                // blocks, wzsl 12; no admin label: none written.
+                "nqn": CNODE1, "allow_any_host": true,
+                "serial_number": "00000000000000000000",
+                "model_number": "SPDK bdev Controller", "max_namespaces": 32,
+                "min_cntlid": 1, "max_cntlid": 65519, "ana_reporting": false,
+                "dmrsl": 2097152, "wzsl": 12, "passthrough": false, "enable_nssr": false}},
+            {"method": "nvmf_create_subsystem", "params": {
+                // -s, -d, -m, -r, -i, -I, --dmrsl, --wzsl, -n, --admin-label.
+                "nqn": CNODE2, "allow_any_host": false,
+                "serial_number": "SPDK00000000000002", "model_number": "Mock Model",
+                "max_namespaces": 16, "min_cntlid": 5, "max_cntlid": 900,
+                "ana_reporting": true, "dmrsl": 4096, "wzsl": 8, "passthrough": false,
+                "enable_nssr": true, "admin_label": "rack-7"}}
+        ],
+        // nvmf_write_subsystem_add_host_config: no keys, no PSK.
+        [
+            {"method": "nvmf_subsystem_add_host", "params": {
+                "nqn": CNODE1, "host": "nqn.2014-08.org.nvmexpress:uuid:host2"}},
+            {"method": "nvmf_subsystem_add_host", "params": {
+                "nqn": CNODE2, "host": "nqn.2014-08.org.nvmexpress:uuid:host1"}}
+        ],
+        // nvmf_write_subsystem_add_ns_config, namespaces by nsid.
+        [
+            {"method": "nvmf_subsystem_add_ns", "params": {"nqn": CNODE1, "namespace": {
+                // The lowest free nsid; nguid and uuid from the bdev's
+                // uuid (spdk_nvmf_subsystem_add_ns_ext); no anagrpid
+                // without ANA reporting.
+                "nsid": 1, "bdev_name": "Malloc2",
+                "nguid": "33333333333333333333333333333333",
+                "uuid": "33333333-3333-3333-3333-333333333333",
+                "no_auto_visible": false}}},
+            {"method": "nvmf_subsystem_add_ns", "params": {"nqn": CNODE2, "namespace": {
+                // anagrpid: the nsid when none given.
+                "nsid": 1, "bdev_name": "Malloc1",
+                "nguid": "22222222222222222222222222222222",
+                "uuid": "22222222-2222-2222-2222-222222222222",
+                "anagrpid": 1, "no_auto_visible": false}}},
+            {"method": "nvmf_subsystem_add_ns", "params": {"nqn": CNODE2, "namespace": {
+                // -n, -p, -g (written back in upper case, "%016"PRIX64
+                // twice), -e, -u, -a, -i.
+                "nsid": 3, "bdev_name": "Malloc0", "ptpl_file": ptpl,
+                "nguid": "0123456789ABCDEF0123456789ABCDEF",
+                "eui64": "0011223344556677",
+                "uuid": "ceccf520-691e-4b46-9546-34af789907c5",
+                "anagrpid": 2, "no_auto_visible": true}}}
+        ],
+        // nvmf_write_ns_add_host_config: none.
+        [],
+        // nvmf_write_subsystem_add_listener_config: the trid as
+        // nvmf_transport_listen_dump_trid writes it (IPv4 when no family
+        // was given, rpc_listen_address_to_trid); -k; -S only when given.
+        [
+            {"method": "nvmf_subsystem_add_listener", "params": {"nqn": CNODE1,
+                "listen_address": {"trtype": "TCP", "adrfam": "IPv4",
+                    "traddr": "127.0.0.1", "trsvcid": "4421"},
+                "secure_channel": false}},
+            {"method": "nvmf_subsystem_add_listener", "params": {"nqn": CNODE2,
+                "listen_address": {"trtype": "TCP", "adrfam": "IPv4",
+                    "traddr": "127.0.0.1", "trsvcid": "4420"},
+                "secure_channel": true, "sock_impl": "ssl"}}
+        ]
+    ]})
+}
+
+/// A real NVMe-oF sequence with `spdk-rpc`, every option the config keeps
+/// set somewhere: `save_config --with-batches` writes the nvmf subsystem
+/// exactly as SPDK would (the expected text above); plain `save_config`
+/// has the same calls flattened; the file goes through `--json` and back
+/// to the same bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nvmf_config_has_every_field_spdk_writes() {
+    const CNODE1: &str = "nqn.2016-06.io.spdk:cnode1";
+    const CNODE2: &str = "nqn.2016-06.io.spdk:cnode2";
+    let rpc = Tool::SpdkRpc;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("spdk.sock");
+    let s = socket.to_str().unwrap();
+    // Absent: SPDK then starts with no reservations (nvmf_ns_reservation_load_json).
+    let ptpl = dir.path().join("ptpl.json");
+    let ptpl = ptpl.to_str().unwrap();
+    let target = mock_on(&socket, &[]);
+    for args in [
+        &[
+            "bdev_malloc_create",
+            "-b",
+            "Malloc0",
+            "32",
+            "512",
+            "-u",
+            "11111111-1111-1111-1111-111111111111",
+        ][..],
+        &[
+            "bdev_malloc_create",
+            "-b",
+            "Malloc1",
+            "32",
+            "512",
+            "-u",
+            "22222222-2222-2222-2222-222222222222",
+        ],
+        &[
+            "bdev_malloc_create",
+            "-b",
+            "Malloc2",
+            "32",
+            "512",
+            "-u",
+            "33333333-3333-3333-3333-333333333333",
+        ],
+        &[
+            "nvmf_create_transport",
+            "-t",
+            "tcp",
+            "-o",
+            "-q",
+            "64",
+            "-c",
+            "16384",
+            "-i",
+            "8192",
+            "-y",
+            "2",
+            "--kas",
+            "50",
+            "--min-kato",
+            "12345",
+            "--ack-timeout",
+            "7",
+        ],
+        &[
+            "nvmf_create_subsystem",
+            CNODE2,
+            "-s",
+            "SPDK00000000000002",
+            "-d",
+            "Mock Model",
+            "-m",
+            "16",
+            "-r",
+            "-i",
+            "5",
+            "-I",
+            "900",
+            "--dmrsl",
+            "4096",
+            "--wzsl",
+            "8",
+            "-n",
+            "--admin-label",
+            "rack-7",
+        ],
+        &["nvmf_create_subsystem", CNODE1, "-a"],
+        &[
+            "nvmf_subsystem_add_ns",
+            CNODE2,
+            "Malloc0",
+            "-n",
+            "3",
+            "-p",
+            ptpl,
+            "-g",
+            "0123456789abcdef0123456789ABCDEF",
+            "-e",
+            "0011223344556677",
+            "-u",
+            "ceccf520-691e-4b46-9546-34af789907c5",
+            "-a",
+            "2",
+            "-i",
+        ],
+        &["nvmf_subsystem_add_ns", CNODE2, "Malloc1"],
+        &["nvmf_subsystem_add_ns", CNODE1, "Malloc2"],
+        &[
+            "nvmf_subsystem_add_host",
+            CNODE2,
+            "nqn.2014-08.org.nvmexpress:uuid:host1",
+        ],
+        &[
+            "nvmf_subsystem_add_host",
+            CNODE1,
+            "nqn.2014-08.org.nvmexpress:uuid:host2",
+        ],
+        &[
+            "nvmf_subsystem_add_listener",
+            CNODE2,
+            "-t",
+            "tcp",
+            "-a",
+            "127.0.0.1",
+            "-s",
+            "4420",
+            "-f",
+            "ipv4",
+            "-k",
+            "-S",
+            "ssl",
+        ],
+        &[
+            "nvmf_subsystem_add_listener",
+            CNODE1,
+            "-t",
+            "tcp",
+            "-a",
+            "127.0.0.1",
+            "-s",
+            "4421",
+        ],
+    ] {
+        ok(rpc, s, args).await;
+    }
+    // nvmf_rpc.c rpc_nvmf_subsystem_add_listener: no secure channel on a
+    // subsystem any host may reach.
+    let refused = error(
+        rpc,
+        s,
+        &[
+            "nvmf_subsystem_add_listener",
+            CNODE1,
+            "-t",
+            "tcp",
+            "-a",
+            "127.0.0.1",
+            "-s",
+            "4422",
+            "-k",
+        ],
+    )
+    .await;
+    assert_eq!(
+        refused,
+        json!({"code": -32603, "message": "Cannot establish secure channel, when 'allow_any_host' is set"})
+    );
+
+    let batched = ok(rpc, s, &["save_config", "--with-batches"]).await;
+    let config: Value = serde_json::from_str(&batched).unwrap();
+    let nvmf = config["subsystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|sub| sub["subsystem"] == "nvmf")
+        .unwrap();
+    let (got, want) = (
+        serde_json::to_string_pretty(nvmf).unwrap(),
+        serde_json::to_string_pretty(&nvmf_sequence_config(ptpl)).unwrap(),
+    );
+    assert!(
+        got == want,
+        "nvmf config differs\n--- mock\n{got}\n--- expected\n{want}"
+    );
+    let flat: Value = serde_json::from_str(&ok(rpc, s, &["save_config"]).await).unwrap();
+    assert_eq!(flat, flattened(&config));
+    // nvmf_get_transports writes the same options (nvmf_transport_dump_opts).
+    let transports = json(rpc, s, &["nvmf_get_transports"]).await;
+    assert_eq!(transports, json!([nvmf["config"][3]["params"]]));
+    target.stop();
+
+    let file = dir.path().join("config.json");
+    std::fs::write(&file, &batched).unwrap();
+    let _ = std::fs::remove_file(&socket);
+    let target = mock_on(&socket, &["--json", file.to_str().unwrap()]);
+    let again = ok(rpc, s, &["save_config", "--with-batches"]).await;
+    target.stop();
+    assert!(
+        again == batched,
+        "save_config after --json differs\n--- before\n{batched}\n--- after\n{again}"
+    );
+}

@@ -62,13 +62,50 @@ fn entries(values: Vec<Value>) -> Vec<ConfigItem> {
         .collect()
 }
 
+/// A group of calls a module writes between `spdk_json_write_batch_begin`
+/// and `_end` (lib/json/json_write.c): kept as a nested array, empty or
+/// not, when the caller asks `with_batches`, else flattened by
+/// [`flatten`].
+pub fn batch(calls: Vec<Value>) -> Value {
+    Value::Array(calls)
+}
+
+/// Without `with_batches`, `framework_get_config` has the writer drop the
+/// batch brackets (SPDK_JSON_WRITE_FLAG_FLATTEN_BATCHES): each batch's
+/// calls take its place and an empty batch leaves nothing.
+fn flatten(items: Vec<ConfigItem>) -> Vec<ConfigItem> {
+    items
+        .into_iter()
+        .flat_map(|item| match item {
+            ConfigItem::Call(call) => vec![ConfigItem::Call(call)],
+            ConfigItem::Batch(calls) => calls.into_iter().map(ConfigItem::Call).collect(),
+        })
+        .collect()
+}
+
 /// What each subsystem's `write_config_json` writes: its options with
-/// their current values (defaults until set), then what it holds.
+/// their current values (defaults until set), then what it holds; the
+/// batches kept only `with_batches` (lib/init/subsystem_rpc.c).
 fn get_config(
     s: &mut State,
     p: FrameworkGetConfigParams,
 ) -> Result<Option<Vec<ConfigItem>>, ErrorObject> {
-    let config = match p.name.as_str() {
+    let with_batches = p.with_batches.unwrap_or(false);
+    let config = subsystem_config(s, &p.name)?;
+    Ok(config.map(|items| {
+        let items = entries(items);
+        if with_batches {
+            items
+        } else {
+            flatten(items)
+        }
+    }))
+}
+
+/// One subsystem's config, batches included; `None` for one with no
+/// `write_config_json`.
+fn subsystem_config(s: &State, name: &str) -> Result<Option<Vec<Value>>, ErrorObject> {
+    let config = match name {
         name @ ("keyring" | "iobuf" | "vmd") => crate::options::config(s, name),
         "sock" => s.sock.config(),
         "accel" => crate::accel::config(s),
@@ -84,7 +121,7 @@ fn get_config(
         "iscsi" => crate::iscsi::config(s),
         "nvmf" => {
             let mut out = crate::nvmf_options::config(s);
-            out.extend(crate::nvmf::config(s));
+            out.extend(crate::nvmf_config::config(s));
             out
         }
         other => {
@@ -94,7 +131,7 @@ fn get_config(
             ))
         }
     };
-    Ok(Some(entries(config)))
+    Ok(Some(config))
 }
 
 /// As `spdk_bdev_subsystem_config_json` writes it: the bdev options, then
@@ -103,8 +140,8 @@ fn get_config(
 /// every bdev's rate limits, then a wait for examine. The module list holds the modules that examine
 /// first, newest first (split, then raid: they register after the others
 /// and are put at its head), then the rest in registration order (malloc,
-/// null, nvme). Malloc and null write their bdevs in their module config
-/// (as a batch, flattened by `framework_get_config`); lvols write none:
+/// null, nvme). Malloc and null write their bdevs in their module config,
+/// each module's as a batch (so does nvme its controllers); lvols write none:
 /// they live on their store's disk.
 fn bdev_config(s: &State) -> Vec<Value> {
     let o = &s.bdev_options;
@@ -115,19 +152,22 @@ fn bdev_config(s: &State) -> Vec<Value> {
         "iobuf_large_cache_size": o.iobuf_large_cache_size}})];
     out.extend(crate::split::config(s));
     out.push(crate::raid::options_config(s));
+    // bdev_malloc_config_json, bdev_null_config_json: one batch each.
     for kind in [
         |k: &Kind| matches!(k, Kind::Malloc),
         |k: &Kind| matches!(k, Kind::Null),
     ] {
-        out.extend(
+        out.push(batch(
             s.bdevs
                 .iter()
                 .filter(|b| kind(&b.kind))
-                .filter_map(crate::bdev::config_entry),
-        );
+                .filter_map(crate::bdev::config_entry)
+                .collect(),
+        ));
     }
     out.push(crate::nvme_options::options_config(s));
-    out.extend(crate::nvme::config(s));
+    // bdev_nvme_config_json: the attach calls as one batch.
+    out.push(batch(crate::nvme::config(s)));
     out.push(crate::nvme_options::hotplug_config(s));
     let raids = crate::raid::config(s);
     for b in &s.bdevs {
@@ -167,11 +207,58 @@ fn qos_entry(b: &crate::state::Bdev) -> Option<Value> {
 }
 
 /// Replays a config file's entries on the router, as spdk_tgt does for
-/// `--json`: those callable before init first, then (once the framework
-/// runs) the rest. Fails on the first entry that fails, as spdk_tgt does.
+/// `--json` (lib/init/json_config.c): those callable before init first,
+/// then (once the framework runs) the rest. A batch goes as one, in the
+/// first phase every call in it allows. Fails on the first entry that
+/// fails, as spdk_tgt does.
 pub struct Replay {
-    startup: Vec<ConfigEntry>,
-    runtime: Vec<ConfigEntry>,
+    startup: Vec<ConfigItem>,
+    runtime: Vec<ConfigItem>,
+}
+
+/// Where a config item runs.
+enum Place {
+    Startup,
+    Runtime,
+    /// An empty batch: nothing to send (send_batch_array skips it).
+    Nowhere,
+}
+
+/// The states a method may be called in: (before init, after init). A
+/// method the target does not have counts as runtime-only: it goes after
+/// init, where calling it fails the load.
+fn place_of(method: &str, whens: &HashMap<String, When>) -> (bool, bool) {
+    match whens.get(method) {
+        Some(When::Startup) => (true, false),
+        Some(When::Always) => (true, true),
+        _ => (false, true),
+    }
+}
+
+/// An item runs in the states all its calls allow: before init when they
+/// all may (one allowed in both is not run again after), else after init
+/// when they all may then; none in common is an error (send_batch_array:
+/// "incompatible state requirements").
+fn place(item: &ConfigItem, whens: &HashMap<String, When>) -> Result<Place, String> {
+    let calls = item.calls();
+    if calls.is_empty() {
+        return Ok(Place::Nowhere);
+    }
+    let (startup, runtime) = calls
+        .iter()
+        .map(|c| place_of(&c.method, whens))
+        .fold((true, true), |(s, r), (cs, cr)| (s && cs, r && cr));
+    match (startup, runtime) {
+        (true, _) => Ok(Place::Startup),
+        (false, true) => Ok(Place::Runtime),
+        (false, false) => {
+            let methods: Vec<&str> = calls.iter().map(|c| c.method.as_str()).collect();
+            Err(format!(
+                "a batch with methods of incompatible states: {}",
+                methods.join(", ")
+            ))
+        }
+    }
 }
 
 impl Replay {
@@ -179,10 +266,15 @@ impl Replay {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
         let config = Config::from_json(&text).map_err(|e| format!("{path}: {e}"))?;
         let (mut startup, mut runtime) = (Vec::new(), Vec::new());
-        for entry in config.subsystems.iter().flat_map(|s| s.calls().cloned()) {
-            match whens.get(&entry.method) {
-                Some(When::Startup | When::Always) => startup.push(entry),
-                _ => runtime.push(entry),
+        let items = config
+            .subsystems
+            .iter()
+            .flat_map(|s| s.config.iter().flatten().cloned());
+        for item in items {
+            match place(&item, whens).map_err(|e| format!("{path}: {e}"))? {
+                Place::Startup => startup.push(item),
+                Place::Runtime => runtime.push(item),
+                Place::Nowhere => {}
             }
         }
         Ok(Replay { startup, runtime })
@@ -198,20 +290,40 @@ impl Replay {
     }
 }
 
-async fn run(router: &Router, entries: Vec<ConfigEntry>) -> Result<(), String> {
-    for (n, entry) in entries.into_iter().enumerate() {
-        let params = entry
-            .params
-            .as_ref()
-            .map(RawJson::from_value)
-            .transpose()
-            .map_err(|e| e.to_string())?;
-        let id = Id::from(n as u64);
-        let request = Request::new(id.clone(), entry.method.clone(), params, Dialect::V2);
-        let ctx = RequestContext::detached(Some(id), Dialect::V2).profile(Profile::spdk());
-        if let Err(e) = router.handle(request, ctx).await.outcome {
-            return Err(format!("{}: {}", entry.method, e.get()));
+async fn run(router: &Router, items: Vec<ConfigItem>) -> Result<(), String> {
+    let mut n = 0u64;
+    for item in items {
+        // The target answers every call of a batch; the loader then looks
+        // for an error among the answers and, finding one, fails the load
+        // with the first (jsonrpc_client.c decode_batch_response_element,
+        // json_config.c rpc_client_poller with stop_on_error).
+        let mut first_error = None;
+        for entry in item.calls() {
+            n += 1;
+            if let Err(e) = call(router, entry, n).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
     }
     Ok(())
+}
+
+/// One call of the replay; its error as the load reports it.
+async fn call(router: &Router, entry: &ConfigEntry, n: u64) -> Result<(), String> {
+    let params = entry
+        .params
+        .as_ref()
+        .map(RawJson::from_value)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let id = Id::from(n);
+    let request = Request::new(id.clone(), entry.method.clone(), params, Dialect::V2);
+    let ctx = RequestContext::detached(Some(id), Dialect::V2).profile(Profile::spdk());
+    match router.handle(request, ctx).await.outcome {
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("{}: {}", entry.method, e.get())),
+    }
 }

@@ -169,7 +169,7 @@ fn attach(s: &mut State, p: BdevNvmeAttachControllerParams) -> Result<Vec<String
     // What answers at that address: a subsystem of ours listening there.
     let listening = s.nvmf.subsystems.iter().find(|sub| {
         sub.nqn == path.subnqn
-            && sub.listeners.iter().any(|l| {
+            && sub.listeners.iter().map(|l| &l.address).any(|l| {
                 l.trtype.eq_ignore_ascii_case(&path.trtype)
                     && l.traddr == path.traddr
                     && l.trsvcid.as_deref().unwrap_or("4420") == service
