@@ -90,9 +90,10 @@ pub struct ConfigEntry {
 /// groups into a batch.
 ///
 /// `framework_get_config` with `with_batches` keeps SPDK's batches (the
-/// NVMe controllers to attach, the NVMe-oF subsystems, namespaces, hosts
-/// and listeners) as arrays, which `load_config` sends as JSON-RPC batches;
-/// without it every element is a call.
+/// malloc and null bdevs, the NVMe controllers to attach, the NVMe-oF
+/// subsystems, namespaces, hosts and listeners) as arrays, which
+/// `load_config` sends as JSON-RPC batches; without it every element is a
+/// call.
 ///
 /// ```
 /// use spdk_proto::results::ConfigItem;
