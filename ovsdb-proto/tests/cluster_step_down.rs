@@ -235,7 +235,7 @@ async fn after_a_leader_steps_down_the_session_tries_it_last() {
         // The old leader is up and in the cluster, only no longer leading.
         let status = status_of(&old).await.expect("the old leader answers");
         assert!(status.connected && !status.leader, "{status:?}");
-        assert_tried_last(&events()[before..], "no longer leads", &old, &now);
+        assert_tried_last(&events()[before..], "can no longer serve", &old, &now);
     })
     .await;
 }

@@ -54,6 +54,9 @@ fn session_options_with(client: ClientOptions) -> SessionOptions {
         .backoff(Duration::from_millis(20), Duration::from_millis(200))
         .monitor_timeout(STEP)
         .ready_timeout(STEP)
+        // Each server's `_Server` row is read and followed: a standalone
+        // server, or a cluster of one, serves the session as before.
+        .database(DB)
 }
 
 async fn insert_keys(remote: &str, keys: std::ops::Range<i64>) {

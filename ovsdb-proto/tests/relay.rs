@@ -152,6 +152,9 @@ async fn through_a_relay_reads_are_served_writes_are_forwarded_and_the_sources_c
                 model: "relay".into(),
                 connected: true,
                 leader: false,
+                has_schema: true,
+                cid: None,
+                index: None,
             }
         );
         assert!(!status.leads());
