@@ -1,21 +1,41 @@
-//! Clustered databases: which server leads, read from its `_Server`
-//! database, and a session that stays on the leader
-//! ([`SessionOptions::leader_only`](super::SessionOptions::leader_only)).
+//! Clustered and relayed databases: whether a server can serve a
+//! session its database, read from the server's `_Server` database, and
+//! a session that follows it ([`SessionOptions::database`]), or that also
+//! stays on the leader ([`SessionOptions::leader_only`]).
 //!
 //! Each server of a Raft cluster serves the database, but only the
-//! leader commits: a follower forwards transactions, and may serve stale
-//! data while cut off from the cluster. A writer that wants its commits
-//! acknowledged by the server that made them connects to the leader. The
-//! session monitors `_Server`'s `Database` row for the database on each
-//! server it connects to: it takes a server whose row says
-//! `leader: true` and `connected: true` (as a standalone server's always
-//! does), and leaves it as soon as the row says otherwise. The
-//! server it left is tried last on the reconnect, since it has just
-//! stopped leading and another has most likely taken over. So is a leader
-//! whose connection was lost any other way (it stopped answering the
-//! client's probes, it went away): a leader paused past the election
-//! timeout still says `leader: true` for a moment when it resumes, until
-//! it hears of the new term.
+//! leader commits: a follower forwards transactions, and serves stale
+//! data while cut off from the cluster. A relay serves a copy of its
+//! source's. A session for a database monitors `_Server`'s `Database`
+//! row for it on each server it connects to, and takes the server only
+//! if the row says it can serve the session, as Open vSwitch's own
+//! clients (`lib/ovsdb-cs.c`, `python/ovs/db/idl.py`) decide
+//! ([`DatabaseStatus::check`]): a clustered server must have joined, be
+//! connected to its cluster and not be behind the highest log index the
+//! session has seen; a relay must have reached its source and still be
+//! connected to it; any server must have the database. In leader-only
+//! mode the row must also say `leader: true` (a standalone server's
+//! always does; a relay's never). As soon as the row says otherwise, the
+//! session leaves the server ([`OvsdbSession::last_move`] says why).
+//!
+//! A server the session left is tried last on the reconnect, since it has
+//! most likely not recovered yet (another leads, its cluster is still out
+//! of reach). So is one whose connection was lost any other way (it
+//! stopped answering the client's probes, it went away): a leader paused
+//! past the election timeout still says `leader: true` for a moment when
+//! it resumes, until it hears of the new term. The remotes are thus gone
+//! round in turn, as Open vSwitch's clients do.
+//!
+//! What ovsdb-server 3.1 says, seen in this crate's tests: a relay that
+//! loses its source while up keeps saying `connected: true` for 30 s
+//! (against flapping), and one started without its source has no schema;
+//! a clustered server whose Raft log write fails says `connected: false`
+//! and keeps serving; a follower that leaves its cluster removes the
+//! database and drops its clients.
+//!
+//! [`OvsdbSession::last_move`]: super::OvsdbSession::last_move
+//! [`SessionOptions::database`]: super::SessionOptions::database
+//! [`SessionOptions::leader_only`]: super::SessionOptions::leader_only
 //!
 //! ```no_run
 //! use ovsdb_proto::client::{OvsdbSession, SessionOptions};
@@ -24,6 +44,12 @@
 //! let remotes = "unix:/run/s1.sock,unix:/run/s2.sock,unix:/run/s3.sock";
 //! let session = OvsdbSession::connect(remotes, SessionOptions::default().leader_only("Test")).await?;
 //! println!("the leader is at {:?}", session.remote());
+//!
+//! // Any member that can serve the database will do for a reader.
+//! let reader = OvsdbSession::connect(remotes, SessionOptions::default().database("Test")).await?;
+//! if let Some(moved) = reader.last_move() {
+//!     println!("left {}: {}", moved.remote, moved.reason);
+//! }
 //! # Ok(()) }
 //! ```
 
