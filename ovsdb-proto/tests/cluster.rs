@@ -321,3 +321,63 @@ async fn a_session_on_a_member_cut_off_from_its_cluster_moves_to_another_member(
     })
     .await;
 }
+
+/// Two clusters (of one server each) with a database of the same name; a
+/// session for the second cluster's id, its remotes the first cluster's
+/// server first: it passes the first by, at first and on a reconnect
+/// (where the first is the least recently left), as a server of another
+/// cluster.
+#[tokio::test]
+async fn a_session_for_one_cluster_passes_by_another_clusters_server() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-cluster-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = process::write_schema(dir.path());
+        let mut servers = Vec::new();
+        for name in ["a", "b"] {
+            let db = dir.path().join(format!("{name}.db"));
+            let raft = format!("unix:{}", dir.path().join(format!("{name}.raft")).display());
+            process::ovsdb_tool(&[
+                "create-cluster",
+                &db.to_string_lossy(),
+                &schema.to_string_lossy(),
+                &raft,
+            ]);
+            let mut server = Server::start(dir.path(), name, &db);
+            server.wait_listening(STEP).await;
+            process::wait_leader(&server.remote(), STEP).await;
+            servers.push(server);
+        }
+        let (first, second) = (servers[0].remote(), servers[1].remote());
+        let cid_of = async |remote: &str| {
+            status_of(remote)
+                .await
+                .and_then(|s| s.cid)
+                .expect("a clustered server's cid")
+        };
+        let wanted = cid_of(&second).await;
+        assert_ne!(cid_of(&first).await, wanted);
+        let session = OvsdbSession::connect(
+            &format!("{first},{second}"),
+            any_member_options().cluster_id(wanted),
+        )
+        .await
+        .expect("the session connects");
+        assert_eq!(session.remote(), Some(second.clone()));
+        assert!(!commit(&session, 1).await);
+
+        let connections = session.connections();
+        session.disconnect();
+        let until = Instant::now() + STEP;
+        while session.connections() == connections {
+            assert!(Instant::now() < until, "no new connection");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(session.remote(), Some(second.clone()));
+        let client = session.client().await.expect("connected");
+        assert_eq!(keys_in_db(&client).await, vec![1]);
+    })
+    .await;
+}

@@ -155,6 +155,15 @@ pub enum Unusable {
         /// The highest index the session has seen.
         seen: i64,
     },
+    /// The session wants one cluster
+    /// ([`SessionOptions::cluster_id`](super::SessionOptions::cluster_id))
+    /// and the server's database is not of it: another cluster's (`cid`
+    /// its id), or not clustered (`cid` is `None`).
+    #[error("the server's database is not of the cluster wanted (its cluster: {cid:?})")]
+    OtherCluster {
+        /// The server's cluster id, if any.
+        cid: Option<Uuid>,
+    },
 }
 
 impl DatabaseStatus {
@@ -424,6 +433,20 @@ pub async fn leadership(
     Ok(watch)
 }
 
+/// Whether the server `watch` follows can serve the session: of the
+/// cluster it wants, if it wants one, then as [`Leadership::check`].
+pub(crate) fn check_for<'w>(
+    watch: &'w Leadership,
+    shared: &Shared,
+) -> Result<&'w DatabaseStatus, Unusable> {
+    if let (Some(wanted), Some(status)) = (shared.options.cluster_id, watch.status()) {
+        if status.cid != Some(wanted) {
+            return Err(Unusable::OtherCluster { cid: status.cid });
+        }
+    }
+    watch.check(shared.options.leader_only, shared.min_index())
+}
+
 /// Whether `e` says the server has no `_Server` database: a server older
 /// than the database, which the session takes as it is.
 pub(crate) fn lacks_server_db(e: &ClientError) -> bool {
@@ -445,8 +468,7 @@ pub(crate) async fn follow(mut watch: Leadership, client: OvsdbClient, shared: A
             client.close();
             return;
         }
-        let leader_only = shared.options.leader_only;
-        match watch.check(leader_only, shared.min_index()) {
+        match check_for(&watch, &shared) {
             Ok(status) => shared.saw_index(status.index),
             Err(reason) => {
                 tracing::debug!(

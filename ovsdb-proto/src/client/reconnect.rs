@@ -63,6 +63,8 @@ pub struct SessionOptions {
     /// the session.
     pub(crate) database: Option<String>,
     pub(crate) leader_only: bool,
+    /// The cluster whose members alone may serve the session.
+    pub(crate) cluster_id: Option<crate::atom::Uuid>,
 }
 
 impl Default for SessionOptions {
@@ -77,6 +79,7 @@ impl Default for SessionOptions {
             ready_timeout: Duration::from_secs(30),
             database: None,
             leader_only: false,
+            cluster_id: None,
         }
     }
 }
@@ -137,6 +140,17 @@ impl SessionOptions {
     pub fn leader_only(mut self, db: &str) -> Self {
         self.database = Some(db.to_owned());
         self.leader_only = true;
+        self
+    }
+
+    /// Only members of the cluster with id `cid` (the `cid` of their
+    /// `_Server` row; `ovsdb-client` takes it as a `cid:UUID` remote), so
+    /// that a server of another cluster, or a standalone or relay server,
+    /// with a database of the same name is passed by
+    /// ([`Unusable::OtherCluster`]). Applies with
+    /// [`database`](Self::database) or [`leader_only`](Self::leader_only).
+    pub fn cluster_id(mut self, cid: crate::atom::Uuid) -> Self {
+        self.cluster_id = Some(cid);
         self
     }
 
@@ -723,7 +737,7 @@ async fn connect_any(
             return Ok((client, None));
         };
         match cluster::leadership(&client, db, shared.options.monitor_timeout).await {
-            Ok(watch) => match watch.check(shared.options.leader_only, shared.min_index()) {
+            Ok(watch) => match cluster::check_for(&watch, shared) {
                 Ok(status) => {
                     shared.saw_index(status.index);
                     let task = tokio::spawn(cluster::follow(watch, client.clone(), shared.clone()));
