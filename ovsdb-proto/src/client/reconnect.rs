@@ -65,6 +65,7 @@ pub struct SessionOptions {
     pub(crate) leader_only: bool,
     /// The cluster whose members alone may serve the session.
     pub(crate) cluster_id: Option<crate::atom::Uuid>,
+    shuffle_remotes: bool,
 }
 
 impl Default for SessionOptions {
@@ -80,6 +81,7 @@ impl Default for SessionOptions {
             database: None,
             leader_only: false,
             cluster_id: None,
+            shuffle_remotes: false,
         }
     }
 }
@@ -151,6 +153,16 @@ impl SessionOptions {
     /// [`database`](Self::database) or [`leader_only`](Self::leader_only).
     pub fn cluster_id(mut self, cid: crate::atom::Uuid) -> Self {
         self.cluster_id = Some(cid);
+        self
+    }
+
+    /// Puts the remotes in a random order, drawn once when the session
+    /// starts, as Open vSwitch's clients do by default: many clients given
+    /// the same cluster's servers then spread over them instead of all
+    /// starting on the first. Default: `false`, the order given (the
+    /// first remote first).
+    pub fn shuffle_remotes(mut self, shuffle: bool) -> Self {
+        self.shuffle_remotes = shuffle;
         self
     }
 
@@ -405,10 +417,13 @@ impl OvsdbSession {
     ///
     /// Must be called within a Tokio runtime.
     pub fn start(remote: &str, options: SessionOptions) -> Result<Self, ClientError> {
-        let remotes = parse_remotes(remote)?
+        let mut remotes: Vec<String> = parse_remotes(remote)?
             .iter()
             .map(ToString::to_string)
             .collect();
+        if options.shuffle_remotes {
+            shuffle(&mut remotes);
+        }
         let (current, _) = watch::channel(None);
         let shared = Arc::new(Shared {
             remotes,
@@ -768,6 +783,22 @@ async fn connect_any(
     Err(ClientError::Connect(failures))
 }
 
+/// Puts `remotes` in a random order.
+fn shuffle(remotes: &mut [String]) {
+    // A randomly keyed hash of each remote and its place is random enough
+    // to spread clients, and needs no dependency.
+    let random = RandomState::new();
+    let mut keyed: Vec<(u64, String)> = remotes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (random.hash_one((i, r)), r.clone()))
+        .collect();
+    keyed.sort();
+    for (slot, (_, remote)) in remotes.iter_mut().zip(keyed) {
+        *slot = remote;
+    }
+}
+
 /// The remotes in the order to try them: those never left first, as
 /// given, then the others, the least recently left first.
 fn order_remotes(shared: &Shared) -> Vec<String> {
@@ -1040,6 +1071,22 @@ mod tests {
         }
         backoff.reset();
         assert!(backoff.next_wait() <= min);
+    }
+
+    #[test]
+    fn shuffled_remotes_are_the_same_remotes_in_some_order() {
+        let given: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let mut orders = std::collections::HashSet::new();
+        for _ in 0..20 {
+            let mut remotes = given.clone();
+            shuffle(&mut remotes);
+            let mut sorted = remotes.clone();
+            sorted.sort();
+            assert_eq!(sorted, given);
+            orders.insert(remotes);
+        }
+        // 20 draws of 24 orders all alike: about 1 in 10^26.
+        assert!(orders.len() > 1, "{orders:?}");
     }
 
     #[test]
