@@ -3,6 +3,9 @@
 //! is paused (SIGSTOP) past the election timeout. The session does not go
 //! straight back to it, though it comes first in the remotes given.
 //!
+//! Also, read the same way: a server whose copy went back in time is
+//! passed by as stale.
+//!
 //! The attempts are read from the session's own debug events ("trying a
 //! remote"), captured in order: the servers' logs could only be compared
 //! by their millisecond timestamps. Whether the session tries the old
@@ -29,7 +32,10 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use cluster::{client_options, commit, leader_of, session_options, start_cluster, status_of, STEP};
+use cluster::{
+    any_member_options, client_options, commit, keys_in_db, leader_of, session_options,
+    start_cluster, status_of, STEP,
+};
 use ovsdb_proto::client::{OvsdbSession, SessionOptions};
 use process::Server;
 
@@ -42,7 +48,8 @@ async fn bounded<F: Future<Output = ()>>(test: F) {
         .expect("the test ran past its time limit");
 }
 
-/// One debug event: its message, and the remote it names if any.
+/// One debug event: its message (with the reason it gives, if any, after
+/// a colon), and the remote it names if any.
 type Captured = (String, Option<String>);
 
 thread_local! {
@@ -75,6 +82,7 @@ fn events() -> Vec<Captured> {
 struct Fields {
     message: String,
     remote: Option<String>,
+    reason: Option<String>,
 }
 
 impl tracing::field::Visit for Fields {
@@ -82,6 +90,7 @@ impl tracing::field::Visit for Fields {
         match field.name() {
             "message" => self.message = format!("{value:?}"),
             "remote" => self.remote = Some(format!("{value:?}").trim_matches('"').to_owned()),
+            "reason" => self.reason = Some(format!("{value:?}")),
             _ => {}
         }
     }
@@ -111,7 +120,11 @@ impl tracing::Subscriber for Capture {
     fn event(&self, event: &tracing::Event<'_>) {
         let mut fields = Fields::default();
         event.record(&mut fields);
-        EVENTS.with(|e| e.borrow_mut().push((fields.message, fields.remote)));
+        let message = match fields.reason {
+            Some(reason) => format!("{}: {reason}", fields.message),
+            None => fields.message,
+        };
+        EVENTS.with(|e| e.borrow_mut().push((message, fields.remote)));
     }
 
     fn enter(&self, _: &tracing::span::Id) {}
@@ -235,7 +248,7 @@ async fn after_a_leader_steps_down_the_session_tries_it_last() {
         // The old leader is up and in the cluster, only no longer leading.
         let status = status_of(&old).await.expect("the old leader answers");
         assert!(status.connected && !status.leader, "{status:?}");
-        assert_tried_last(&events()[before..], "no longer leads", &old, &now);
+        assert_tried_last(&events()[before..], "can no longer serve", &old, &now);
     })
     .await;
 }
@@ -270,6 +283,97 @@ async fn a_leader_paused_past_the_election_is_tried_last() {
         assert!(!commit(&session, 2).await);
         signal(&servers[leader], "CONT");
         assert_tried_last(&events()[before..], "connection lost", &old, &now);
+    })
+    .await;
+}
+
+/// A clustered server whose copy goes back in time (restored from an
+/// older copy of its file) is stale to a session that has seen a later
+/// log index of the database: the session does not take it, as Open
+/// vSwitch's clients do not, until told to forget the index
+/// (`reset_min_index`, for a cluster restored on purpose).
+#[tokio::test]
+async fn a_server_whose_copy_went_back_in_time_is_stale_until_the_index_is_reset() {
+    capture();
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-cluster-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = process::write_schema(dir.path());
+        let db = dir.path().join("x.db");
+        let raft = format!("unix:{}", dir.path().join("x.raft").display());
+        process::ovsdb_tool(&[
+            "create-cluster",
+            &db.to_string_lossy(),
+            &schema.to_string_lossy(),
+            &raft,
+        ]);
+        let mut server = Server::start(dir.path(), "x", &db);
+        server.wait_listening(STEP).await;
+        process::wait_leader(&server.remote(), STEP).await;
+        let remote = server.remote();
+        let old_index = status_of(&remote)
+            .await
+            .and_then(|s| s.index)
+            .expect("an index");
+        // The copy to go back to, before any write.
+        let backup = dir.path().join("x.db.old");
+        std::fs::copy(&db, &backup).expect("copying the database file");
+
+        let session = OvsdbSession::connect(&remote, any_member_options())
+            .await
+            .expect("the session connects");
+        for key in 1..=10 {
+            assert!(!commit(&session, key).await);
+        }
+        let new_index = status_of(&remote)
+            .await
+            .and_then(|s| s.index)
+            .expect("an index");
+        assert!(new_index >= old_index + 10, "{old_index} -> {new_index}");
+        // Reconnected, the session reads the later index at once.
+        let connections = session.connections();
+        session.disconnect();
+        let until = Instant::now() + STEP;
+        while session.connections() == connections {
+            assert!(Instant::now() < until, "no new connection");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let before = events().len();
+
+        server.kill();
+        std::fs::copy(&backup, &db).expect("restoring the older file");
+        server.restart();
+        server.wait_listening(STEP).await;
+        process::wait_leader(&remote, STEP).await;
+        let restored = status_of(&remote)
+            .await
+            .and_then(|s| s.index)
+            .expect("an index");
+        assert!(restored < new_index, "{restored} < {new_index}");
+
+        // Up and leading, yet passed by as stale.
+        let until = Instant::now() + STEP;
+        while !events()[before..].iter().any(|(m, r)| {
+            m.contains("cannot serve the session")
+                && m.contains("older")
+                && r.as_deref() == Some(&remote)
+        }) {
+            assert!(
+                Instant::now() < until,
+                "not found stale: {:?}",
+                &events()[before..]
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(session.remote(), None);
+
+        session.reset_min_index();
+        let client = session.client().await.expect("connected once reset");
+        assert_eq!(session.remote(), Some(remote));
+        // The restored copy: the rows written after the backup are gone.
+        assert_eq!(keys_in_db(&client).await, Vec::<i64>::new());
     })
     .await;
 }

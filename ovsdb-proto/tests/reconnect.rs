@@ -54,6 +54,9 @@ fn session_options_with(client: ClientOptions) -> SessionOptions {
         .backoff(Duration::from_millis(20), Duration::from_millis(200))
         .monitor_timeout(STEP)
         .ready_timeout(STEP)
+        // Each server's `_Server` row is read and followed: a standalone
+        // server, or a cluster of one, serves the session as before.
+        .database(DB)
 }
 
 async fn insert_keys(remote: &str, keys: std::ops::Range<i64>) {
@@ -464,6 +467,92 @@ async fn the_monitor_and_call_deadlines_hold_against_a_silent_server() {
             started.elapsed()
         );
         silent.abort();
+    })
+    .await;
+}
+
+/// Two standalone servers, each with its own database "Test"; a session
+/// for "Test" on the first, its remotes both. The first server's database
+/// is removed (`ovsdb-server/remove-db`): its `_Server` row goes, and it
+/// drops its clients that are not change-aware. The session goes on to
+/// the second server, its monitor starting over from that server's rows.
+/// Moved off by hand, it passes the first server by (it no longer has the
+/// database), though the first is then the least recently left.
+#[tokio::test]
+async fn a_server_whose_database_is_removed_is_passed_by() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = write_schema(dir.path());
+        let mut servers = Vec::new();
+        for name in ["s1", "s2"] {
+            let db = dir.path().join(format!("{name}.db"));
+            ovsdb_tool(&["create", &db.to_string_lossy(), &schema.to_string_lossy()]);
+            let mut server = Server::start(dir.path(), name, &db);
+            server.wait_listening(STEP).await;
+            servers.push(server);
+        }
+        let (first, second) = (servers[0].remote(), servers[1].remote());
+        insert_keys(&first, 0..3).await;
+        insert_keys(&second, 100..103).await;
+        let session = OvsdbSession::connect(&format!("{first},{second}"), session_options())
+            .await
+            .expect("the session connects");
+        assert_eq!(session.remote(), Some(first.clone()));
+        let mut monitor = session.monitor(DB, all_items()).await.expect("monitor");
+        let mut initial = keys_added(monitor.initial());
+        initial.sort_unstable();
+        assert_eq!(initial, vec![0, 1, 2]);
+
+        servers[0]
+            .appctl_async(&["ovsdb-server/remove-db", DB])
+            .await;
+        // The second server's rows, in place of the first's.
+        let event = tokio::time::timeout(STEP, monitor.next())
+            .await
+            .expect("the monitor starts over in time")
+            .expect("the monitor goes on")
+            .expect("no monitor error");
+        let SessionEvent::Resync(all) = event else {
+            panic!("expected a resync from another server: {event:?}");
+        };
+        let mut keys = keys_added(&all);
+        keys.sort_unstable();
+        assert_eq!(keys, vec![100, 101, 102]);
+        assert_eq!(session.remote(), Some(second.clone()));
+
+        let connections = session.connections();
+        session.disconnect();
+        let until = std::time::Instant::now() + STEP;
+        while session.connections() == connections {
+            assert!(std::time::Instant::now() < until, "no new connection");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(session.remote(), Some(second.clone()));
+        // A standalone server keeps no history: all its rows again, then
+        // the new one as a change.
+        insert_keys(&second, 103..104).await;
+        let mut events = Vec::new();
+        for _ in 0..2 {
+            let event = tokio::time::timeout(STEP, monitor.next())
+                .await
+                .unwrap_or_else(|_| panic!("no event after {events:?}"))
+                .expect("the monitor goes on")
+                .expect("no monitor error");
+            let (kind, mut keys) = match event {
+                SessionEvent::Resync(all) => ("resync", keys_added(&all)),
+                SessionEvent::Update(u) => ("update", keys_added(&u.updates)),
+            };
+            keys.sort_unstable();
+            events.push((kind, keys));
+        }
+        assert_eq!(
+            events,
+            vec![("resync", vec![100, 101, 102]), ("update", vec![103])]
+        );
+        eprintln!("last move: {:?}", session.last_move());
     })
     .await;
 }

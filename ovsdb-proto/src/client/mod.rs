@@ -57,12 +57,13 @@ use jsonrpc_core::{
 };
 use jsonrpc_transport::{connect, ClientTls, ConnectOptions, Endpoint};
 
-pub use cluster::{leadership, DatabaseStatus, Leadership};
+pub use cluster::{leadership, DatabaseStatus, Leadership, Unusable};
 pub use error::{ClientError, TransactError};
 pub use lock::{Lock, LockEvent};
 pub use monitor::{MonitorEvent, MonitorMethod, MonitorState, MonitorStream, Updates};
 pub use reconnect::{
-    OvsdbSession, SessionEvent, SessionLock, SessionLockEvent, SessionMonitor, SessionOptions,
+    Moved, OvsdbSession, SessionEvent, SessionLock, SessionLockEvent, SessionMonitor,
+    SessionOptions,
 };
 pub use transact::{OpResult, Outcome, Transaction};
 

@@ -14,7 +14,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 
 use crate::monitor::{MonitorId, MonitorRequests};
 
-use super::cluster;
+use super::cluster::{self, Unusable};
 use super::{
     parse_remotes, ClientError, ClientOptions, LockEvent, MonitorEvent, MonitorMethod,
     MonitorState, MonitorStream, OvsdbClient, Updates,
@@ -59,7 +59,13 @@ pub struct SessionOptions {
     backoff_max: Duration,
     monitor_timeout: Duration,
     ready_timeout: Duration,
-    pub(crate) leader_only: Option<String>,
+    /// The database whose `_Server` row decides which servers may serve
+    /// the session.
+    pub(crate) database: Option<String>,
+    pub(crate) leader_only: bool,
+    /// The cluster whose members alone may serve the session.
+    pub(crate) cluster_id: Option<crate::atom::Uuid>,
+    shuffle_remotes: bool,
 }
 
 impl Default for SessionOptions {
@@ -72,7 +78,10 @@ impl Default for SessionOptions {
             backoff_max: Duration::from_secs(8),
             monitor_timeout: Duration::from_secs(120),
             ready_timeout: Duration::from_secs(30),
-            leader_only: None,
+            database: None,
+            leader_only: false,
+            cluster_id: None,
+            shuffle_remotes: false,
         }
     }
 }
@@ -109,12 +118,51 @@ impl SessionOptions {
         self
     }
 
-    /// Connects only to a server whose `_Server` row for database `db`
-    /// says it is the cluster's leader (and connected to the cluster);
-    /// standalone servers are taken as they are. See
-    /// [`cluster`](super::cluster) for how leadership is followed.
+    /// The database the session is for: on each server it connects to,
+    /// the session reads (and then follows) `_Server`'s row for `db`, and
+    /// uses the server only while the row says it can serve it (see
+    /// [`DatabaseStatus::check`](super::DatabaseStatus::check)): not a
+    /// clustered server cut off from its cluster or not joined yet, not a
+    /// relay that lost its source, not a server without the database, not
+    /// a copy older than one already seen. When the row changes for the
+    /// worse, the session moves to another remote
+    /// ([`OvsdbSession::last_move`] says why). A server without `_Server`
+    /// (older than Open vSwitch 2.9) is taken as it is.
+    ///
+    /// Without it the session takes any server that answers.
+    pub fn database(mut self, db: &str) -> Self {
+        self.database = Some(db.to_owned());
+        self
+    }
+
+    /// As [`database`](Self::database), and also only a server whose row
+    /// says it is the cluster's leader; standalone servers are taken as
+    /// they are, relays never. See [`cluster`](super::cluster) for how
+    /// leadership is followed.
     pub fn leader_only(mut self, db: &str) -> Self {
-        self.leader_only = Some(db.to_owned());
+        self.database = Some(db.to_owned());
+        self.leader_only = true;
+        self
+    }
+
+    /// Only members of the cluster with id `cid` (the `cid` of their
+    /// `_Server` row; `ovsdb-client` takes it as a `cid:UUID` remote), so
+    /// that a server of another cluster, or a standalone or relay server,
+    /// with a database of the same name is passed by
+    /// ([`Unusable::OtherCluster`]). Applies with
+    /// [`database`](Self::database) or [`leader_only`](Self::leader_only).
+    pub fn cluster_id(mut self, cid: crate::atom::Uuid) -> Self {
+        self.cluster_id = Some(cid);
+        self
+    }
+
+    /// Puts the remotes in a random order, drawn once when the session
+    /// starts, as Open vSwitch's clients do by default: many clients given
+    /// the same cluster's servers then spread over them instead of all
+    /// starting on the first. Default: `false`, the order given (the
+    /// first remote first).
+    pub fn shuffle_remotes(mut self, shuffle: bool) -> Self {
+        self.shuffle_remotes = shuffle;
         self
     }
 
@@ -217,13 +265,64 @@ pub(crate) struct Shared {
     /// Whose monitors and locks to bring back. Held while (re)starting
     /// them, so a reconnect and a new monitor do not interleave.
     registry: tokio::sync::Mutex<Registry>,
-    /// Remotes that lost leadership (or whose connection was lost while
-    /// leading), and when: tried last.
-    pub(crate) deposed: Mutex<HashMap<String, Instant>>,
+    /// When the session last left each remote (its connection was lost,
+    /// its `_Server` row said it could no longer serve, or it could not be
+    /// connected to or used): the least recently left are tried first.
+    left: Mutex<HashMap<String, Instant>>,
+    /// The highest log index of the database seen in a clustered server's
+    /// `_Server` row: a server behind it is stale.
+    min_index: AtomicI64,
+    /// The last server left because of its `_Server` row.
+    last_move: Mutex<Option<Moved>>,
     next_id: AtomicU64,
     connections: AtomicU64,
     /// Set by [`OvsdbSession::close`]: no more connections or streams.
     closed: AtomicBool,
+}
+
+impl Shared {
+    /// The highest log index seen so far.
+    pub(crate) fn min_index(&self) -> i64 {
+        self.min_index.load(Ordering::Relaxed)
+    }
+
+    /// Notes a log index seen in a usable server's row.
+    pub(crate) fn saw_index(&self, index: Option<i64>) {
+        if let Some(index) = index {
+            self.min_index.fetch_max(index, Ordering::Relaxed);
+        }
+    }
+
+    /// Notes that the session left `remote` just now: it goes to the end
+    /// of the order in which remotes are tried.
+    pub(crate) fn left(&self, remote: &str) {
+        if let Ok(mut left) = self.left.lock() {
+            left.insert(remote.to_owned(), Instant::now());
+        }
+    }
+
+    /// Notes that the session leaves `remote`, which it was using, because
+    /// of what its `_Server` row says.
+    pub(crate) fn moved_off(&self, remote: &str, reason: Unusable) {
+        self.left(remote);
+        if let Ok(mut last) = self.last_move.lock() {
+            *last = Some(Moved {
+                remote: remote.to_owned(),
+                reason,
+            });
+        }
+    }
+}
+
+/// A server an [`OvsdbSession`] was using and left because its `_Server`
+/// row said it could no longer serve the session
+/// ([`OvsdbSession::last_move`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    /// The server's remote, as given to the session.
+    pub remote: String,
+    /// What its row said.
+    pub reason: Unusable,
 }
 
 /// Stops the supervisor when the last session handle goes.
@@ -318,17 +417,22 @@ impl OvsdbSession {
     ///
     /// Must be called within a Tokio runtime.
     pub fn start(remote: &str, options: SessionOptions) -> Result<Self, ClientError> {
-        let remotes = parse_remotes(remote)?
+        let mut remotes: Vec<String> = parse_remotes(remote)?
             .iter()
             .map(ToString::to_string)
             .collect();
+        if options.shuffle_remotes {
+            shuffle(&mut remotes);
+        }
         let (current, _) = watch::channel(None);
         let shared = Arc::new(Shared {
             remotes,
             options,
             current,
             registry: tokio::sync::Mutex::new(Registry::default()),
-            deposed: Mutex::new(HashMap::new()),
+            left: Mutex::new(HashMap::new()),
+            min_index: AtomicI64::new(0),
+            last_move: Mutex::new(None),
             next_id: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             closed: AtomicBool::new(false),
@@ -364,6 +468,21 @@ impl OvsdbSession {
             .borrow()
             .as_ref()
             .map(|c| c.remote().to_owned())
+    }
+
+    /// The last time the session moved off a server because its `_Server`
+    /// row said it could no longer serve the session (see
+    /// [`SessionOptions::database`]): which server, and why. `None` if it
+    /// never has.
+    pub fn last_move(&self) -> Option<Moved> {
+        self.shared().last_move.lock().ok().and_then(|m| m.clone())
+    }
+
+    /// Forgets the highest log index seen, so that a server behind it is
+    /// no longer taken for stale: for when the cluster was rebuilt or
+    /// restored from a backup, and its indexes start again lower.
+    pub fn reset_min_index(&self) {
+        self.shared().min_index.store(0, Ordering::Relaxed);
     }
 
     /// Closes the connection in use, as if it had dropped: the session
@@ -586,16 +705,14 @@ async fn supervise(shared: Arc<Shared>) {
                 backoff.reset();
                 client.peer().closed().await;
                 tracing::debug!(remote = client.remote(), "connection lost; reconnecting");
-                if shared.options.leader_only.is_some() {
-                    // However the leader was lost (its row said it no longer
-                    // leads, it stopped answering probes, it went away), it
-                    // is tried last: a leader that was paused may still say
-                    // it leads for a moment when it resumes, before it
-                    // hears of the new term.
-                    if let Ok(mut deposed) = shared.deposed.lock() {
-                        deposed.insert(client.remote().to_owned(), Instant::now());
-                    }
-                }
+                // However the server was lost (its row said it can no
+                // longer serve, it stopped answering probes, it went away),
+                // it is tried last, as Open vSwitch's clients go round their
+                // remotes: a leader that was paused may still say it leads
+                // for a moment when it resumes, before it hears of the new
+                // term, and a server that just lost its cluster is unlikely
+                // to be back yet.
+                shared.left(client.remote());
             }
             Err(e) => {
                 tracing::debug!(error = %e, "resuming failed; reconnecting");
@@ -611,8 +728,11 @@ async fn supervise(shared: Arc<Shared>) {
     }
 }
 
-/// Tries each remote (those that lost leadership last) until one connects
-/// (and, in leader-only mode, leads).
+/// Tries each remote, the least recently left first, until one connects
+/// and, for a session with a database, its `_Server` row says it can serve
+/// the session. Each remote tried and not taken counts as left, so the
+/// next round begins with the next one: the remotes are gone round in
+/// turn, as Open vSwitch's clients do.
 async fn connect_any(
     shared: &Arc<Shared>,
 ) -> Result<(OvsdbClient, Option<JoinHandle<()>>), ClientError> {
@@ -622,46 +742,77 @@ async fn connect_any(
         let client = match OvsdbClient::connect_with(&remote, shared.options.client.clone()).await {
             Ok(client) => client,
             Err(ClientError::Connect(mut errors)) => {
+                shared.left(&remote);
                 failures.append(&mut errors);
                 continue;
             }
             Err(e) => return Err(e),
         };
-        let Some(db) = &shared.options.leader_only else {
+        let Some(db) = &shared.options.database else {
             return Ok((client, None));
         };
         match cluster::leadership(&client, db, shared.options.monitor_timeout).await {
-            Ok(watch) if watch.leads() => {
-                let task = tokio::spawn(cluster::follow(watch, client.clone(), shared.clone()));
-                return Ok((client, Some(task)));
-            }
-            Ok(watch) => {
-                tracing::debug!(%remote, status = ?watch.status(), "not the leader; trying the next");
-                client.close();
+            Ok(watch) => match cluster::check_for(&watch, shared) {
+                Ok(status) => {
+                    shared.saw_index(status.index);
+                    let task = tokio::spawn(cluster::follow(watch, client.clone(), shared.clone()));
+                    return Ok((client, Some(task)));
+                }
+                Err(reason) => {
+                    tracing::debug!(
+                        %remote,
+                        status = ?watch.status(),
+                        %reason,
+                        "the server cannot serve the session; trying the next"
+                    );
+                }
+            },
+            // Older than `_Server`: nothing to check, taken as it is (as
+            // Open vSwitch's clients do).
+            Err(e) if cluster::lacks_server_db(&e) => {
+                tracing::debug!(%remote, "the server has no _Server database; taking it as it is");
+                return Ok((client, None));
             }
             Err(e) => {
                 tracing::debug!(%remote, error = %e, "cannot read _Server; trying the next");
-                client.close();
             }
         }
+        shared.left(&remote);
+        client.close();
     }
     Err(ClientError::Connect(failures))
 }
 
-/// The remotes in the order to try them: as given, except that those
-/// that lost leadership come last, the most recent last of all.
-fn order_remotes(shared: &Shared) -> Vec<String> {
-    let deposed = shared.deposed.lock().map(|d| d.clone()).unwrap_or_default();
-    in_order(&shared.remotes, &deposed)
+/// Puts `remotes` in a random order.
+fn shuffle(remotes: &mut [String]) {
+    // A randomly keyed hash of each remote and its place is random enough
+    // to spread clients, and needs no dependency.
+    let random = RandomState::new();
+    let mut keyed: Vec<(u64, String)> = remotes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (random.hash_one((i, r)), r.clone()))
+        .collect();
+    keyed.sort();
+    for (slot, (_, remote)) in remotes.iter_mut().zip(keyed) {
+        *slot = remote;
+    }
 }
 
-fn in_order(remotes: &[String], deposed: &HashMap<String, Instant>) -> Vec<String> {
+/// The remotes in the order to try them: those never left first, as
+/// given, then the others, the least recently left first.
+fn order_remotes(shared: &Shared) -> Vec<String> {
+    let left = shared.left.lock().map(|d| d.clone()).unwrap_or_default();
+    in_order(&shared.remotes, &left)
+}
+
+fn in_order(remotes: &[String], left: &HashMap<String, Instant>) -> Vec<String> {
     let mut remotes: Vec<(Option<Instant>, usize, &String)> = remotes
         .iter()
         .enumerate()
-        .map(|(i, r)| (deposed.get(r).copied(), i, r))
+        .map(|(i, r)| (left.get(r).copied(), i, r))
         .collect();
-    // None sorts before Some: never deposed first.
+    // None sorts before Some: never left first.
     remotes.sort();
     remotes.into_iter().map(|(_, _, r)| r.clone()).collect()
 }
@@ -923,7 +1074,23 @@ mod tests {
     }
 
     #[test]
-    fn servers_that_lost_leadership_are_tried_last_most_recent_last() {
+    fn shuffled_remotes_are_the_same_remotes_in_some_order() {
+        let given: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let mut orders = std::collections::HashSet::new();
+        for _ in 0..20 {
+            let mut remotes = given.clone();
+            shuffle(&mut remotes);
+            let mut sorted = remotes.clone();
+            sorted.sort();
+            assert_eq!(sorted, given);
+            orders.insert(remotes);
+        }
+        // 20 draws of 24 orders all alike: about 1 in 10^26.
+        assert!(orders.len() > 1, "{orders:?}");
+    }
+
+    #[test]
+    fn remotes_are_tried_least_recently_left_first() {
         let remotes: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
         let now = Instant::now();
         let mut deposed = HashMap::new();

@@ -16,22 +16,28 @@ const STEP: Duration = Duration::from_secs(5);
 
 /// The server's end of the pipe: reads JSON values back to back, writes
 /// whatever it is told.
-struct Script {
-    rd: ReadHalf<DuplexStream>,
-    wr: WriteHalf<DuplexStream>,
+struct Script<S = DuplexStream> {
+    rd: ReadHalf<S>,
+    wr: WriteHalf<S>,
     buf: Vec<u8>,
 }
 
 impl Script {
     fn pair(options: ClientOptions) -> (OvsdbClient, Script) {
         let (ours, theirs) = tokio::io::duplex(1 << 16);
-        let (rd, wr) = tokio::io::split(theirs);
-        let script = Script {
+        (OvsdbClient::over(ours, options), Script::over(theirs))
+    }
+}
+
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite> Script<S> {
+    /// The server's end of `stream` (a socket a test accepted).
+    fn over(stream: S) -> Script<S> {
+        let (rd, wr) = tokio::io::split(stream);
+        Script {
             rd,
             wr,
             buf: Vec::new(),
-        };
-        (OvsdbClient::over(ours, options), script)
+        }
     }
 
     /// The next message the client sent.
@@ -276,4 +282,63 @@ async fn a_monitor_that_falls_behind_says_so() {
         monitor.state().last_txn_id.map(|u| u.to_string()),
         Some("00000000-0000-0000-0000-000000000001".to_owned())
     );
+}
+
+/// A server older than the `_Server` database (Open vSwitch before 2.9)
+/// refuses to monitor it; a session for a database, even leader-only,
+/// takes such a server as it is, as Open vSwitch's clients do, rather than
+/// never connect.
+#[tokio::test]
+async fn a_session_takes_a_server_without_server_db_as_it_is() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("old.sock");
+    let listener = tokio::net::UnixListener::bind(&path).expect("listening");
+    let remote = format!("unix:{}", path.display());
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("a connection");
+        let mut server = Script::over(stream);
+        // As an old server words them.
+        let (id, params) = server.expect("monitor_cond_since").await;
+        assert_eq!(params[0], "_Server");
+        server
+            .send(json!({"id": id, "error": "unknown method"}))
+            .await;
+        let (id, params) = server.expect("monitor_cond").await;
+        assert_eq!(params[0], "_Server");
+        server
+            .send(json!({"id": id, "error": {
+                "error": "unknown database",
+                "details": "monitor_cond request specifies unknown database _Server"}}))
+            .await;
+        let (id, params) = server.expect("monitor_cond_since").await;
+        assert_eq!(params[0], "Test");
+        server
+            .send(json!({"id": id, "error": "unknown method"}))
+            .await;
+        let (id, params) = server.expect("monitor_cond").await;
+        assert_eq!(params[0], "Test");
+        server
+            .send(json!({"id": id, "error": null, "result": {"T": {U: {"initial": {"a": 1}}}}}))
+            .await;
+        // Kept open until the test ends.
+        server
+    });
+    let session_options = SessionOptions::default()
+        .client(options())
+        .ready_timeout(STEP)
+        .leader_only("Test");
+    let session = OvsdbSession::connect(&remote, session_options)
+        .await
+        .expect("the session takes the old server");
+    let monitor = session
+        .monitor("Test", requests(None))
+        .await
+        .expect("monitor");
+    assert_eq!(monitor.initial().rows("T").len(), 1);
+    assert_eq!(session.remote(), Some(remote));
+    assert_eq!(session.last_move(), None);
+    let _server = tokio::time::timeout(STEP, server)
+        .await
+        .expect("the script ran")
+        .expect("the script passed");
 }

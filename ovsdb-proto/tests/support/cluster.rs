@@ -25,6 +25,15 @@ pub fn client_options() -> ClientOptions {
 /// A cluster of three, each server on its own database file, Raft socket
 /// and client socket; returned once all three are in touch and one leads.
 pub async fn start_cluster(dir: &Path) -> Vec<Server> {
+    start_cluster_with(dir, [None; 3]).await
+}
+
+/// As [`start_cluster`], with server `n` (from 0) unable to write files
+/// past `limits[n]` 512-byte blocks, if given (see
+/// [`Server::start_with_file_limit`]): a write to its Raft log that would
+/// pass it fails, and the server drops out of the cluster ("failure
+/// mode"), still up and answering its clients.
+pub async fn start_cluster_with(dir: &Path, limits: [Option<u64>; 3]) -> Vec<Server> {
     let schema = write_schema(dir);
     let schema = schema.to_string_lossy();
     let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
@@ -37,7 +46,11 @@ pub async fn start_cluster(dir: &Path) -> Vec<Server> {
     let mut servers: Vec<Server> = (1..=3)
         .map(|n| {
             let name = format!("s{n}");
-            Server::start(dir, &name, &dir.join(format!("{name}.db")))
+            let db = dir.join(format!("{name}.db"));
+            match limits[n - 1] {
+                None => Server::start(dir, &name, &db),
+                Some(blocks) => Server::start_with_file_limit(dir, &name, &db, blocks),
+            }
         })
         .collect();
     for server in &mut servers {
@@ -104,6 +117,32 @@ pub fn session_options() -> SessionOptions {
         .monitor_timeout(Duration::from_secs(3))
         .ready_timeout(STEP)
         .leader_only(DB)
+}
+
+/// As [`session_options`], but for any member that can serve the
+/// database (not only the leader).
+pub fn any_member_options() -> SessionOptions {
+    SessionOptions::default()
+        .client(client_options())
+        .backoff(Duration::from_millis(20), Duration::from_millis(300))
+        .monitor_timeout(Duration::from_secs(3))
+        .ready_timeout(STEP)
+        .database(DB)
+}
+
+/// Waits until the session is connected somewhere other than `old`, and
+/// returns where.
+pub async fn wait_moved_off(session: &OvsdbSession, old: &str) -> String {
+    let until = Instant::now() + STEP;
+    while session.remote().is_none_or(|r| r == old) {
+        assert!(
+            Instant::now() < until,
+            "still on {old} (last move: {:?})",
+            session.last_move()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    session.remote().expect("connected")
 }
 
 /// Every `key` in the `Item` table, sorted, duplicates kept.

@@ -316,6 +316,31 @@ pub fn insert_item(
 }
 
 impl Server {
+    /// Runs `ovs-appctl` on this server's control socket, within 5 s, off
+    /// the test's thread (so the session's tasks, on that thread, run
+    /// meanwhile).
+    pub async fn appctl_async(&self, args: &[&str]) -> String {
+        let ctl = self.dir.join(format!("{}.ctl", self.name));
+        let owned: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(tool("ovs-appctl"))
+                .arg("--timeout=5")
+                .arg("-t")
+                .arg(&ctl)
+                .args(&owned)
+                .output()
+        })
+        .await
+        .expect("ovs-appctl ran")
+        .expect("ovs-appctl runs");
+        assert!(
+            out.status.success(),
+            "ovs-appctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Runs `ovs-appctl` on this server's control socket, within 5 s.
     pub fn appctl(&self, args: &[&str]) -> String {
         let ctl = self.dir.join(format!("{}.ctl", self.name));
