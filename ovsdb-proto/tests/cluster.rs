@@ -24,7 +24,6 @@ mod process;
 #[path = "support/cluster.rs"]
 mod cluster;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,15 +37,7 @@ use ovsdb_proto::client::{Moved, OvsdbSession, SessionEvent, Unusable};
 use ovsdb_proto::error::ErrorKind;
 use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
 use process::{insert_item, keys_added, Server, DB};
-
-/// The bound on each test.
-const TEST_LIMIT: Duration = Duration::from_secs(25);
-
-async fn bounded<F: Future<Output = ()>>(test: F) {
-    tokio::time::timeout(TEST_LIMIT, test)
-        .await
-        .expect("the test ran past its time limit");
-}
+use server::bounded;
 
 #[tokio::test]
 async fn leader_only_connects_to_the_leader_whichever_remote_comes_first() {

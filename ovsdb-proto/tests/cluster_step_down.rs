@@ -27,7 +27,6 @@ mod process;
 mod cluster;
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -38,15 +37,7 @@ use cluster::{
 };
 use ovsdb_proto::client::{OvsdbSession, SessionOptions};
 use process::Server;
-
-/// The bound on each test.
-const TEST_LIMIT: Duration = Duration::from_secs(25);
-
-async fn bounded<F: Future<Output = ()>>(test: F) {
-    tokio::time::timeout(TEST_LIMIT, test)
-        .await
-        .expect("the test ran past its time limit");
-}
+use server::bounded;
 
 /// One debug event: its message (with the reason it gives, if any, after
 /// a colon), and the remote it names if any.

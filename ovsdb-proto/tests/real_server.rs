@@ -7,7 +7,6 @@
 #[path = "support/server.rs"]
 mod server;
 
-use std::future::Future;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
@@ -25,21 +24,9 @@ use ovsdb_proto::mutation::{Mutation, Mutator};
 use ovsdb_proto::operation::WaitUntil;
 use ovsdb_proto::params::{CancelParams, MonitorIdParams};
 use ovsdb_proto::schema::DatabaseSchema;
-use server::OvsdbServer;
+use server::{bounded, bounded_by, OvsdbServer, STEP};
 
 const DB: &str = "Test";
-
-/// The bound on any one test but the idle one.
-const TEST_LIMIT: Duration = Duration::from_secs(30);
-
-/// How long to wait for an update that should come.
-const STEP: Duration = Duration::from_secs(5);
-
-async fn bounded<F: Future<Output = ()>>(limit: Duration, test: F) {
-    tokio::time::timeout(limit, test)
-        .await
-        .expect("the test ran past its time limit");
-}
 
 fn options() -> ClientOptions {
     ClientOptions::default()
@@ -118,7 +105,7 @@ fn transact_error(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_dbs_get_schema_and_echo_over_unix_and_tcp() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let text = std::fs::read_to_string(server::schema_path("test.ovsschema")).unwrap();
         let file_schema = DatabaseSchema::from_json(&text).unwrap();
@@ -152,7 +139,7 @@ async fn list_dbs_get_schema_and_echo_over_unix_and_tcp() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_remotes_are_tried_in_order() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let missing = "unix:/nonexistent/ovsdb.sock";
         let c = client(&format!("{missing},{}", server.tcp)).await;
@@ -172,7 +159,7 @@ async fn several_remotes_are_tried_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_in_one_transaction_and_after() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let c = client(&server.unix).await;
         let fixed = Uuid::parse_str("6f1b7c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b").unwrap();
@@ -253,7 +240,7 @@ async fn every_operation_in_one_transaction_and_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transaction_errors_name_the_operation() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let c = client(&server.unix).await;
         c.transact(DB)
@@ -445,7 +432,7 @@ async fn monitor_with(c: &OvsdbClient, method: MonitorMethod, id: &str) -> Monit
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_monitor_flavour_sees_another_clients_changes() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let writer = client(&server.tcp).await;
         writer
@@ -537,7 +524,7 @@ async fn each_monitor_flavour_sees_another_clients_changes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_newest_method_is_taken_and_our_own_update_comes_before_our_reply() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let c = client(&server.unix).await;
         let newest = c.monitor(DB, all_hosts()).await.unwrap();
@@ -577,7 +564,7 @@ async fn the_newest_method_is_taken_and_our_own_update_comes_before_our_reply() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitor_cond_change_moves_the_window() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let writer = client(&server.tcp).await;
         let out = writer
@@ -628,7 +615,7 @@ async fn monitor_cond_change_moves_the_window() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitor_cancel_stops_the_updates() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let c = client(&server.unix).await;
         let monitor = monitor_with(&c, MonitorMethod::MonitorCond, "gone").await;
@@ -665,7 +652,7 @@ async fn monitor_cancel_stops_the_updates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_contend_for_a_lock() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let a = client(&server.unix).await;
         let b = client(&server.tcp).await;
@@ -736,7 +723,7 @@ async fn two_clients_contend_for_a_lock() {
 /// still be connected, having answered it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_probe_is_answered_while_idle_after_a_large_dump() {
-    bounded(Duration::from_secs(45), async {
+    bounded_by(Duration::from_secs(45), async {
         let server = OvsdbServer::start().await;
         let writer = client(&server.unix).await;
         // 100 hosts (the table's maxRows) of 40 kB each: 4 MB.
@@ -775,7 +762,7 @@ async fn the_servers_probe_is_answered_while_idle_after_a_large_dump() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_own_probe_keeps_a_quiet_connection_checked() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let c = OvsdbClient::connect_with(
             &server.unix,
@@ -795,7 +782,7 @@ async fn our_own_probe_keeps_a_quiet_connection_checked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_past_its_deadline_is_canceled_on_the_server() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let c = client(&server.unix).await;
         // A wait that never holds and never times out on the server.
@@ -838,7 +825,7 @@ async fn a_transaction_past_its_deadline_is_canceled_on_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssl_remotes_with_certificates_both_ways() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let (server, pki) = OvsdbServer::start_tls().await;
         assert!(server.tcp.starts_with("ssl:"), "{}", server.tcp);
         let tls = jsonrpc_transport::ClientTls::from_pem_files(
@@ -881,7 +868,7 @@ async fn ssl_remotes_with_certificates_both_ways() {
 /// closed connection, starts it again on a new one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_monitors_state_replays_on_a_new_connection() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let first = client(&server.unix).await;
         let mut monitor = first
@@ -923,7 +910,7 @@ async fn a_monitors_state_replays_on_a_new_connection() {
 /// vSwitch's own `ovs-vsctl` finds the bridge it made.
 #[tokio::test]
 async fn vswitch_schema_bridge_made_by_us_is_seen_by_ovs_vsctl() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start_schema("vswitch.ovsschema").await;
         let text = std::fs::read_to_string(server::schema_path("vswitch.ovsschema")).unwrap();
         let file_schema = DatabaseSchema::from_json(&text).unwrap();
@@ -1001,7 +988,7 @@ async fn vswitch_schema_bridge_made_by_us_is_seen_by_ovs_vsctl() {
 /// repeat) a set with a duplicate element.
 #[tokio::test]
 async fn range_not_allowed_and_ovsdb_errors() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let c = client(&server.unix).await;
         let mut big = host("big", 1);
@@ -1124,7 +1111,7 @@ fn waits_for_ever(c: &OvsdbClient) -> ovsdb_proto::client::Transaction {
 /// off the wire.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_naming_a_pending_transaction_fails_it_with_canceled() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let path = server.unix.strip_prefix("unix:").expect("a unix: remote");
         let written = std::sync::Arc::default();
@@ -1187,7 +1174,7 @@ async fn a_cancel_naming_a_pending_transaction_fails_it_with_canceled() {
 /// pending transaction of a database being replaced).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_transaction_is_canceled_by_a_conversion_of_its_database() {
-    bounded(TEST_LIMIT, async {
+    bounded(async {
         let server = OvsdbServer::start().await;
         let c = client(&server.unix).await;
         c.set_db_change_aware(true)

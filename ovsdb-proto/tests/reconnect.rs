@@ -14,7 +14,6 @@ mod server;
 mod process;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -24,19 +23,7 @@ use ovsdb_proto::client::{
 };
 use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
 use process::{insert_item, keys_added, ovsdb_tool, wait_leader, write_schema, Inet, Server, DB};
-use server::make_pki;
-
-/// The bound on each test.
-const TEST_LIMIT: Duration = Duration::from_secs(25);
-
-/// How long one step (a start, an update that should come) may take.
-const STEP: Duration = Duration::from_secs(5);
-
-async fn bounded<F: Future<Output = ()>>(test: F) {
-    tokio::time::timeout(TEST_LIMIT, test)
-        .await
-        .expect("the test ran past its time limit");
-}
+use server::{bounded, make_pki, STEP};
 
 fn session_options() -> SessionOptions {
     session_options_with(

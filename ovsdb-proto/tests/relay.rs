@@ -22,12 +22,10 @@ mod process;
 mod cluster;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use ovsdb_proto::atom::Atom;
 use ovsdb_proto::client::{
     leadership, ClientError, ClientOptions, DatabaseStatus, OvsdbClient, OvsdbSession,
     SessionEvent, SessionOptions,
@@ -35,18 +33,7 @@ use ovsdb_proto::client::{
 use ovsdb_proto::error::ErrorKind;
 use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
 use process::{insert_item, keys_added, ovsdb_tool, write_schema, Server, DB};
-
-/// The bound on each test.
-const TEST_LIMIT: Duration = Duration::from_secs(25);
-
-/// How long one step (a start, an update that should come) may take.
-const STEP: Duration = Duration::from_secs(5);
-
-async fn bounded<F: Future<Output = ()>>(test: F) {
-    tokio::time::timeout(TEST_LIMIT, test)
-        .await
-        .expect("the test ran past its time limit");
-}
+use server::{bounded, STEP};
 
 fn client_options() -> ClientOptions {
     ClientOptions::default()
@@ -106,27 +93,6 @@ fn all_items() -> MonitorRequests {
     requests
 }
 
-/// Every `key` in the `Item` table, sorted.
-async fn keys_in_db(client: &OvsdbClient) -> Vec<i64> {
-    let outcome = client
-        .transact(DB)
-        .select("Item", vec![])
-        .execute()
-        .await
-        .expect("select");
-    let mut keys: Vec<i64> = outcome
-        .rows(0)
-        .expect("the select's rows")
-        .iter()
-        .map(|row| match row.get("key").and_then(|d| d.as_atom()) {
-            Some(Atom::Integer(k)) => *k,
-            other => panic!("an Item row without its key: {other:?}"),
-        })
-        .collect();
-    keys.sort_unstable();
-    keys
-}
-
 #[tokio::test]
 async fn through_a_relay_reads_are_served_writes_are_forwarded_and_the_sources_changes_come() {
     bounded(async {
@@ -169,7 +135,7 @@ async fn through_a_relay_reads_are_served_writes_are_forwarded_and_the_sources_c
             .execute()
             .await
             .expect("a transaction forwarded to the source");
-        assert_eq!(keys_in_db(&direct).await, vec![1]);
+        assert_eq!(cluster::keys_in_db(&direct).await, vec![1]);
         // Written on the source by another client, seen through the relay.
         insert_item(&direct, 2).execute().await.expect("insert");
         let mut seen = BTreeMap::<i64, usize>::new();
@@ -184,7 +150,7 @@ async fn through_a_relay_reads_are_served_writes_are_forwarded_and_the_sources_c
             }
         }
         assert_eq!(seen, [(1, 1), (2, 1)].into_iter().collect());
-        assert_eq!(keys_in_db(&via_relay).await, vec![1, 2]);
+        assert_eq!(cluster::keys_in_db(&via_relay).await, vec![1, 2]);
     })
     .await;
 }
@@ -343,7 +309,7 @@ async fn a_session_waits_out_a_relay_that_has_not_reached_its_source_yet() {
             }
         }
         let via_session = session.client().await.expect("connected");
-        assert_eq!(keys_in_db(&via_session).await, vec![1, 2]);
+        assert_eq!(cluster::keys_in_db(&via_session).await, vec![1, 2]);
     })
     .await;
 }
@@ -531,7 +497,7 @@ async fn a_session_through_a_relay_that_loses_its_source_moves_to_another_relay(
         let expected: Vec<i64> = (1..=KEYS).collect();
         let client = session.client().await.expect("connected");
         assert_eq!(
-            keys_in_db(&client).await,
+            cluster::keys_in_db(&client).await,
             expected,
             "every acknowledged row, each once"
         );

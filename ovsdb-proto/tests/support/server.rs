@@ -1,9 +1,32 @@
 //! A real ovsdb-server for one test: its database, sockets and log in a
 //! temporary directory, killed when dropped.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+/// The bound on a whole test: only a hang (a bug) reaches it.
+#[allow(dead_code)]
+pub const TEST_LIMIT: Duration = Duration::from_secs(30);
+
+/// How long one step (a start, an update that should come) may take.
+#[allow(dead_code)]
+pub const STEP: Duration = Duration::from_secs(5);
+
+/// Runs a test, failing it if it runs past [`TEST_LIMIT`].
+#[allow(dead_code)]
+pub async fn bounded<F: Future<Output = ()>>(test: F) {
+    bounded_by(TEST_LIMIT, test).await
+}
+
+/// Runs a test, failing it if it runs past `limit`.
+#[allow(dead_code)]
+pub async fn bounded_by<F: Future<Output = ()>>(limit: Duration, test: F) {
+    tokio::time::timeout(limit, test)
+        .await
+        .expect("the test ran past its time limit");
+}
 
 /// Where Debian puts the tools: ovsdb-server is in /usr/sbin, which a
 /// non-root PATH may lack.
