@@ -17,10 +17,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use ovsdb_proto::client::{
-    ClientError, ClientOptions, OvsdbClient, OvsdbSession, SessionEvent, SessionLock,
-    SessionLockEvent, SessionMonitor, SessionOptions,
+    ClientError, ClientOptions, Moved, OvsdbClient, OvsdbSession, SessionEvent, SessionLock,
+    SessionLockEvent, SessionMonitor, SessionOptions, Unusable,
 };
 use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
 use process::{insert_item, keys_added, ovsdb_tool, wait_leader, write_schema, Inet, Server, DB};
@@ -109,6 +109,7 @@ impl Seen {
                     }
                 }
                 SessionEvent::Resync(all) => self.resyncs.push(keys_added(&all)),
+                SessionEvent::SchemaChanged { .. } => panic!("no schema change here: {event:?}"),
             }
         }
     }
@@ -474,8 +475,12 @@ async fn the_monitor_and_call_deadlines_hold_against_a_silent_server() {
 /// Two standalone servers, each with its own database "Test"; a session
 /// for "Test" on the first, its remotes both. The first server's database
 /// is removed (`ovsdb-server/remove-db`): its `_Server` row goes, and it
-/// drops its clients that are not change-aware. The session goes on to
-/// the second server, its monitor starting over from that server's rows.
+/// cancels the monitors of its change-aware clients (which the session
+/// is) without dropping them. The session leaves it all the same, for
+/// want of the database (said so in its last move; a client that is not
+/// change-aware is dropped before it hears why), and goes on to the
+/// second server, its monitor starting over from that server's schema
+/// and rows.
 /// Moved off by hand, it passes the first server by (it no longer has the
 /// database), though the first is then the least recently left.
 #[tokio::test]
@@ -501,6 +506,7 @@ async fn a_server_whose_database_is_removed_is_passed_by() {
             .await
             .expect("the session connects");
         assert_eq!(session.remote(), Some(first.clone()));
+        assert!(session.is_change_aware());
         let mut monitor = session.monitor(DB, all_items()).await.expect("monitor");
         let mut initial = keys_added(monitor.initial());
         initial.sort_unstable();
@@ -509,19 +515,29 @@ async fn a_server_whose_database_is_removed_is_passed_by() {
         servers[0]
             .appctl_async(&["ovsdb-server/remove-db", DB])
             .await;
-        // The second server's rows, in place of the first's.
+        // The second server's rows, in place of the first's, with its
+        // schema: the server canceled the monitor, which starts over from
+        // the top wherever the session goes.
         let event = tokio::time::timeout(STEP, monitor.next())
             .await
             .expect("the monitor starts over in time")
             .expect("the monitor goes on")
             .expect("no monitor error");
-        let SessionEvent::Resync(all) = event else {
-            panic!("expected a resync from another server: {event:?}");
+        let SessionEvent::SchemaChanged { schema, rows } = event else {
+            panic!("expected a start over from another server: {event:?}");
         };
-        let mut keys = keys_added(&all);
+        assert_eq!(schema.name, DB);
+        let mut keys = keys_added(&rows);
         keys.sort_unstable();
         assert_eq!(keys, vec![100, 101, 102]);
         assert_eq!(session.remote(), Some(second.clone()));
+        assert_eq!(
+            session.last_move(),
+            Some(Moved {
+                remote: first.clone(),
+                reason: Unusable::NoDatabase
+            })
+        );
 
         let connections = session.connections();
         session.disconnect();
@@ -544,6 +560,7 @@ async fn a_server_whose_database_is_removed_is_passed_by() {
             let (kind, mut keys) = match event {
                 SessionEvent::Resync(all) => ("resync", keys_added(&all)),
                 SessionEvent::Update(u) => ("update", keys_added(&u.updates)),
+                SessionEvent::SchemaChanged { rows, .. } => ("schema changed", keys_added(&rows)),
             };
             keys.sort_unstable();
             events.push((kind, keys));
@@ -552,7 +569,155 @@ async fn a_server_whose_database_is_removed_is_passed_by() {
             events,
             vec![("resync", vec![100, 101, 102]), ("update", vec![103])]
         );
-        eprintln!("last move: {:?}", session.last_move());
+    })
+    .await;
+}
+
+/// The test schema's next version: `Item` gains a string column `note`.
+const SCHEMA_NOTE: &str = r#"{
+  "name": "Test",
+  "version": "1.1.0",
+  "tables": {
+    "Item": {
+      "isRoot": true,
+      "indexes": [["key"]],
+      "columns": {"key": {"type": "integer"}, "note": {"type": "string"}}
+    }
+  }
+}"#;
+
+/// The `note` of each `Item` row that `updates` insert or modify, by the
+/// row's uuid.
+fn notes(updates: &ovsdb_proto::client::Updates) -> Vec<String> {
+    use ovsdb_proto::atom::Atom;
+    use ovsdb_proto::client::Updates;
+    use ovsdb_proto::monitor::RowUpdate2;
+
+    let Updates::Update2(tables) = updates else {
+        panic!("expected update2-style changes: {updates:?}");
+    };
+    let mut notes = Vec::new();
+    for update in tables.get("Item").into_iter().flat_map(|t| t.values()) {
+        if let RowUpdate2::Initial(row) | RowUpdate2::Insert(row) | RowUpdate2::Modify(row) = update
+        {
+            if let Some(Atom::String(note)) = row.get("note").and_then(|d| d.as_atom()) {
+                notes.push(note.clone());
+            }
+        }
+    }
+    notes
+}
+
+async fn next_monitor_event(monitor: &mut SessionMonitor) -> SessionEvent {
+    tokio::time::timeout(STEP, monitor.next())
+        .await
+        .expect("a monitor event in time")
+        .expect("the monitor goes on")
+        .expect("no monitor error")
+}
+
+/// `ovsdb-client convert` of the session's database, on a live server,
+/// while the session monitors it and holds a lock. The session told the
+/// server it is change-aware, so the server cancels the monitor
+/// (`monitor_canceled`) instead of dropping the connection: the stream
+/// says the schema changed, with the new schema and every row once, and
+/// goes on with changes to the new column; the lock is still held (no
+/// `Lost`, and the server says so), on the same connection. Before, the
+/// server dropped the session's connection and the monitor came back as
+/// a resync, without the schema.
+#[tokio::test]
+async fn a_conversion_restarts_the_monitor_with_the_new_schema_on_the_same_connection() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = write_schema(dir.path());
+        let db = dir.path().join("test.db");
+        ovsdb_tool(&["create", &db.to_string_lossy(), &schema.to_string_lossy()]);
+        let mut server = Server::start(dir.path(), "s", &db);
+        server.wait_listening(STEP).await;
+        let remote = server.remote();
+        insert_keys(&remote, 0..3).await;
+
+        let session = OvsdbSession::connect(&remote, session_options())
+            .await
+            .expect("the session connects");
+        assert!(session.is_change_aware(), "ovsdb-server 3.1 takes it");
+        let mut monitor = session.monitor(DB, all_items()).await.expect("monitor");
+        let mut initial = keys_added(monitor.initial());
+        initial.sort_unstable();
+        assert_eq!(initial, vec![0, 1, 2]);
+        let mut lock = session.lock("writer").await.expect("lock");
+        tokio::time::timeout(STEP, lock.acquired())
+            .await
+            .expect("the lock in time")
+            .expect("the lock is granted");
+
+        let new_schema = dir.path().join("note.ovsschema");
+        std::fs::write(&new_schema, SCHEMA_NOTE).expect("writing the new schema");
+        let convert = tokio::task::spawn_blocking({
+            let (remote, new_schema) = (remote.clone(), new_schema.clone());
+            move || {
+                std::process::Command::new(server::tool("ovsdb-client"))
+                    .args(["--timeout=5", "convert", &remote])
+                    .arg(&new_schema)
+                    .output()
+            }
+        })
+        .await
+        .expect("ovsdb-client ran")
+        .expect("ovsdb-client runs");
+        assert!(
+            convert.status.success(),
+            "ovsdb-client convert: {}",
+            String::from_utf8_lossy(&convert.stderr)
+        );
+
+        let event = next_monitor_event(&mut monitor).await;
+        let SessionEvent::SchemaChanged { schema, rows } = event else {
+            panic!("expected the schema change: {event:?}");
+        };
+        assert_eq!(schema.version.to_string(), "1.1.0");
+        assert!(
+            schema.tables["Item"].columns.contains_key("note"),
+            "{schema:?}"
+        );
+        let mut keys = keys_added(&rows);
+        keys.sort_unstable();
+        assert_eq!(keys, vec![0, 1, 2], "every row once");
+
+        // Calls go on, with the new column; so does the monitor.
+        let client = session.client().await.expect("connected");
+        let mut row = ovsdb_proto::datum::Row::new();
+        row.insert("key".into(), ovsdb_proto::atom::Atom::Integer(3).into());
+        row.insert("note".into(), ovsdb_proto::atom::Atom::from("new").into());
+        client
+            .transact(DB)
+            .assert_lock("writer")
+            .insert("Item", row)
+            .execute()
+            .await
+            .expect("a transaction holding the lock and writing the new column");
+        let event = next_monitor_event(&mut monitor).await;
+        let SessionEvent::Update(update) = event else {
+            panic!("expected the insert: {event:?}");
+        };
+        assert_eq!(keys_added(&update.updates), vec![3]);
+        assert_eq!(notes(&update.updates), vec!["new".to_owned()]);
+        assert!(
+            monitor.next().now_or_never().is_none(),
+            "nothing more on the monitor"
+        );
+
+        // The same connection throughout, and the lock never lost.
+        assert_eq!(session.connections(), 1);
+        assert!(lock.is_held());
+        assert!(lock.next().now_or_never().is_none(), "no lock event");
+        let other = OvsdbClient::connect(&remote).await.expect("another client");
+        let theirs = other.lock("writer").await.expect("lock");
+        assert!(!theirs.is_held(), "the session still holds the lock");
+        drop(server);
     })
     .await;
 }

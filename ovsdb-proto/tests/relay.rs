@@ -228,6 +228,9 @@ async fn a_session_through_a_relay_survives_a_restart_of_the_relay() {
                             }
                         }
                         SessionEvent::Resync(all) => resyncs.push(keys_added(&all)),
+                        SessionEvent::SchemaChanged { schema, .. } => {
+                            panic!("a schema change: {schema:?}")
+                        }
                     }
                 }
             };
@@ -555,6 +558,9 @@ async fn a_session_through_a_relay_that_loses_its_source_moves_to_another_relay(
                     }
                 }
                 SessionEvent::Resync(all) => resyncs.push(keys_added(&all)),
+                SessionEvent::SchemaChanged { schema, .. } => {
+                    panic!("a schema change: {schema:?}")
+                }
             }
         }
         let resync = resyncs.last().cloned().unwrap_or_default();
