@@ -23,7 +23,9 @@ use ovsdb_proto::client::{
     SessionLockEvent, SessionMonitor, SessionOptions, Unusable,
 };
 use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
-use process::{insert_item, keys_added, ovsdb_tool, wait_leader, write_schema, Inet, Server, DB};
+use process::{
+    insert_item, keys_added, ovsdb_tool, wait_leader, write_schema, Inet, Server, DB, SCHEMA,
+};
 use server::make_pki;
 
 /// The bound on each test.
@@ -654,6 +656,27 @@ async fn a_conversion_restarts_the_monitor_with_the_new_schema_on_the_same_conne
             .expect("the lock in time")
             .expect("the lock is granted");
 
+        // A transaction waiting on the server when the conversion comes.
+        let client = session.client().await.expect("connected");
+        let never = ovsdb_proto::datum::Row::from_iter([(
+            "key".to_owned(),
+            ovsdb_proto::atom::Atom::Integer(-1).into(),
+        )]);
+        let waiting = client
+            .transact(DB)
+            .wait(
+                "Item",
+                vec![ovsdb_proto::condition::Condition::Boolean(true)],
+                vec!["key".into()],
+                ovsdb_proto::operation::WaitUntil::Equal,
+                vec![never],
+            )
+            .call_timeout(None);
+        let waiting = tokio::spawn(waiting.execute());
+        // The server answers a connection's calls in order: once this echo
+        // is back, the transaction has been read and waits.
+        client.echo(vec![]).await.expect("echo");
+
         let new_schema = dir.path().join("note.ovsschema");
         std::fs::write(&new_schema, SCHEMA_NOTE).expect("writing the new schema");
         let convert = tokio::task::spawn_blocking({
@@ -686,9 +709,21 @@ async fn a_conversion_restarts_the_monitor_with_the_new_schema_on_the_same_conne
         let mut keys = keys_added(&rows);
         keys.sort_unstable();
         assert_eq!(keys, vec![0, 1, 2], "every row once");
+        // The waiting transaction is answered, not left hanging nor
+        // failed by a dropped connection: it did not commit.
+        let err = tokio::time::timeout(STEP, waiting)
+            .await
+            .expect("an answer to the waiting transaction")
+            .expect("the call ran")
+            .expect_err("canceled by the conversion");
+        assert_eq!(
+            err.server_error(),
+            Some(&ovsdb_proto::error::ErrorKind::Canceled),
+            "{err:?}"
+        );
 
         // Calls go on, with the new column; so does the monitor.
-        let client = session.client().await.expect("connected");
+        assert!(!client.is_closed());
         let mut row = ovsdb_proto::datum::Row::new();
         row.insert("key".into(), ovsdb_proto::atom::Atom::Integer(3).into());
         row.insert("note".into(), ovsdb_proto::atom::Atom::from("new").into());
@@ -717,6 +752,80 @@ async fn a_conversion_restarts_the_monitor_with_the_new_schema_on_the_same_conne
         let other = OvsdbClient::connect(&remote).await.expect("another client");
         let theirs = other.lock("writer").await.expect("lock");
         assert!(!theirs.is_held(), "the session still holds the lock");
+        drop(server);
+    })
+    .await;
+}
+
+/// The session is for "Test" and also monitors "Other", a second database
+/// of the same server (`ovsdb-server/add-db`), which is then removed
+/// (`ovsdb-server/remove-db`). Change-aware, the session keeps its
+/// connection: the "Other" monitor's stream ends with the server's
+/// "unknown database" (it cannot be started again), and the "Test"
+/// monitor goes on. Before, the server dropped the connection and the
+/// session came back on a new one.
+#[tokio::test]
+async fn another_database_removed_ends_its_monitor_and_the_session_stays() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = write_schema(dir.path());
+        let db = dir.path().join("test.db");
+        ovsdb_tool(&["create", &db.to_string_lossy(), &schema.to_string_lossy()]);
+        let other_schema = dir.path().join("other.ovsschema");
+        std::fs::write(&other_schema, SCHEMA.replace("\"Test\"", "\"Other\""))
+            .expect("writing the other schema");
+        let other_db = dir.path().join("other.db");
+        ovsdb_tool(&[
+            "create",
+            &other_db.to_string_lossy(),
+            &other_schema.to_string_lossy(),
+        ]);
+        let mut server = Server::start(dir.path(), "s", &db);
+        server.wait_listening(STEP).await;
+        server
+            .appctl_async(&["ovsdb-server/add-db", &other_db.to_string_lossy()])
+            .await;
+        let remote = server.remote();
+
+        let session = OvsdbSession::connect(&remote, session_options())
+            .await
+            .expect("the session connects");
+        assert!(session.is_change_aware());
+        let mut test = session.monitor(DB, all_items()).await.expect("monitor");
+        let mut other = session
+            .monitor("Other", all_items())
+            .await
+            .expect("monitor Other");
+
+        server
+            .appctl_async(&["ovsdb-server/remove-db", "Other"])
+            .await;
+        let err = tokio::time::timeout(STEP, other.next())
+            .await
+            .expect("the Other monitor hears in time")
+            .expect("an error before the end")
+            .expect_err("Other is gone");
+        assert_eq!(
+            err.server_error(),
+            Some(&ovsdb_proto::error::ErrorKind::UnknownDatabase),
+            "{err:?}"
+        );
+        let end = tokio::time::timeout(STEP, other.next())
+            .await
+            .expect("the Other monitor ends in time");
+        assert!(end.is_none(), "{end:?}");
+
+        insert_keys(&remote, 0..1).await;
+        let event = next_monitor_event(&mut test).await;
+        let SessionEvent::Update(update) = event else {
+            panic!("expected the insert: {event:?}");
+        };
+        assert_eq!(keys_added(&update.updates), vec![0]);
+        assert_eq!(session.connections(), 1);
+        assert_eq!(session.last_move(), None);
         drop(server);
     })
     .await;

@@ -436,7 +436,11 @@ impl Drop for Guard {
 /// the transaction may or may not have committed
 /// ([`ClientError::is_disconnected`]). Make the retry safe to repeat (a
 /// `wait`, a unique index) before sending it again on
-/// [`client`](Self::client).
+/// [`client`](Self::client). On a change-aware connection
+/// ([`is_change_aware`](Self::is_change_aware)), a transaction still
+/// waiting when its database is converted or removed is answered
+/// "canceled" ([`ErrorKind::Canceled`](crate::error::ErrorKind::Canceled))
+/// instead: it did not commit, and the connection stays.
 ///
 /// ```no_run
 /// use futures::StreamExt;
