@@ -785,6 +785,13 @@ async fn another_database_removed_ends_its_monitor_and_the_session_stays() {
         ]);
         let mut server = Server::start(dir.path(), "s", &db);
         server.wait_listening(STEP).await;
+        // The control socket may come a moment after the client socket.
+        let ctl = dir.path().join("s.ctl");
+        let until = std::time::Instant::now() + STEP;
+        while !ctl.exists() {
+            assert!(std::time::Instant::now() < until, "no control socket");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         server
             .appctl_async(&["ovsdb-server/add-db", &other_db.to_string_lossy()])
             .await;
@@ -826,6 +833,92 @@ async fn another_database_removed_ends_its_monitor_and_the_session_stays() {
         assert_eq!(keys_added(&update.updates), vec![0]);
         assert_eq!(session.connections(), 1);
         assert_eq!(session.last_move(), None);
+        drop(server);
+    })
+    .await;
+}
+
+/// A cluster of one keeps its transaction history: after a conversion
+/// (`ovsdb-client convert` of a clustered database, through the Raft log)
+/// the session's monitor starts over with the new schema, and then, its
+/// connection dropped, resumes after the last transaction of the
+/// restarted monitor: no resync (a wrong last transaction would bring
+/// one), and the key written meanwhile comes once, as a change.
+#[tokio::test]
+async fn after_a_conversion_a_clustered_monitor_resumes_after_its_last_transaction() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = write_schema(dir.path());
+        let db = dir.path().join("test.db");
+        let raft = format!("unix:{}", dir.path().join("raft.sock").display());
+        ovsdb_tool(&[
+            "create-cluster",
+            &db.to_string_lossy(),
+            &schema.to_string_lossy(),
+            &raft,
+        ]);
+        let mut server = Server::start(dir.path(), "s", &db);
+        server.wait_listening(STEP).await;
+        let remote = server.remote();
+        wait_leader(&remote, STEP).await;
+        insert_keys(&remote, 0..2).await;
+
+        let session = OvsdbSession::connect(&remote, session_options())
+            .await
+            .expect("the session connects");
+        assert!(session.is_change_aware());
+        let mut monitor = session.monitor(DB, all_items()).await.expect("monitor");
+        assert_eq!(keys_added(monitor.initial()).len(), 2);
+
+        let new_schema = dir.path().join("note.ovsschema");
+        std::fs::write(&new_schema, SCHEMA_NOTE).expect("writing the new schema");
+        let convert = tokio::task::spawn_blocking({
+            let (remote, new_schema) = (remote.clone(), new_schema.clone());
+            move || {
+                std::process::Command::new(server::tool("ovsdb-client"))
+                    .args(["--timeout=5", "convert", &remote])
+                    .arg(&new_schema)
+                    .output()
+            }
+        })
+        .await
+        .expect("ovsdb-client ran")
+        .expect("ovsdb-client runs");
+        assert!(
+            convert.status.success(),
+            "ovsdb-client convert: {}",
+            String::from_utf8_lossy(&convert.stderr)
+        );
+        let event = next_monitor_event(&mut monitor).await;
+        let SessionEvent::SchemaChanged { schema, rows } = event else {
+            panic!("expected the schema change: {event:?}");
+        };
+        assert_eq!(schema.version.to_string(), "1.1.0");
+        let mut keys = keys_added(&rows);
+        keys.sort_unstable();
+        assert_eq!(keys, vec![0, 1]);
+
+        insert_keys(&remote, 2..3).await;
+        let event = next_monitor_event(&mut monitor).await;
+        let SessionEvent::Update(update) = event else {
+            panic!("expected the insert: {event:?}");
+        };
+        assert_eq!(keys_added(&update.updates), vec![2]);
+
+        // Key 3 written once the connection is closed (the session may be
+        // back by then or not); the resume finds the last transaction.
+        let connections = session.connections();
+        session.disconnect();
+        insert_keys(&remote, 3..4).await;
+        let event = next_monitor_event(&mut monitor).await;
+        let SessionEvent::Update(update) = event else {
+            panic!("expected only the change made while away: {event:?}");
+        };
+        assert_eq!(keys_added(&update.updates), vec![3]);
+        assert!(session.connections() > connections);
         drop(server);
     })
     .await;
