@@ -23,9 +23,7 @@ use ovsdb_proto::client::{
     SessionLockEvent, SessionMonitor, SessionOptions, Unusable,
 };
 use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
-use process::{
-    insert_item, keys_added, ovsdb_tool, wait_leader, write_schema, Inet, Server, DB, SCHEMA,
-};
+use process::{insert_item, keys_added, ovsdb_tool, wait_leader, write_schema, Inet, Server, DB};
 use server::make_pki;
 
 /// The bound on each test.
@@ -775,8 +773,11 @@ async fn another_database_removed_ends_its_monitor_and_the_session_stays() {
         let db = dir.path().join("test.db");
         ovsdb_tool(&["create", &db.to_string_lossy(), &schema.to_string_lossy()]);
         let other_schema = dir.path().join("other.ovsschema");
-        std::fs::write(&other_schema, SCHEMA.replace("\"Test\"", "\"Other\""))
-            .expect("writing the other schema");
+        std::fs::write(
+            &other_schema,
+            process::SCHEMA.replace("\"Test\"", "\"Other\""),
+        )
+        .expect("writing the other schema");
         let other_db = dir.path().join("other.db");
         ovsdb_tool(&[
             "create",
