@@ -194,6 +194,9 @@ async fn the_session_follows_leadership_when_the_leader_leaves_and_its_monitor_g
                     }
                 }
                 SessionEvent::Resync(all) => panic!("a resync: {all:?}"),
+                SessionEvent::SchemaChanged { schema, .. } => {
+                    panic!("a schema change: {schema:?}")
+                }
             }
         }
         assert_eq!(seen, [(1, 1), (2, 1)].into_iter().collect());
@@ -304,6 +307,9 @@ async fn a_session_on_a_member_cut_off_from_its_cluster_moves_to_another_member(
                     }
                 }
                 SessionEvent::Resync(all) => panic!("a resync: {all:?}"),
+                SessionEvent::SchemaChanged { schema, .. } => {
+                    panic!("a schema change: {schema:?}")
+                }
             }
         }
         let once: std::collections::BTreeMap<i64, usize> =

@@ -16,10 +16,10 @@ mod process;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use ovsdb_proto::client::{
-    ClientError, ClientOptions, OvsdbClient, OvsdbSession, SessionEvent, SessionLock,
-    SessionLockEvent, SessionMonitor, SessionOptions,
+    ClientError, ClientOptions, Moved, OvsdbClient, OvsdbSession, SessionEvent, SessionLock,
+    SessionLockEvent, SessionMonitor, SessionOptions, Unusable,
 };
 use ovsdb_proto::monitor::{MonitorRequest, MonitorRequests};
 use process::{insert_item, keys_added, ovsdb_tool, wait_leader, write_schema, Inet, Server, DB};
@@ -96,6 +96,7 @@ impl Seen {
                     }
                 }
                 SessionEvent::Resync(all) => self.resyncs.push(keys_added(&all)),
+                SessionEvent::SchemaChanged { .. } => panic!("no schema change here: {event:?}"),
             }
         }
     }
@@ -461,8 +462,12 @@ async fn the_monitor_and_call_deadlines_hold_against_a_silent_server() {
 /// Two standalone servers, each with its own database "Test"; a session
 /// for "Test" on the first, its remotes both. The first server's database
 /// is removed (`ovsdb-server/remove-db`): its `_Server` row goes, and it
-/// drops its clients that are not change-aware. The session goes on to
-/// the second server, its monitor starting over from that server's rows.
+/// cancels the monitors of its change-aware clients (which the session
+/// is) without dropping them. The session leaves it all the same, for
+/// want of the database (said so in its last move; a client that is not
+/// change-aware is dropped before it hears why), and goes on to the
+/// second server, its monitor starting over from that server's schema
+/// and rows.
 /// Moved off by hand, it passes the first server by (it no longer has the
 /// database), though the first is then the least recently left.
 #[tokio::test]
@@ -488,6 +493,7 @@ async fn a_server_whose_database_is_removed_is_passed_by() {
             .await
             .expect("the session connects");
         assert_eq!(session.remote(), Some(first.clone()));
+        assert!(session.is_change_aware());
         let mut monitor = session.monitor(DB, all_items()).await.expect("monitor");
         let mut initial = keys_added(monitor.initial());
         initial.sort_unstable();
@@ -496,19 +502,29 @@ async fn a_server_whose_database_is_removed_is_passed_by() {
         servers[0]
             .appctl_async(&["ovsdb-server/remove-db", DB])
             .await;
-        // The second server's rows, in place of the first's.
+        // The second server's rows, in place of the first's, with its
+        // schema: the server canceled the monitor, which starts over from
+        // the top wherever the session goes.
         let event = tokio::time::timeout(STEP, monitor.next())
             .await
             .expect("the monitor starts over in time")
             .expect("the monitor goes on")
             .expect("no monitor error");
-        let SessionEvent::Resync(all) = event else {
-            panic!("expected a resync from another server: {event:?}");
+        let SessionEvent::SchemaChanged { schema, rows } = event else {
+            panic!("expected a start over from another server: {event:?}");
         };
-        let mut keys = keys_added(&all);
+        assert_eq!(schema.name, DB);
+        let mut keys = keys_added(&rows);
         keys.sort_unstable();
         assert_eq!(keys, vec![100, 101, 102]);
         assert_eq!(session.remote(), Some(second.clone()));
+        assert_eq!(
+            session.last_move(),
+            Some(Moved {
+                remote: first.clone(),
+                reason: Unusable::NoDatabase
+            })
+        );
 
         let connections = session.connections();
         session.disconnect();
@@ -531,6 +547,7 @@ async fn a_server_whose_database_is_removed_is_passed_by() {
             let (kind, mut keys) = match event {
                 SessionEvent::Resync(all) => ("resync", keys_added(&all)),
                 SessionEvent::Update(u) => ("update", keys_added(&u.updates)),
+                SessionEvent::SchemaChanged { rows, .. } => ("schema changed", keys_added(&rows)),
             };
             keys.sort_unstable();
             events.push((kind, keys));
@@ -539,7 +556,358 @@ async fn a_server_whose_database_is_removed_is_passed_by() {
             events,
             vec![("resync", vec![100, 101, 102]), ("update", vec![103])]
         );
-        eprintln!("last move: {:?}", session.last_move());
+    })
+    .await;
+}
+
+/// The test schema's next version: `Item` gains a string column `note`.
+const SCHEMA_NOTE: &str = r#"{
+  "name": "Test",
+  "version": "1.1.0",
+  "tables": {
+    "Item": {
+      "isRoot": true,
+      "indexes": [["key"]],
+      "columns": {"key": {"type": "integer"}, "note": {"type": "string"}}
+    }
+  }
+}"#;
+
+/// The `note` of each `Item` row that `updates` insert or modify, by the
+/// row's uuid.
+fn notes(updates: &ovsdb_proto::client::Updates) -> Vec<String> {
+    use ovsdb_proto::atom::Atom;
+    use ovsdb_proto::client::Updates;
+    use ovsdb_proto::monitor::RowUpdate2;
+
+    let Updates::Update2(tables) = updates else {
+        panic!("expected update2-style changes: {updates:?}");
+    };
+    let mut notes = Vec::new();
+    for update in tables.get("Item").into_iter().flat_map(|t| t.values()) {
+        if let RowUpdate2::Initial(row) | RowUpdate2::Insert(row) | RowUpdate2::Modify(row) = update
+        {
+            if let Some(Atom::String(note)) = row.get("note").and_then(|d| d.as_atom()) {
+                notes.push(note.clone());
+            }
+        }
+    }
+    notes
+}
+
+async fn next_monitor_event(monitor: &mut SessionMonitor) -> SessionEvent {
+    tokio::time::timeout(STEP, monitor.next())
+        .await
+        .expect("a monitor event in time")
+        .expect("the monitor goes on")
+        .expect("no monitor error")
+}
+
+/// `ovsdb-client convert` of the session's database, on a live server,
+/// while the session monitors it and holds a lock. The session told the
+/// server it is change-aware, so the server cancels the monitor
+/// (`monitor_canceled`) instead of dropping the connection: the stream
+/// says the schema changed, with the new schema and every row once, and
+/// goes on with changes to the new column; the lock is still held (no
+/// `Lost`, and the server says so), on the same connection. Before, the
+/// server dropped the session's connection and the monitor came back as
+/// a resync, without the schema.
+#[tokio::test]
+async fn a_conversion_restarts_the_monitor_with_the_new_schema_on_the_same_connection() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = write_schema(dir.path());
+        let db = dir.path().join("test.db");
+        ovsdb_tool(&["create", &db.to_string_lossy(), &schema.to_string_lossy()]);
+        let mut server = Server::start(dir.path(), "s", &db);
+        server.wait_listening(STEP).await;
+        let remote = server.remote();
+        insert_keys(&remote, 0..3).await;
+
+        let session = OvsdbSession::connect(&remote, session_options())
+            .await
+            .expect("the session connects");
+        assert!(session.is_change_aware(), "ovsdb-server 3.1 takes it");
+        let mut monitor = session.monitor(DB, all_items()).await.expect("monitor");
+        let mut initial = keys_added(monitor.initial());
+        initial.sort_unstable();
+        assert_eq!(initial, vec![0, 1, 2]);
+        let mut lock = session.lock("writer").await.expect("lock");
+        tokio::time::timeout(STEP, lock.acquired())
+            .await
+            .expect("the lock in time")
+            .expect("the lock is granted");
+
+        // A transaction waiting on the server when the conversion comes.
+        let client = session.client().await.expect("connected");
+        let never = ovsdb_proto::datum::Row::from_iter([(
+            "key".to_owned(),
+            ovsdb_proto::atom::Atom::Integer(-1).into(),
+        )]);
+        let waiting = client
+            .transact(DB)
+            .wait(
+                "Item",
+                vec![ovsdb_proto::condition::Condition::Boolean(true)],
+                vec!["key".into()],
+                ovsdb_proto::operation::WaitUntil::Equal,
+                vec![never],
+            )
+            .call_timeout(None);
+        let waiting = tokio::spawn(waiting.execute());
+        // The server answers a connection's calls in order: once this echo
+        // is back, the transaction has been read and waits.
+        client.echo(vec![]).await.expect("echo");
+
+        let new_schema = dir.path().join("note.ovsschema");
+        std::fs::write(&new_schema, SCHEMA_NOTE).expect("writing the new schema");
+        let convert = tokio::task::spawn_blocking({
+            let (remote, new_schema) = (remote.clone(), new_schema.clone());
+            move || {
+                std::process::Command::new(server::tool("ovsdb-client"))
+                    .args(["--timeout=5", "convert", &remote])
+                    .arg(&new_schema)
+                    .output()
+            }
+        })
+        .await
+        .expect("ovsdb-client ran")
+        .expect("ovsdb-client runs");
+        assert!(
+            convert.status.success(),
+            "ovsdb-client convert: {}",
+            String::from_utf8_lossy(&convert.stderr)
+        );
+
+        let event = next_monitor_event(&mut monitor).await;
+        let SessionEvent::SchemaChanged { schema, rows } = event else {
+            panic!("expected the schema change: {event:?}");
+        };
+        assert_eq!(schema.version.to_string(), "1.1.0");
+        assert!(
+            schema.tables["Item"].columns.contains_key("note"),
+            "{schema:?}"
+        );
+        let mut keys = keys_added(&rows);
+        keys.sort_unstable();
+        assert_eq!(keys, vec![0, 1, 2], "every row once");
+        // The waiting transaction is answered, not left hanging nor
+        // failed by a dropped connection: it did not commit.
+        let err = tokio::time::timeout(STEP, waiting)
+            .await
+            .expect("an answer to the waiting transaction")
+            .expect("the call ran")
+            .expect_err("canceled by the conversion");
+        assert_eq!(
+            err.server_error(),
+            Some(&ovsdb_proto::error::ErrorKind::Canceled),
+            "{err:?}"
+        );
+
+        // Calls go on, with the new column; so does the monitor.
+        assert!(!client.is_closed());
+        let mut row = ovsdb_proto::datum::Row::new();
+        row.insert("key".into(), ovsdb_proto::atom::Atom::Integer(3).into());
+        row.insert("note".into(), ovsdb_proto::atom::Atom::from("new").into());
+        client
+            .transact(DB)
+            .assert_lock("writer")
+            .insert("Item", row)
+            .execute()
+            .await
+            .expect("a transaction holding the lock and writing the new column");
+        let event = next_monitor_event(&mut monitor).await;
+        let SessionEvent::Update(update) = event else {
+            panic!("expected the insert: {event:?}");
+        };
+        assert_eq!(keys_added(&update.updates), vec![3]);
+        assert_eq!(notes(&update.updates), vec!["new".to_owned()]);
+        assert!(
+            monitor.next().now_or_never().is_none(),
+            "nothing more on the monitor"
+        );
+
+        // The same connection throughout, and the lock never lost.
+        assert_eq!(session.connections(), 1);
+        assert!(lock.is_held());
+        assert!(lock.next().now_or_never().is_none(), "no lock event");
+        let other = OvsdbClient::connect(&remote).await.expect("another client");
+        let theirs = other.lock("writer").await.expect("lock");
+        assert!(!theirs.is_held(), "the session still holds the lock");
+        drop(server);
+    })
+    .await;
+}
+
+/// The session is for "Test" and also monitors "Other", a second database
+/// of the same server (`ovsdb-server/add-db`), which is then removed
+/// (`ovsdb-server/remove-db`). Change-aware, the session keeps its
+/// connection: the "Other" monitor's stream ends with the server's
+/// "unknown database" (it cannot be started again), and the "Test"
+/// monitor goes on. Before, the server dropped the connection and the
+/// session came back on a new one.
+#[tokio::test]
+async fn another_database_removed_ends_its_monitor_and_the_session_stays() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = write_schema(dir.path());
+        let db = dir.path().join("test.db");
+        ovsdb_tool(&["create", &db.to_string_lossy(), &schema.to_string_lossy()]);
+        let other_schema = dir.path().join("other.ovsschema");
+        std::fs::write(
+            &other_schema,
+            process::SCHEMA.replace("\"Test\"", "\"Other\""),
+        )
+        .expect("writing the other schema");
+        let other_db = dir.path().join("other.db");
+        ovsdb_tool(&[
+            "create",
+            &other_db.to_string_lossy(),
+            &other_schema.to_string_lossy(),
+        ]);
+        let mut server = Server::start(dir.path(), "s", &db);
+        server.wait_listening(STEP).await;
+        // The control socket may come a moment after the client socket.
+        let ctl = dir.path().join("s.ctl");
+        let until = std::time::Instant::now() + STEP;
+        while !ctl.exists() {
+            assert!(std::time::Instant::now() < until, "no control socket");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        server
+            .appctl_async(&["ovsdb-server/add-db", &other_db.to_string_lossy()])
+            .await;
+        let remote = server.remote();
+
+        let session = OvsdbSession::connect(&remote, session_options())
+            .await
+            .expect("the session connects");
+        assert!(session.is_change_aware());
+        let mut test = session.monitor(DB, all_items()).await.expect("monitor");
+        let mut other = session
+            .monitor("Other", all_items())
+            .await
+            .expect("monitor Other");
+
+        server
+            .appctl_async(&["ovsdb-server/remove-db", "Other"])
+            .await;
+        let err = tokio::time::timeout(STEP, other.next())
+            .await
+            .expect("the Other monitor hears in time")
+            .expect("an error before the end")
+            .expect_err("Other is gone");
+        assert_eq!(
+            err.server_error(),
+            Some(&ovsdb_proto::error::ErrorKind::UnknownDatabase),
+            "{err:?}"
+        );
+        let end = tokio::time::timeout(STEP, other.next())
+            .await
+            .expect("the Other monitor ends in time");
+        assert!(end.is_none(), "{end:?}");
+
+        insert_keys(&remote, 0..1).await;
+        let event = next_monitor_event(&mut test).await;
+        let SessionEvent::Update(update) = event else {
+            panic!("expected the insert: {event:?}");
+        };
+        assert_eq!(keys_added(&update.updates), vec![0]);
+        assert_eq!(session.connections(), 1);
+        assert_eq!(session.last_move(), None);
+        drop(server);
+    })
+    .await;
+}
+
+/// A cluster of one keeps its transaction history: after a conversion
+/// (`ovsdb-client convert` of a clustered database, through the Raft log)
+/// the session's monitor starts over with the new schema, and then, its
+/// connection dropped, resumes after the last transaction of the
+/// restarted monitor: no resync (a wrong last transaction would bring
+/// one), and the key written meanwhile comes once, as a change.
+#[tokio::test]
+async fn after_a_conversion_a_clustered_monitor_resumes_after_its_last_transaction() {
+    bounded(async {
+        let dir = tempfile::Builder::new()
+            .prefix("ovsdb-reconnect-")
+            .tempdir()
+            .expect("a temporary directory");
+        let schema = write_schema(dir.path());
+        let db = dir.path().join("test.db");
+        let raft = format!("unix:{}", dir.path().join("raft.sock").display());
+        ovsdb_tool(&[
+            "create-cluster",
+            &db.to_string_lossy(),
+            &schema.to_string_lossy(),
+            &raft,
+        ]);
+        let mut server = Server::start(dir.path(), "s", &db);
+        server.wait_listening(STEP).await;
+        let remote = server.remote();
+        wait_leader(&remote, STEP).await;
+        insert_keys(&remote, 0..2).await;
+
+        let session = OvsdbSession::connect(&remote, session_options())
+            .await
+            .expect("the session connects");
+        assert!(session.is_change_aware());
+        let mut monitor = session.monitor(DB, all_items()).await.expect("monitor");
+        assert_eq!(keys_added(monitor.initial()).len(), 2);
+
+        let new_schema = dir.path().join("note.ovsschema");
+        std::fs::write(&new_schema, SCHEMA_NOTE).expect("writing the new schema");
+        let convert = tokio::task::spawn_blocking({
+            let (remote, new_schema) = (remote.clone(), new_schema.clone());
+            move || {
+                std::process::Command::new(server::tool("ovsdb-client"))
+                    .args(["--timeout=5", "convert", &remote])
+                    .arg(&new_schema)
+                    .output()
+            }
+        })
+        .await
+        .expect("ovsdb-client ran")
+        .expect("ovsdb-client runs");
+        assert!(
+            convert.status.success(),
+            "ovsdb-client convert: {}",
+            String::from_utf8_lossy(&convert.stderr)
+        );
+        let event = next_monitor_event(&mut monitor).await;
+        let SessionEvent::SchemaChanged { schema, rows } = event else {
+            panic!("expected the schema change: {event:?}");
+        };
+        assert_eq!(schema.version.to_string(), "1.1.0");
+        let mut keys = keys_added(&rows);
+        keys.sort_unstable();
+        assert_eq!(keys, vec![0, 1]);
+
+        insert_keys(&remote, 2..3).await;
+        let event = next_monitor_event(&mut monitor).await;
+        let SessionEvent::Update(update) = event else {
+            panic!("expected the insert: {event:?}");
+        };
+        assert_eq!(keys_added(&update.updates), vec![2]);
+
+        // Key 3 written once the connection is closed (the session may be
+        // back by then or not); the resume finds the last transaction.
+        let connections = session.connections();
+        session.disconnect();
+        insert_keys(&remote, 3..4).await;
+        let event = next_monitor_event(&mut monitor).await;
+        let SessionEvent::Update(update) = event else {
+            panic!("expected only the change made while away: {event:?}");
+        };
+        assert_eq!(keys_added(&update.updates), vec![3]);
+        assert!(session.connections() > connections);
+        drop(server);
     })
     .await;
 }

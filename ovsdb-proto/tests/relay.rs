@@ -194,6 +194,9 @@ async fn a_session_through_a_relay_survives_a_restart_of_the_relay() {
                             }
                         }
                         SessionEvent::Resync(all) => resyncs.push(keys_added(&all)),
+                        SessionEvent::SchemaChanged { schema, .. } => {
+                            panic!("a schema change: {schema:?}")
+                        }
                     }
                 }
             };
@@ -521,6 +524,9 @@ async fn a_session_through_a_relay_that_loses_its_source_moves_to_another_relay(
                     }
                 }
                 SessionEvent::Resync(all) => resyncs.push(keys_added(&all)),
+                SessionEvent::SchemaChanged { schema, .. } => {
+                    panic!("a schema change: {schema:?}")
+                }
             }
         }
         let resync = resyncs.last().cloned().unwrap_or_default();

@@ -203,6 +203,8 @@ pub struct MonitorStream {
     feed: Feed,
     canceled: Subscription<MonitorIdParams>,
     ended: bool,
+    /// Whether it ended because the server canceled the monitor.
+    canceled_by_server: bool,
 }
 
 impl std::fmt::Debug for MonitorStream {
@@ -263,6 +265,7 @@ impl OvsdbClient {
                         feed,
                         canceled,
                         ended: false,
+                        canceled_by_server: false,
                     });
                 }
                 Err(ClientError::Server {
@@ -371,6 +374,17 @@ impl MonitorStream {
     /// The method the server took.
     pub fn method(&self) -> MonitorMethod {
         self.state.method
+    }
+
+    /// Whether the stream ended because the server canceled the monitor
+    /// (`monitor_canceled`, sent only to a client that called
+    /// [`set_db_change_aware`](OvsdbClient::set_db_change_aware)): its
+    /// database was converted to a new schema or removed, while the
+    /// connection stays up. `false` while the stream runs, and when it
+    /// ended because the connection closed or the monitor was canceled
+    /// by us.
+    pub fn was_canceled(&self) -> bool {
+        self.canceled_by_server
     }
 
     /// `monitor_cond_change`: watches the rows matching new conditions
@@ -489,6 +503,13 @@ impl Stream for MonitorStream {
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
             Poll::Ready(None) => {
+                // The connection closed; a cancellation that came before
+                // that is still told (`was_canceled`), so the caller knows
+                // the database changed, not only that the connection went.
+                if let Poll::Ready(Some(_)) = Pin::new(&mut this.canceled).poll_next(cx) {
+                    tracing::debug!(id = ?this.state.id, "the server canceled the monitor");
+                    this.canceled_by_server = true;
+                }
                 this.ended = true;
                 Poll::Ready(None)
             }
@@ -496,6 +517,7 @@ impl Stream for MonitorStream {
                 Poll::Ready(Some(_)) => {
                     tracing::debug!(id = ?this.state.id, "the server canceled the monitor");
                     this.ended = true;
+                    this.canceled_by_server = true;
                     Poll::Ready(None)
                 }
                 // The connection closed: the feed ends too, and says so.

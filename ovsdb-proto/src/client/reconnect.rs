@@ -9,6 +9,22 @@
 //! history; a clustered one keeps a bounded one) answers with its full
 //! contents: those come as [`SessionEvent::Resync`], which replaces the
 //! view instead of adding to it.
+//!
+//! A session for a database ([`SessionOptions::database`]) tells each
+//! server that passes its checks to report changes to its databases
+//! (`set_db_change_aware`), as Open vSwitch's clients do. When a database
+//! is then converted to a new schema (`ovsdb-client convert`), the server
+//! cancels its monitors (`monitor_canceled`) instead of dropping the
+//! connection: the session reads the new schema and monitors again from
+//! nothing, on the same connection, so that locks stay held and calls go
+//! on; the monitor's stream says so with [`SessionEvent::SchemaChanged`],
+//! which carries the new schema and the rows as it has them. When the
+//! session's database is removed from the server instead, the session
+//! moves to another remote, and its monitors start over there the same
+//! way. A server that does not know
+//! `set_db_change_aware` (it answers "unknown method") is used as before:
+//! a conversion drops the connection, and the monitors resume on the next
+//! one.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -25,6 +41,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::monitor::{MonitorId, MonitorRequests};
+use crate::schema::DatabaseSchema;
 
 use super::cluster::{self, Unusable};
 use super::{
@@ -129,6 +146,12 @@ impl SessionOptions {
     /// ([`OvsdbSession::last_move`] says why). A server without `_Server`
     /// (older than Open vSwitch 2.9) is taken as it is.
     ///
+    /// A server that passes is asked to report changes to its databases
+    /// (`set_db_change_aware`), as Open vSwitch's clients do, so that a
+    /// conversion of a monitored database restarts the session's monitors
+    /// on the same connection ([`SessionEvent::SchemaChanged`]) instead of
+    /// dropping it ([`OvsdbSession::is_change_aware`]).
+    ///
     /// Without it the session takes any server that answers.
     pub fn database(mut self, db: &str) -> Self {
         self.database = Some(db.to_owned());
@@ -219,6 +242,23 @@ pub enum SessionEvent {
     /// had the last transaction, or does not keep history): the full
     /// contents, as rows `initial`. Drop the old view and start from this.
     Resync(Updates),
+    /// The server canceled the monitor because its database changed, and
+    /// the session monitored it again from nothing: the database's schema
+    /// now, and the full contents as rows `initial`, with the columns the
+    /// schema gives them. Drop the old view (and anything read from the
+    /// old schema) and start from this. Changes come as
+    /// [`Update`](Self::Update)s after it.
+    ///
+    /// After a conversion to a new schema (`ovsdb-client convert`), this
+    /// comes on the same connection (locks stay held). After the
+    /// session's database was removed from the server, it comes from the
+    /// server the session moved to, whose schema may differ too.
+    SchemaChanged {
+        /// The database's new schema.
+        schema: Box<DatabaseSchema>,
+        /// Every row the monitor watches, as it is now.
+        rows: Updates,
+    },
 }
 
 /// What a [`SessionLock`] yields.
@@ -234,14 +274,40 @@ pub enum SessionLockEvent {
     Lost,
 }
 
-type MonitorSender = mpsc::UnboundedSender<Result<SessionEvent, ClientError>>;
+/// A monitor's items; `None` ends the user's stream (the session still
+/// holds a sender, so the channel alone would not).
+type MonitorItem = Option<Result<SessionEvent, ClientError>>;
+type MonitorSender = mpsc::UnboundedSender<MonitorItem>;
 type LockSender = mpsc::UnboundedSender<Result<SessionLockEvent, ClientError>>;
+
+/// What a monitor's forwarder tells the session and the user's stream
+/// beyond the events themselves.
+#[derive(Default)]
+struct MonitorFlags {
+    /// The server canceled the monitor (its database changed) and it has
+    /// not been started again yet: it must be started from nothing, with
+    /// the schema read again, not resumed after its last transaction.
+    schema_changed: AtomicBool,
+    /// The monitor cannot go on (its error was the stream's last item):
+    /// it is not resumed, and the user's stream ends.
+    ended: AtomicBool,
+}
 
 struct WatchedMonitor {
     /// Kept current by the forwarder: the last transaction delivered.
     state: Arc<Mutex<MonitorState>>,
+    flags: Arc<MonitorFlags>,
     tx: MonitorSender,
     forwarder: Option<JoinHandle<()>>,
+}
+
+/// What a monitor's forwarder needs besides its stream.
+struct Forwarding {
+    client: OvsdbClient,
+    shared: Arc<Shared>,
+    state: Arc<Mutex<MonitorState>>,
+    flags: Arc<MonitorFlags>,
+    tx: MonitorSender,
 }
 
 struct HeldLock {
@@ -276,6 +342,8 @@ pub(crate) struct Shared {
     last_move: Mutex<Option<Moved>>,
     next_id: AtomicU64,
     connections: AtomicU64,
+    /// Whether the connection in use took `set_db_change_aware`.
+    change_aware: AtomicBool,
     /// Set by [`OvsdbSession::close`]: no more connections or streams.
     closed: AtomicBool,
 }
@@ -368,7 +436,11 @@ impl Drop for Guard {
 /// the transaction may or may not have committed
 /// ([`ClientError::is_disconnected`]). Make the retry safe to repeat (a
 /// `wait`, a unique index) before sending it again on
-/// [`client`](Self::client).
+/// [`client`](Self::client). On a change-aware connection
+/// ([`is_change_aware`](Self::is_change_aware)), a transaction still
+/// waiting when its database is converted or removed is answered
+/// "canceled" ([`ErrorKind::Canceled`](crate::error::ErrorKind::Canceled))
+/// instead: it did not commit, and the connection stays.
 ///
 /// ```no_run
 /// use futures::StreamExt;
@@ -384,6 +456,9 @@ impl Drop for Guard {
 ///     match event? {
 ///         SessionEvent::Update(changes) => println!("{:?}", changes.updates.rows("Host")),
 ///         SessionEvent::Resync(all) => println!("start over from {:?}", all.rows("Host")),
+///         SessionEvent::SchemaChanged { schema, rows } => {
+///             println!("now version {}: start over from {:?}", schema.version, rows.rows("Host"))
+///         }
 ///     }
 /// }
 /// session.client().await?.transact("Test").comment("hello").execute().await?;
@@ -435,6 +510,7 @@ impl OvsdbSession {
             last_move: Mutex::new(None),
             next_id: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            change_aware: AtomicBool::new(false),
             closed: AtomicBool::new(false),
         });
         let task = tokio::spawn(supervise(shared.clone()));
@@ -476,6 +552,18 @@ impl OvsdbSession {
     /// never has.
     pub fn last_move(&self) -> Option<Moved> {
         self.shared().last_move.lock().ok().and_then(|m| m.clone())
+    }
+
+    /// Whether the server of the connection in use was told to report
+    /// changes to its databases (`set_db_change_aware`) and took it: then
+    /// a conversion of a monitored database comes as
+    /// [`SessionEvent::SchemaChanged`] on the same connection. Only a
+    /// session for a database ([`SessionOptions::database`]) asks, once
+    /// the server's `_Server` row passes the session's checks (as Open
+    /// vSwitch's clients do); a server without `_Server`, or one that
+    /// answers "unknown method", is not asked or not aware.
+    pub fn is_change_aware(&self) -> bool {
+        self.shared().change_aware.load(Ordering::Relaxed)
     }
 
     /// Forgets the highest log index seen, so that a server behind it is
@@ -548,18 +636,29 @@ impl OvsdbSession {
                     let initial = stream.take_initial();
                     let (tx, rx) = mpsc::unbounded_channel();
                     let state = Arc::new(Mutex::new(stream.state().clone()));
+                    let flags = Arc::new(MonitorFlags::default());
                     let forwarder = tokio::spawn(forward_monitor(
                         stream,
-                        client.clone(),
-                        state.clone(),
-                        tx.clone(),
+                        Forwarding {
+                            client: client.clone(),
+                            shared: shared.clone(),
+                            state: state.clone(),
+                            flags: flags.clone(),
+                            tx: tx.clone(),
+                        },
                     ));
                     registry.monitors.push(WatchedMonitor {
                         state: state.clone(),
+                        flags,
                         tx,
                         forwarder: Some(forwarder),
                     });
-                    return Ok(SessionMonitor { initial, state, rx });
+                    return Ok(SessionMonitor {
+                        initial,
+                        state,
+                        rx,
+                        done: false,
+                    });
                 }
             }
         }
@@ -632,30 +731,122 @@ async fn wait_client(shared: &Shared, deadline: Instant) -> Result<OvsdbClient, 
 /// passed on and the connection is closed: the session resumes the
 /// monitor after the last transaction delivered, so the dropped changes
 /// come again instead of being missed.
-async fn forward_monitor(
-    mut stream: MonitorStream,
-    client: OvsdbClient,
-    state: Arc<Mutex<MonitorState>>,
-    tx: MonitorSender,
-) {
-    while let Some(item) = stream.next().await {
-        if let Err(ClientError::Notification {
-            source: SubscriptionError::Lagged(dropped),
-            ..
-        }) = &item
-        {
-            tracing::warn!(dropped, "a monitor fell behind; reconnecting to resume it");
-            client.close();
+///
+/// If the server canceled the monitor (its database was converted or
+/// removed, and the connection is change-aware), the monitor is started
+/// again from nothing on the same connection, as Open vSwitch's clients
+/// do on `monitor_canceled` ([`restart_monitor`]).
+async fn forward_monitor(mut stream: MonitorStream, fwd: Forwarding) {
+    loop {
+        while let Some(item) = stream.next().await {
+            if let Err(ClientError::Notification {
+                source: SubscriptionError::Lagged(dropped),
+                ..
+            }) = &item
+            {
+                tracing::warn!(dropped, "a monitor fell behind; reconnecting to resume it");
+                fwd.client.close();
+                return;
+            }
+            if let Ok(mut kept) = fwd.state.lock() {
+                kept.last_txn_id = stream.state().last_txn_id;
+            }
+            if fwd.tx.send(Some(item.map(SessionEvent::Update))).is_err() {
+                // Nobody reads any more: stop the server sending.
+                let _ = stream.cancel().await;
+                return;
+            }
+        }
+        if !stream.was_canceled() {
+            // The connection closed: the session resumes the monitor on
+            // the next one.
             return;
         }
-        if let Ok(mut kept) = state.lock() {
-            kept.last_txn_id = stream.state().last_txn_id;
+        // Noted first, so that if the connection drops before the monitor
+        // is back (the session moves off a server that removed the
+        // database), the next connection starts it over too, wherever it
+        // is: a cancellation always ends in a `SchemaChanged`, whichever
+        // of the session's watch and this forwarder acts first.
+        fwd.flags.schema_changed.store(true, Ordering::SeqCst);
+        let state = stream.state().clone();
+        // Its subscriptions go before new ones are made under the same id.
+        drop(stream);
+        let timeout = fwd.shared.options.monitor_timeout;
+        match restart_monitor(&fwd.client, &state, timeout).await {
+            Ok((schema, mut fresh)) => {
+                let rows = fresh.take_initial();
+                if let Ok(mut kept) = fwd.state.lock() {
+                    *kept = fresh.state().clone();
+                }
+                fwd.flags.schema_changed.store(false, Ordering::SeqCst);
+                let event = SessionEvent::SchemaChanged { schema, rows };
+                if fwd.tx.send(Some(Ok(event))).is_err() {
+                    let _ = fresh.cancel().await;
+                    return;
+                }
+                stream = fresh;
+            }
+            Err(e) => {
+                restart_failed(&fwd, &state.db, e);
+                return;
+            }
         }
-        if tx.send(item.map(SessionEvent::Update)).is_err() {
-            // Nobody reads any more: stop the server sending.
-            let _ = stream.cancel().await;
-            return;
-        }
+    }
+}
+
+/// Starts a monitor the server canceled again from nothing: the
+/// database's schema as it is now, then the monitor under the same id
+/// and requests with no last transaction, so that every row comes as the
+/// new schema has it (a conversion also clears the server's transaction
+/// history, so there is nothing to resume after).
+async fn restart_monitor(
+    client: &OvsdbClient,
+    state: &MonitorState,
+    timeout: Duration,
+) -> Result<(Box<DatabaseSchema>, MonitorStream), ClientError> {
+    let fresh = MonitorState {
+        last_txn_id: None,
+        ..state.clone()
+    };
+    let restarted = async {
+        let schema = client.get_schema(&state.db).await?;
+        let stream = client.resume_monitor(fresh).await?;
+        Ok((Box::new(schema), stream))
+    };
+    tokio::time::timeout(timeout, restarted)
+        .await
+        .map_err(|_| ClientError::TimedOut("a restarted monitor's rows"))?
+}
+
+/// A canceled monitor could not be started again on its connection.
+fn restart_failed(fwd: &Forwarding, db: &str, e: ClientError) {
+    let remote = fwd.client.remote();
+    if e.is_disconnected() {
+        // The session starts it over on the next connection.
+        tracing::debug!(remote, error = %e, "lost the connection restarting a monitor");
+    } else if e.server_error() == Some(&crate::error::ErrorKind::UnknownDatabase)
+        && fwd.shared.options.database.as_deref() == Some(db)
+    {
+        // The session's database was removed from this server: another
+        // remote serves it, as when the `_Server` row goes (whichever of
+        // the two is seen first). The monitor starts over there, its
+        // schema read again, as Open vSwitch's clients start over from the
+        // top on `monitor_canceled`.
+        tracing::debug!(remote, "the session's database was removed; moving");
+        fwd.shared.moved_off(remote, Unusable::NoDatabase);
+        fwd.client.close();
+    } else if e.is_not_available_yet() || matches!(e, ClientError::TimedOut(_)) {
+        // For now only: try again on a new connection.
+        tracing::debug!(remote, error = %e, "cannot restart a monitor here yet; reconnecting");
+        fwd.client.close();
+    } else {
+        // For good (another database removed, requests the new schema
+        // refuses): the stream ends with the error, as when a resume is
+        // refused.
+        tracing::debug!(remote, error = %e, "the server refused to restart a monitor");
+        fwd.flags.ended.store(true, Ordering::SeqCst);
+        let _ = fwd.tx.send(Some(Err(e)));
+        let _ = fwd.tx.send(None);
     }
 }
 
@@ -748,6 +939,7 @@ async fn connect_any(
             }
             Err(e) => return Err(e),
         };
+        shared.change_aware.store(false, Ordering::Relaxed);
         let Some(db) = &shared.options.database else {
             return Ok((client, None));
         };
@@ -755,6 +947,12 @@ async fn connect_any(
             Ok(watch) => match cluster::check_for(&watch, shared) {
                 Ok(status) => {
                     shared.saw_index(status.index);
+                    if let Err(e) = make_change_aware(shared, &client).await {
+                        tracing::debug!(%remote, error = %e, "set_db_change_aware failed; trying the next");
+                        shared.left(&remote);
+                        client.close();
+                        continue;
+                    }
                     let task = tokio::spawn(cluster::follow(watch, client.clone(), shared.clone()));
                     return Ok((client, Some(task)));
                 }
@@ -781,6 +979,30 @@ async fn connect_any(
         client.close();
     }
     Err(ClientError::Connect(failures))
+}
+
+/// Asks the server of a connection the session is about to use to report
+/// changes to its databases, as Open vSwitch's clients do once a server
+/// passes their checks, so that a conversion cancels the monitors
+/// (which the session starts again) rather than drops the connection.
+/// A server that answers with an error (an older one: "unknown method")
+/// is used as it is, not aware; only a call that got no answer fails.
+async fn make_change_aware(shared: &Shared, client: &OvsdbClient) -> Result<(), ClientError> {
+    match client.set_db_change_aware(true).await {
+        Ok(()) => {
+            shared.change_aware.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e @ ClientError::Server { .. }) => {
+            tracing::debug!(
+                remote = client.remote(),
+                error = %e,
+                "the server is not change-aware; a conversion will drop the connection"
+            );
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Puts `remotes` in a random order.
@@ -821,12 +1043,18 @@ fn in_order(remotes: &[String], left: &HashMap<String, Instant>) -> Vec<String> 
 /// connection, a deadline or a database the server cannot serve yet fails
 /// the whole (the caller reconnects); any other refusal of the server ends
 /// only the stream it concerns, with the error.
+///
+/// A monitor the server canceled on the last connection (its database
+/// changed) and that was not started again there is started from nothing,
+/// its schema read again ([`SessionEvent::SchemaChanged`]).
 async fn resume_all(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     client: &OvsdbClient,
     registry: &mut Registry,
 ) -> Result<(), ClientError> {
-    registry.monitors.retain(|m| !m.tx.is_closed());
+    registry
+        .monitors
+        .retain(|m| !m.tx.is_closed() && !m.flags.ended.load(Ordering::SeqCst));
     registry.locks.retain(|l| !l.tx.is_closed());
     let mut refused = Vec::new();
     for (i, watched) in registry.monitors.iter_mut().enumerate() {
@@ -834,23 +1062,37 @@ async fn resume_all(
             Ok(state) => state.clone(),
             Err(_) => continue,
         };
-        let resumed =
-            tokio::time::timeout(shared.options.monitor_timeout, client.resume_monitor(state))
+        let timeout = shared.options.monitor_timeout;
+        let resumed = if watched.flags.schema_changed.load(Ordering::SeqCst) {
+            restart_monitor(client, &state, timeout)
                 .await
-                .map_err(|_| ClientError::TimedOut("a resumed monitor's rows"))?;
-        let mut stream = match resumed {
-            Ok(stream) => stream,
+                .map(|(schema, stream)| (Some(schema), stream))
+        } else {
+            tokio::time::timeout(timeout, client.resume_monitor(state))
+                .await
+                .map_err(|_| ClientError::TimedOut("a resumed monitor's rows"))?
+                .map(|stream| (None, stream))
+        };
+        let (schema, mut stream) = match resumed {
+            Ok(resumed) => resumed,
+            Err(e @ ClientError::TimedOut(_)) => return Err(e),
             // Not for good: a relay that has not reached its source yet, a
             // clustered server that has not joined. Reconnect and try again.
             Err(e) if e.is_disconnected() || e.is_not_available_yet() => return Err(e),
             Err(e) => {
-                let _ = watched.tx.send(Err(e));
+                let _ = watched.tx.send(Some(Err(e)));
                 refused.push(i);
                 continue;
             }
         };
         let changes = stream.take_initial();
-        let event = if stream.found() == Some(true) {
+        let event = if let Some(schema) = schema {
+            watched.flags.schema_changed.store(false, Ordering::SeqCst);
+            Some(SessionEvent::SchemaChanged {
+                schema,
+                rows: changes,
+            })
+        } else if stream.found() == Some(true) {
             // Only what changed while we were away: on top of the view.
             (!changes.is_empty()).then(|| {
                 SessionEvent::Update(MonitorEvent {
@@ -866,13 +1108,17 @@ async fn resume_all(
         }
         // Before the forwarder starts, so the stream's order holds.
         if let Some(event) = event {
-            let _ = watched.tx.send(Ok(event));
+            let _ = watched.tx.send(Some(Ok(event)));
         }
         watched.forwarder = Some(tokio::spawn(forward_monitor(
             stream,
-            client.clone(),
-            watched.state.clone(),
-            watched.tx.clone(),
+            Forwarding {
+                client: client.clone(),
+                shared: shared.clone(),
+                state: watched.state.clone(),
+                flags: watched.flags.clone(),
+                tx: watched.tx.clone(),
+            },
         )));
     }
     for i in refused.into_iter().rev() {
@@ -919,9 +1165,10 @@ async fn drain(shared: &Shared) {
 }
 
 /// A monitor of an [`OvsdbSession`]: its first rows, then a stream of
-/// [`SessionEvent`]s that goes on across reconnects. It ends when the
-/// session ends or the server refuses to resume it (the error comes
-/// first); a server that cannot serve the database yet
+/// [`SessionEvent`]s that goes on across reconnects, and across changes of
+/// its database's schema ([`SessionEvent::SchemaChanged`]). It ends when
+/// the session ends or the server refuses to resume it or to start it
+/// again after its database changed (the error comes first); a server that cannot serve the database yet
 /// ([`ClientError::is_not_available_yet`]) is not a refusal: the session
 /// reconnects and asks again.
 ///
@@ -932,7 +1179,8 @@ async fn drain(shared: &Shared) {
 pub struct SessionMonitor {
     initial: Updates,
     state: Arc<Mutex<MonitorState>>,
-    rx: mpsc::UnboundedReceiver<Result<SessionEvent, ClientError>>,
+    rx: mpsc::UnboundedReceiver<MonitorItem>,
+    done: bool,
 }
 
 impl std::fmt::Debug for SessionMonitor {
@@ -967,7 +1215,17 @@ impl Stream for SessionMonitor {
     type Item = Result<SessionEvent, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(Some(item))) => Poll::Ready(Some(item)),
+            Poll::Ready(Some(None)) | Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

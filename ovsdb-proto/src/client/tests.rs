@@ -342,3 +342,62 @@ async fn a_session_takes_a_server_without_server_db_as_it_is() {
         .expect("the script ran")
         .expect("the script passed");
 }
+
+/// A server with `_Server` that does not know `set_db_change_aware` (it
+/// answers "unknown method", as a server of another make may): the session
+/// asks once the `_Server` row passes its checks, as Open vSwitch's clients
+/// do, takes the refusal, and uses the server as it is, not change-aware.
+#[tokio::test]
+async fn a_session_uses_a_server_that_does_not_know_set_db_change_aware() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("unaware.sock");
+    let listener = tokio::net::UnixListener::bind(&path).expect("listening");
+    let remote = format!("unix:{}", path.display());
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("a connection");
+        let mut server = Script::over(stream);
+        let (id, params) = server.expect("monitor_cond_since").await;
+        assert_eq!(params[0], "_Server");
+        let row = json!({"initial": {
+            "name": "Test", "model": "standalone", "connected": true,
+            "leader": true, "schema": "{\"name\":\"Test\"}"}});
+        server
+            .send(json!({"id": id, "error": null, "result": [
+                false, "00000000-0000-0000-0000-000000000000",
+                {"Database": {U: row}}]}))
+            .await;
+        let (id, params) = server.expect("set_db_change_aware").await;
+        assert_eq!(params, json!([true]));
+        server
+            .send(json!({"id": id, "error": "unknown method"}))
+            .await;
+        let (id, params) = server.expect("monitor_cond_since").await;
+        assert_eq!(params[0], "Test");
+        server
+            .send(json!({"id": id, "error": null, "result": [
+                false, "00000000-0000-0000-0000-000000000000",
+                {"T": {U: {"initial": {"a": 1}}}}]}))
+            .await;
+        // Kept open until the test ends.
+        server
+    });
+    let session_options = SessionOptions::default()
+        .client(options())
+        .ready_timeout(STEP)
+        .database("Test");
+    let session = OvsdbSession::connect(&remote, session_options)
+        .await
+        .expect("the session takes the server");
+    assert!(!session.is_change_aware());
+    let monitor = session
+        .monitor("Test", requests(None))
+        .await
+        .expect("monitor");
+    assert_eq!(monitor.initial().rows("T").len(), 1);
+    assert_eq!(session.remote(), Some(remote));
+    assert_eq!(session.connections(), 1);
+    let _server = tokio::time::timeout(STEP, server)
+        .await
+        .expect("the script ran")
+        .expect("the script passed");
+}
