@@ -1405,7 +1405,9 @@ async fn save_config_with_batches_then_load_config_gives_the_same_config() {
             .await
             .unwrap();
         for bdev in ["M1", "N"] {
-            let ns = NvmfNamespace::new(bdev.into());
+            let mut ns = NvmfNamespace::new(bdev.into());
+            // N is shown only to the hosts it is given.
+            ns.no_auto_visible = Some(bdev == "N");
             spdk.call::<NvmfSubsystemAddNs>(NvmfSubsystemAddNsParams::new(NQN.into(), ns))
                 .await
                 .unwrap();
@@ -1413,6 +1415,23 @@ async fn save_config_with_batches_then_load_config_gives_the_same_config() {
         spdk.call::<NvmfSubsystemAddHost>(NvmfSubsystemAddHostParams::new(NQN.into(), HOST.into()))
             .await
             .unwrap();
+        // N (nsid 2) to one host, added twice: no error, kept once.
+        for _ in 0..2 {
+            let shown = NvmfNsAddHostParams::new(NQN.into(), 2, HOST.into());
+            assert!(spdk.call::<NvmfNsAddHost>(shown).await.unwrap());
+        }
+        // M1 is shown to every host: no host of its own; nor has a
+        // namespace that is not there.
+        for nsid in [1, 9] {
+            let refused = NvmfNsAddHostParams::new(NQN.into(), nsid, HOST.into());
+            assert_eq!(
+                failure(spdk.call::<NvmfNsAddHost>(refused).await),
+                (-32602, "Invalid parameters".to_owned())
+            );
+        }
+        // Hiding from a host it was never shown to is no error either.
+        let other = NvmfNsRemoveHostParams::new(NQN.into(), 2, "nqn.2016-06.io.spdk:other".into());
+        assert!(spdk.call::<NvmfNsRemoveHost>(other).await.unwrap());
         spdk.call::<NvmfSubsystemAddListener>(NvmfSubsystemAddListenerParams::new(
             NQN.into(),
             tcp("4420"),
@@ -1459,7 +1478,7 @@ async fn save_config_with_batches_then_load_config_gives_the_same_config() {
                 "nvmf_subsystem_add_ns".to_owned(),
                 "nvmf_subsystem_add_ns".to_owned()
             ],
-            vec![],
+            vec!["nvmf_ns_add_host".to_owned()],
             vec!["nvmf_subsystem_add_listener".to_owned()],
         ]
     );

@@ -68,6 +68,9 @@ pub struct Namespace {
     /// Its nsid unless given.
     pub anagrpid: u32,
     pub no_auto_visible: bool,
+    /// The hosts it is shown to, when it is not shown to all
+    /// (`no_auto_visible`), in the order they were added.
+    pub hosts: Vec<String>,
 }
 
 /// A listener: its address and the options it was added with.
@@ -116,6 +119,16 @@ pub fn register(r: &mut Registrar) {
     r.add_as::<NvmfGetSubsystems, _>(When::Runtime, INVALID_PARAMS, get_subsystems);
     r.add_as::<NvmfSubsystemAddNs, _>(When::Runtime, INVALID_PARAMS, add_ns);
     r.add_as::<NvmfSubsystemRemoveNs, _>(When::Runtime, INVALID_PARAMS, remove_ns);
+    r.add_as::<NvmfNsAddHost, _>(
+        When::Runtime,
+        INVALID_PARAMS,
+        |s, p: NvmfNsAddHostParams| ns_visible(s, &p.nqn, p.nsid, &p.host, true),
+    );
+    r.add_as::<NvmfNsRemoveHost, _>(
+        When::Runtime,
+        INVALID_PARAMS,
+        |s, p: NvmfNsRemoveHostParams| ns_visible(s, &p.nqn, p.nsid, &p.host, false),
+    );
     r.add_as::<NvmfSubsystemAddListener, _>(When::Runtime, INVALID_PARAMS, add_listener);
     r.add_as::<NvmfSubsystemRemoveListener, _>(When::Runtime, INVALID_PARAMS, remove_listener);
     r.add_as::<NvmfSubsystemGetListeners, _>(When::Runtime, INVALID_PARAMS, get_listeners);
@@ -413,6 +426,7 @@ fn add_ns(s: &mut State, p: NvmfSubsystemAddNsParams) -> Result<u32, ErrorObject
         uuid,
         anagrpid,
         no_auto_visible: ns.no_auto_visible.unwrap_or(false),
+        hosts: Vec::new(),
     });
     sub.namespaces.sort_by_key(|x| x.nsid);
     Ok(nsid)
@@ -426,6 +440,39 @@ fn remove_ns(s: &mut State, p: NvmfSubsystemRemoveNsParams) -> Result<bool, Erro
     };
     let ns = sub.namespaces.remove(i);
     s.release(&ns.bdev_name);
+    Ok(true)
+}
+
+/// Shows a namespace to one more host, or hides it from one
+/// (nvmf_ns_visible): only a namespace added with `no_auto_visible` has
+/// hosts of its own; adding a host twice or removing one it lacks is no
+/// error. Every refusal is -32602 "Invalid parameters".
+fn ns_visible(
+    s: &mut State,
+    nqn: &str,
+    nsid: u32,
+    host: &str,
+    visible: bool,
+) -> Result<bool, ErrorObject> {
+    let at = find(s, nqn)?;
+    if !valid_nqn(host) {
+        return Err(invalid_params());
+    }
+    let sub = &mut s.nvmf.subsystems[at];
+    let Some(ns) = sub.namespaces.iter_mut().find(|ns| ns.nsid == nsid) else {
+        return Err(invalid_params());
+    };
+    if !ns.no_auto_visible {
+        return Err(invalid_params());
+    }
+    let known = ns.hosts.iter().position(|h| h == host);
+    match (visible, known) {
+        (true, None) => ns.hosts.push(host.to_owned()),
+        (false, Some(i)) => {
+            ns.hosts.remove(i);
+        }
+        _ => {}
+    }
     Ok(true)
 }
 

@@ -31,8 +31,15 @@ pub fn config(s: &State) -> Vec<Value> {
             .flat_map(|sub| sub.namespaces.iter().map(|ns| add_ns(sub, ns)))
             .collect(),
     ));
-    // nvmf_ns_add_host is not served: no namespace has hosts of its own.
-    out.push(batch(Vec::new()));
+    out.push(batch(
+        subs.iter()
+            .flat_map(|sub| {
+                sub.namespaces
+                    .iter()
+                    .flat_map(move |ns| ns.hosts.iter().map(move |h| ns_add_host(sub, ns, h)))
+            })
+            .collect(),
+    ));
     out.push(batch(
         subs.iter()
             .flat_map(|sub| sub.listeners.iter().map(|l| add_listener(sub, l)))
@@ -125,4 +132,13 @@ fn add_listener(sub: &Subsystem, l: &Listener) -> Value {
         p.insert("sock_impl".into(), json!(imp));
     }
     call("nvmf_subsystem_add_listener", p)
+}
+
+/// A namespace's own host (nvmf_write_ns_add_host_config).
+fn ns_add_host(sub: &Subsystem, ns: &Namespace, host: &str) -> Value {
+    let mut p = Map::new();
+    p.insert("nqn".into(), json!(sub.nqn));
+    p.insert("nsid".into(), json!(ns.nsid));
+    p.insert("host".into(), json!(host));
+    call("nvmf_ns_add_host", p)
 }

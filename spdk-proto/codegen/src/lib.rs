@@ -84,6 +84,8 @@ pub const RESULT_TYPES: &[(&str, &str)] = &[
     ("nvmf_delete_subsystem", "bool"),
     ("nvmf_get_subsystems", "Vec<crate::results::NvmfSubsystem>"),
     ("nvmf_get_transports", "Vec<crate::results::NvmfTransport>"),
+    ("nvmf_ns_add_host", "bool"),
+    ("nvmf_ns_remove_host", "bool"),
     ("nvmf_subsystem_add_host", "bool"),
     ("nvmf_subsystem_add_listener", "bool"),
     ("nvmf_subsystem_add_ns", "u32"),

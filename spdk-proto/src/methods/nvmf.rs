@@ -908,7 +908,7 @@ pub struct NvmfNsAddHost;
 impl Method for NvmfNsAddHost {
     const NAME: &'static str = "nvmf_ns_add_host";
     type Params = NvmfNsAddHostParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
@@ -946,7 +946,7 @@ pub struct NvmfNsRemoveHost;
 impl Method for NvmfNsRemoveHost {
     const NAME: &'static str = "nvmf_ns_remove_host";
     type Params = NvmfNsRemoveHostParams;
-    type Result = serde_json::Value;
+    type Result = bool;
     type Error = ErrorObject;
 }
 
