@@ -284,3 +284,16 @@ async fn a_peer_half_closing_fails_the_calls_it_left_unanswered() {
     assert_eq!(within(client.closed()).await, CloseReason::PeerClosed);
     within(server.closed()).await;
 }
+
+/// Half-closed, a connection cannot probe; a peer silent past the probe
+/// and its answer's time is taken as gone, as an unanswered probe is.
+#[tokio::test(start_paused = true)]
+async fn a_half_closed_connection_still_closes_on_a_silent_peer() {
+    let (peer, mut raw) = peer_and_raw(Router::new(), probing(1000));
+    peer.close_write();
+    assert!(raw.recv_or_eof().await.is_none());
+    assert_eq!(
+        within(peer.closed()).await,
+        CloseReason::ProbeUnanswered(Duration::from_millis(1000))
+    );
+}

@@ -709,7 +709,9 @@ impl PeerHandle {
     /// input. Reading goes on: replies to our pending calls still arrive and
     /// the peer's messages are still handled, but nothing more is sent (a
     /// new call fails with [`CallError::ConnectionClosed`], a reply is
-    /// dropped). The connection closes once the peer closes its side too.
+    /// dropped). The connection closes once the peer closes its side too;
+    /// with an [`inactivity_probe`](PeerConfig::inactivity_probe), which
+    /// cannot ask any more, also after twice its interval of silence.
     ///
     /// A client uses it to say "no more requests" and still collect its
     /// replies, as SPDK's tools do; a test server, to act out a peer that

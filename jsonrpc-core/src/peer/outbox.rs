@@ -211,13 +211,13 @@ impl Outbox {
             .saturating_sub(self.room.available_permits())
     }
 
-    /// The writer is gone: refuse new messages, and release senders waiting
-    /// for room. What is still queued stays for [`take`](Self::take).
     /// True once nothing more can be queued.
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
     }
 
+    /// The writer is gone: refuse new messages, and release senders waiting
+    /// for room. What is still queued stays for [`take`](Self::take).
     pub(crate) fn close(&self) {
         self.lock().closed = true;
         self.room.close();

@@ -12,11 +12,21 @@ pub(crate) async fn run(probe: InactivityProbe, peer: PeerHandle) {
     let idle = probe.idle();
     loop {
         let quiet = shared.idle_for();
-        if quiet < idle {
+        // Half-closed on our side (`close_write`), nothing can be asked:
+        // silence for as long as a probe and its answer would take means
+        // the peer is gone, as an unanswered probe would.
+        let half_closed = shared.outbox.is_closed();
+        let limit = if half_closed { idle * 2 } else { idle };
+        if quiet < limit {
             tokio::select! {
-                _ = tokio::time::sleep(idle - quiet) => continue,
+                _ = tokio::time::sleep(limit - quiet) => continue,
                 _ = shared.shutdown.cancelled() => return,
             }
+        }
+        if half_closed {
+            tracing::warn!(after = ?limit, "half-closed peer silent; closing");
+            shared.close(CloseReason::ProbeUnanswered(idle));
+            return;
         }
         tracing::debug!(method = probe.method(), "peer silent; probing");
         // Any reply, even an error, shows the peer is there.
