@@ -220,6 +220,11 @@ impl SpdkClient {
             .map_err(|e| SpdkError::of_call(method.to_owned(), e.decode_rpc()))
     }
 
+    /// The deadline each call gets unless it is given its own.
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.call_timeout
+    }
+
     /// Starts a batch: calls sent together as one JSON array (targets since
     /// v26.05; older ones refuse arrays).
     pub fn batch(&self) -> SpdkBatch<'_> {
@@ -295,7 +300,8 @@ impl SpdkBatch<'_> {
         }
     }
 
-    /// Sends the batch and waits for every reply.
+    /// Sends the batch and waits for every reply, within the client's
+    /// call deadline for the whole batch.
     pub async fn send(self) -> Result<SpdkReplies, SpdkError> {
         let name = batch_name(&self.methods);
         let replies = self
@@ -304,6 +310,31 @@ impl SpdkBatch<'_> {
             .await
             .map_err(|e| SpdkError::of_call(name, e))?;
         Ok(SpdkReplies { inner: replies })
+    }
+
+    /// Like [`send`](Self::send) with a deadline of its own for the whole
+    /// batch (`None`: wait forever).
+    pub async fn send_with_timeout(
+        self,
+        timeout: Option<Duration>,
+    ) -> Result<SpdkReplies, SpdkError> {
+        let name = batch_name(&self.methods);
+        let replies = self
+            .inner
+            .send_with_timeout(timeout)
+            .await
+            .map_err(|e| SpdkError::of_call(name, e))?;
+        Ok(SpdkReplies { inner: replies })
+    }
+
+    /// How many calls the batch holds.
+    pub fn len(&self) -> usize {
+        self.methods.len()
+    }
+
+    /// True when nothing has been added.
+    pub fn is_empty(&self) -> bool {
+        self.methods.is_empty()
     }
 }
 

@@ -75,7 +75,7 @@ pub struct LoadReport {
 impl SpdkClient {
     /// Reads the target's whole configuration, as SPDK's `save_config` does:
     /// `framework_get_subsystems`, then `framework_get_config` for each,
-    /// every batch flattened into its calls.
+    /// asking for no batches, so the target writes each call on its own.
     pub async fn save_config(&self) -> Result<Config, SpdkError> {
         self.read_config(false).await
     }
@@ -178,13 +178,34 @@ impl SpdkClient {
     }
 
     /// Sends a configuration batch; the first call that failed fails it.
+    ///
+    /// A batch is not atomic on the target, so one larger than the target
+    /// reads is sent in halves (and halves of those) instead of failing,
+    /// in order. Each part has the call deadline once per call in it.
     async fn replay_batch(&self, entries: &[ConfigEntry]) -> Result<(), SpdkError> {
+        let mut parts = vec![entries];
+        while let Some(part) = parts.pop() {
+            match self.send_batch_part(part).await {
+                Err(SpdkError::RequestTooLarge { .. }) if part.len() > 1 => {
+                    let (first, second) = part.split_at(part.len() / 2);
+                    parts.push(second);
+                    parts.push(first);
+                }
+                done => done?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_batch_part(&self, entries: &[ConfigEntry]) -> Result<(), SpdkError> {
         let mut batch = self.batch();
         let mut tickets = Vec::with_capacity(entries.len());
         for entry in entries {
             tickets.push(batch.call_raw(&entry.method, raw_params(entry)?));
         }
-        let mut replies = batch.send().await?;
+        let calls = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+        let deadline = self.call_timeout().map(|t| t.saturating_mul(calls));
+        let mut replies = batch.send_with_timeout(deadline).await?;
         for ticket in tickets {
             replies.get_raw(ticket)?;
         }

@@ -440,3 +440,40 @@ async fn a_socket_path_with_a_colon_is_a_path() {
         vec![]
     );
 }
+
+/// A saved batch larger than the target reads is replayed in parts, every
+/// call still made once and in order, instead of failing the load.
+#[tokio::test]
+async fn a_config_batch_over_the_request_limit_is_sent_in_parts() {
+    let target = serve(router(Phase::Running)).await;
+    let options = ClientOptions::default().max_request(1024);
+    let spdk = SpdkClient::connect_with(&target.path, &options)
+        .await
+        .unwrap();
+    let calls: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                r#"{{"method":"bdev_malloc_create","params":{{"name":"P{i}","num_blocks":100,"block_size":512}}}}"#
+            )
+        })
+        .collect();
+    let text = format!(
+        r#"{{"subsystems":[{{"subsystem":"bdev","config":[[{}]]}}]}}"#,
+        calls.join(",")
+    );
+    let config = spdk_proto::config::Config::from_json(&text).unwrap();
+    let report = within(spdk.load_config(&config)).await.unwrap();
+    assert_eq!(report.called, 40);
+    for i in [0, 39] {
+        let mut again = BdevMallocCreateParams::new(512, 100);
+        again.name = Some(format!("P{i}"));
+        assert_eq!(
+            spdk.call::<BdevMallocCreate>(again)
+                .await
+                .unwrap_err()
+                .errno(),
+            Some(Errno::EEXIST),
+            "P{i} was made"
+        );
+    }
+}

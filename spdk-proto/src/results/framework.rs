@@ -103,7 +103,7 @@ pub struct ConfigEntry {
 /// let methods: Vec<&str> = items.iter().flat_map(ConfigItem::calls).map(|c| c.method.as_str()).collect();
 /// assert_eq!(methods, ["a", "b", "c"]);
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ConfigItem {
     /// One call.
@@ -122,8 +122,68 @@ impl ConfigItem {
     }
 }
 
+/// An array is a batch, an object a call: read by the JSON's own shape, so
+/// that an entry that is wrong says what is wrong with it (an untagged enum
+/// would only say that nothing matched).
+impl<'de> Deserialize<'de> for ConfigItem {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Item;
+        impl<'de> serde::de::Visitor<'de> for Item {
+            type Value = ConfigItem;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a config entry ({\"method\": ...}) or a batch of them ([...])")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<ConfigItem, A::Error> {
+                let entry =
+                    ConfigEntry::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(ConfigItem::Call(entry))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ConfigItem, A::Error> {
+                let mut calls = Vec::new();
+                while let Some(call) = seq.next_element::<ConfigEntry>()? {
+                    calls.push(call);
+                }
+                Ok(ConfigItem::Batch(calls))
+            }
+        }
+        deserializer.deserialize_any(Item)
+    }
+}
+
 impl From<ConfigEntry> for ConfigItem {
     fn from(call: ConfigEntry) -> Self {
         ConfigItem::Call(call)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_item_is_read_by_its_shape_and_a_bad_one_says_why() {
+        let items: Vec<ConfigItem> =
+            serde_json::from_str(r#"[{"method": "a", "params": {"x": 1}}, [{"method": "b"}], []]"#)
+                .unwrap();
+        assert!(matches!(&items[0], ConfigItem::Call(c) if c.method == "a"));
+        assert!(matches!(&items[1], ConfigItem::Batch(b) if b.len() == 1));
+        assert!(matches!(&items[2], ConfigItem::Batch(b) if b.is_empty()));
+        // An entry written as a list is not a call, and not silently a batch.
+        let e = serde_json::from_str::<ConfigItem>(r#"["bdev_malloc_create", {}]"#).unwrap_err();
+        assert!(e.to_string().contains("expected struct ConfigEntry"), "{e}");
+        // A call missing its method names the field.
+        let e = serde_json::from_str::<ConfigItem>(r#"{"params": {}}"#).unwrap_err();
+        assert!(e.to_string().contains("missing field `method`"), "{e}");
+        let e = serde_json::from_str::<ConfigItem>("7").unwrap_err();
+        assert!(e.to_string().contains("a config entry"), "{e}");
     }
 }
