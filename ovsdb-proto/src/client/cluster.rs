@@ -465,6 +465,9 @@ pub(crate) async fn follow(mut watch: Leadership, client: OvsdbClient, shared: A
             // the watch broke: without it the server is no longer
             // followed, so move on rather than stay blind.
             tracing::debug!(remote = client.remote(), error = %e, "the _Server watch ended");
+            // Tried last, as any server left (the session may still be
+            // resuming on it, and would otherwise try it first again).
+            shared.left(client.remote());
             client.close();
             return;
         }

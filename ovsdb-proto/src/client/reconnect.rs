@@ -906,7 +906,11 @@ async fn supervise(shared: Arc<Shared>) {
                 shared.left(client.remote());
             }
             Err(e) => {
-                tracing::debug!(error = %e, "resuming failed; reconnecting");
+                tracing::debug!(remote = client.remote(), error = %e, "resuming failed; reconnecting");
+                // Tried last next time, as any server left: one that passes
+                // its checks but cannot resume a monitor would otherwise come
+                // first again every round, and the others never be tried.
+                shared.left(client.remote());
                 client.close();
             }
         }

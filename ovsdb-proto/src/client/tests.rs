@@ -401,3 +401,121 @@ async fn a_session_uses_a_server_that_does_not_know_set_db_change_aware() {
         .expect("the script ran")
         .expect("the script passed");
 }
+
+const ZERO: &str = "00000000-0000-0000-0000-000000000000";
+const TXN: &str = "00000000-0000-0000-0000-0000000000aa";
+
+/// A Unix socket to script a server on, and its remote.
+fn listen(dir: &tempfile::TempDir, name: &str) -> (tokio::net::UnixListener, String) {
+    let path = dir.path().join(name);
+    let listener = tokio::net::UnixListener::bind(&path).expect("listening");
+    (listener, format!("unix:{}", path.display()))
+}
+
+async fn accept(listener: &tokio::net::UnixListener) -> Script<tokio::net::UnixStream> {
+    let (stream, _) = tokio::time::timeout(STEP, listener.accept())
+        .await
+        .expect("a connection within the time limit")
+        .expect("a connection");
+    Script::over(stream)
+}
+
+/// Answers a session's `_Server` monitor with a standalone server's row for
+/// `Test`, and its `set_db_change_aware`.
+async fn pass_checks<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(server: &mut Script<S>) {
+    let (id, params) = server.expect("monitor_cond_since").await;
+    assert_eq!(params[0], "_Server");
+    let row = json!({"initial": {
+        "name": "Test", "model": "standalone", "connected": true,
+        "leader": true, "schema": "{\"name\":\"Test\"}"}});
+    server
+        .send(json!({"id": id, "error": null, "result": [false, ZERO, {"Database": {U: row}}]}))
+        .await;
+    let (id, _) = server.expect("set_db_change_aware").await;
+    server
+        .send(json!({"id": id, "error": null, "result": {}}))
+        .await;
+}
+
+/// Answers a monitor of `Test` (fresh or resumed) with one row.
+async fn answer_monitor<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(
+    server: &mut Script<S>,
+    found: bool,
+) -> Value {
+    let (id, params) = server.expect("monitor_cond_since").await;
+    assert_eq!(params[0], "Test");
+    server
+        .send(json!({"id": id, "error": null, "result": [
+            found, TXN, {"T": {U: {"initial": {"a": 1}}}}]}))
+        .await;
+    params
+}
+
+/// Polls `cond` until it holds, within [`STEP`].
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + STEP;
+    while !cond() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn session_options() -> SessionOptions {
+    SessionOptions::default()
+        .client(options())
+        .ready_timeout(STEP)
+        .backoff(Duration::from_millis(20), Duration::from_millis(100))
+        .database("Test")
+}
+
+/// A server that passes `_Server`'s checks but cannot resume the session's
+/// monitor is tried last after it fails, like any server left: the session
+/// goes back to the other remote rather than pick the failing one first
+/// every round.
+#[tokio::test]
+async fn a_server_that_cannot_resume_is_tried_last() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (good, good_remote) = listen(&dir, "good.sock");
+    let (bad, bad_remote) = listen(&dir, "bad.sock");
+    let good_server = tokio::spawn(async move {
+        let mut first = accept(&good).await;
+        pass_checks(&mut first).await;
+        answer_monitor(&mut first, false).await;
+        let mut second = accept(&good).await;
+        pass_checks(&mut second).await;
+        let params = answer_monitor(&mut second, true).await;
+        assert_eq!(params[3], TXN, "resumed after its last transaction");
+        (first, second)
+    });
+    let bad_tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tries = bad_tries.clone();
+    let bad_server = tokio::spawn(async move {
+        loop {
+            let mut server = accept(&bad).await;
+            tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            pass_checks(&mut server).await;
+            // Drops the connection instead of resuming the monitor.
+            server.expect("monitor_cond_since").await;
+        }
+    });
+    let remotes = format!("{good_remote},{bad_remote}");
+    let session = OvsdbSession::connect(&remotes, session_options())
+        .await
+        .expect("the session connects");
+    let _monitor = session
+        .monitor("Test", requests(None))
+        .await
+        .expect("monitor");
+    assert_eq!(session.remote().as_deref(), Some(good_remote.as_str()));
+    session.disconnect();
+    eventually("back on the good server", || {
+        session.connections() == 2 && session.remote().as_deref() == Some(good_remote.as_str())
+    })
+    .await;
+    assert_eq!(bad_tries.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let _servers = tokio::time::timeout(STEP, good_server)
+        .await
+        .expect("the script ran")
+        .expect("the script passed");
+    bad_server.abort();
+}
