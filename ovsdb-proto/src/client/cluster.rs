@@ -421,7 +421,15 @@ pub async fn leadership(
     };
     let mut requests = MonitorRequests::new();
     requests.insert("Database".into(), request.into());
-    let mut stream = tokio::time::timeout(timeout, client.monitor(SERVER_DB, requests))
+    let state = super::MonitorState {
+        db: SERVER_DB.to_owned(),
+        id: client.fresh_monitor_id(),
+        requests,
+        method: super::MonitorMethod::MonitorCondSince,
+        last_txn_id: None,
+    };
+    // `timeout` bounds the whole, in place of the per-call deadline.
+    let mut stream = tokio::time::timeout(timeout, client.resume_monitor_within(state, None))
         .await
         .map_err(|_| ClientError::TimedOut("the _Server database's rows"))??;
     let initial = stream.take_initial();

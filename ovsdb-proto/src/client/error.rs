@@ -120,6 +120,19 @@ impl ClientError {
         )
     }
 
+    /// Whether a deadline passed: the call's own, or a session's. Never
+    /// the server refusing anything: a reconnecting layer tries again.
+    pub(crate) fn is_timed_out(&self) -> bool {
+        matches!(
+            self,
+            ClientError::TimedOut(_)
+                | ClientError::Call {
+                    source: CallError::Timeout(_),
+                    ..
+                }
+        )
+    }
+
     /// Whether the connection is gone (the call, or the stream, cannot go
     /// on over it): what a reconnecting layer looks for.
     pub fn is_disconnected(&self) -> bool {

@@ -122,7 +122,15 @@ impl SessionOptions {
     }
 
     /// How long a monitor's first rows (or, resumed, the changes since its
-    /// last transaction) may take to arrive. Default: 120 s.
+    /// last transaction) may take to arrive: the whole of starting,
+    /// resuming or restarting a monitor (reading the database's schema
+    /// again included) and of reading a server's `_Server` row, in place of
+    /// the per-call deadline ([`ClientOptions::call_timeout`]), since a
+    /// large database's rows may take longer than any call should. When it
+    /// passes on a reconnect, the session takes the server as slow, not as
+    /// refusing: it reconnects and tries again, and the monitor's stream
+    /// goes on. [`OvsdbSession::monitor`] fails with
+    /// [`ClientError::TimedOut`]. Default: 120 s.
     pub fn monitor_timeout(mut self, timeout: Duration) -> Self {
         self.monitor_timeout = timeout;
         self
@@ -617,9 +625,14 @@ impl OvsdbSession {
                 method: MonitorMethod::MonitorCondSince,
                 last_txn_id: None,
             };
-            let started =
-                tokio::time::timeout(shared.options.monitor_timeout, client.resume_monitor(state))
-                    .await;
+            // The monitor timeout bounds the whole, in place of the
+            // per-call deadline: a large database's first rows may take
+            // longer than any call should.
+            let started = tokio::time::timeout(
+                shared.options.monitor_timeout,
+                client.resume_monitor_within(state, None),
+            )
+            .await;
             match started {
                 Err(_) => return Err(ClientError::TimedOut("a monitor's first rows")),
                 // The connection dropped under us: wait for the next one
@@ -808,9 +821,15 @@ async fn restart_monitor(
         last_txn_id: None,
         ..state.clone()
     };
+    // `timeout` bounds the whole, in place of the per-call deadline.
     let restarted = async {
-        let schema = client.get_schema(&state.db).await?;
-        let stream = client.resume_monitor(fresh).await?;
+        let params = crate::params::DbParams {
+            db: state.db.clone(),
+        };
+        let schema = client
+            .call_with_timeout::<crate::methods::GetSchema>(params, None)
+            .await?;
+        let stream = client.resume_monitor_within(fresh, None).await?;
         Ok((Box::new(schema), stream))
     };
     tokio::time::timeout(timeout, restarted)
@@ -835,7 +854,7 @@ fn restart_failed(fwd: &Forwarding, db: &str, e: ClientError) {
         tracing::debug!(remote, "the session's database was removed; moving");
         fwd.shared.moved_off(remote, Unusable::NoDatabase);
         fwd.client.close();
-    } else if e.is_not_available_yet() || matches!(e, ClientError::TimedOut(_)) {
+    } else if e.is_not_available_yet() || e.is_timed_out() {
         // For now only: try again on a new connection.
         tracing::debug!(remote, error = %e, "cannot restart a monitor here yet; reconnecting");
         fwd.client.close();
@@ -1072,14 +1091,15 @@ async fn resume_all(
                 .await
                 .map(|(schema, stream)| (Some(schema), stream))
         } else {
-            tokio::time::timeout(timeout, client.resume_monitor(state))
+            tokio::time::timeout(timeout, client.resume_monitor_within(state, None))
                 .await
                 .map_err(|_| ClientError::TimedOut("a resumed monitor's rows"))?
                 .map(|stream| (None, stream))
         };
         let (schema, mut stream) = match resumed {
             Ok(resumed) => resumed,
-            Err(e @ ClientError::TimedOut(_)) => return Err(e),
+            // Slow, not refused: reconnect and try again.
+            Err(e) if e.is_timed_out() => return Err(e),
             // Not for good: a relay that has not reached its source yet, a
             // clustered server that has not joined. Reconnect and try again.
             Err(e) if e.is_disconnected() || e.is_not_available_yet() => return Err(e),
@@ -1137,7 +1157,7 @@ async fn resume_all(
                 }
                 held.forwarder = Some(tokio::spawn(forward_lock(lock, held.tx.clone())));
             }
-            Err(e) if e.is_disconnected() => return Err(e),
+            Err(e) if e.is_disconnected() || e.is_timed_out() => return Err(e),
             Err(e) => {
                 let _ = held.tx.send(Err(e));
                 refused.push(i);

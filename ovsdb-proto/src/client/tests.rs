@@ -519,3 +519,62 @@ async fn a_server_that_cannot_resume_is_tried_last() {
         .expect("the script passed");
     bad_server.abort();
 }
+
+/// A monitor whose rows take longer than the per-call deadline, but less
+/// than the monitor timeout, is started and resumed; a resume that takes
+/// longer than the monitor timeout is taken as slow, not refused: the
+/// session reconnects and the stream goes on.
+#[tokio::test]
+async fn slow_monitors_are_bounded_by_the_monitor_timeout_alone() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (listener, remote) = listen(&dir, "slow.sock");
+    let slow = Duration::from_millis(400);
+    let server = tokio::spawn(async move {
+        let mut first = accept(&listener).await;
+        let (id, _) = first.expect("monitor_cond_since").await;
+        tokio::time::sleep(slow).await;
+        first
+            .send(json!({"id": id, "error": null, "result": [
+                false, TXN, {"T": {U: {"initial": {"a": 1}}}}]}))
+            .await;
+        // The resume never answered: past the monitor timeout.
+        let mut second = accept(&listener).await;
+        second.expect("monitor_cond_since").await;
+        let mut third = accept(&listener).await;
+        let (id, params) = third.expect("monitor_cond_since").await;
+        assert_eq!(params[3], TXN);
+        tokio::time::sleep(slow).await;
+        third
+            .send(json!({"id": id, "error": null, "result": [
+                true, "00000000-0000-0000-0000-0000000000bb",
+                {"T": {U: {"modify": {"a": 2}}}}]}))
+            .await;
+        (first, second, third)
+    });
+    let options = SessionOptions::default()
+        .client(options().call_timeout(Some(Duration::from_millis(100))))
+        .ready_timeout(STEP)
+        .monitor_timeout(Duration::from_secs(1))
+        .backoff(Duration::from_millis(20), Duration::from_millis(100));
+    let session = OvsdbSession::connect(&remote, options)
+        .await
+        .expect("the session connects");
+    let mut monitor = session
+        .monitor("Test", requests(None))
+        .await
+        .expect("a monitor slower than a call");
+    assert_eq!(monitor.initial().rows("T").len(), 1);
+    session.disconnect();
+    let event = tokio::time::timeout(STEP, monitor.next())
+        .await
+        .expect("an event within the time limit")
+        .expect("the stream goes on")
+        .expect("no error");
+    assert!(matches!(event, SessionEvent::Update(_)), "{event:?}");
+    // The second connection, whose resume timed out, was never used.
+    assert_eq!(session.connections(), 2);
+    let _servers = tokio::time::timeout(STEP, server)
+        .await
+        .expect("the script ran")
+        .expect("the script passed");
+}
