@@ -111,8 +111,10 @@ impl SessionOptions {
         self
     }
 
-    /// The wait before reconnecting: `min` after a connection that was up,
-    /// doubling after each failed attempt up to `max`. Each wait is drawn
+    /// The wait before reconnecting: `min` after a connection that stayed
+    /// up at least as long as the last wait (as Open vSwitch's
+    /// `reconnect.c` decides), doubling after each failed attempt, and
+    /// after each connection that dropped sooner, up to `max`. Each wait is drawn
     /// at random between half of it and all of it, so that many clients
     /// of one restarted server do not come back at the same instant.
     pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
@@ -208,6 +210,9 @@ struct Backoff {
     min: Duration,
     max: Duration,
     next: Duration,
+    /// The step of the last wait drawn: how long a connection must stay up
+    /// for the backoff to start over.
+    last: Duration,
     random: RandomState,
     draws: u64,
 }
@@ -218,6 +223,7 @@ impl Backoff {
             min,
             max,
             next: min,
+            last: Duration::ZERO,
             random: RandomState::new(),
             draws: 0,
         }
@@ -227,9 +233,20 @@ impl Backoff {
         self.next = self.min;
     }
 
+    /// A connection that was up for `up` went down: the backoff starts
+    /// over only if it stayed up at least as long as the last wait, as
+    /// Open vSwitch's `reconnect.c` does, so that a server that takes
+    /// connections and drops them at once is not hammered every `min`.
+    fn connection_lasted(&mut self, up: Duration) {
+        if up >= self.last {
+            self.reset();
+        }
+    }
+
     /// The next wait: between half the current step and all of it.
     fn next_wait(&mut self) -> Duration {
         let step = self.next;
+        self.last = step;
         self.next = (step * 2).min(self.max);
         self.draws += 1;
         // A keyed hash of a counter is random enough for jitter and needs no
@@ -912,8 +929,9 @@ async fn supervise(shared: Arc<Shared>) {
         };
         match resumed {
             Ok(()) => {
-                backoff.reset();
+                let up = Instant::now();
                 client.peer().closed().await;
+                backoff.connection_lasted(up.elapsed());
                 tracing::debug!(remote = client.remote(), "connection lost; reconnecting");
                 // However the server was lost (its row said it can no
                 // longer serve, it stopped answering probes, it went away),
@@ -1352,6 +1370,21 @@ mod tests {
             step = (step * 2).min(max);
         }
         backoff.reset();
+        assert!(backoff.next_wait() <= min);
+    }
+
+    #[test]
+    fn backoff_starts_over_only_after_a_connection_that_lasted() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_millis(800));
+        let mut backoff = Backoff::new(min, max);
+        for _ in 0..3 {
+            backoff.next_wait();
+        }
+        // The last wait's step was 400 ms: a connection up for less does
+        // not count.
+        backoff.connection_lasted(Duration::from_millis(399));
+        assert!(backoff.next_wait() > Duration::from_millis(400));
+        backoff.connection_lasted(Duration::from_millis(800));
         assert!(backoff.next_wait() <= min);
     }
 

@@ -578,3 +578,31 @@ async fn slow_monitors_are_bounded_by_the_monitor_timeout_alone() {
         .expect("the script ran")
         .expect("the script passed");
 }
+
+/// A server that takes each connection and drops it at once: the session
+/// backs off further each time instead of coming back every `min`.
+#[tokio::test]
+async fn a_flapping_server_is_backed_off_from() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (listener, remote) = listen(&dir, "flapping.sock");
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            drop(stream);
+        }
+    });
+    let options = SessionOptions::default()
+        .client(options())
+        .backoff(Duration::from_millis(50), Duration::from_secs(2));
+    let session = OvsdbSession::start(&remote, options).expect("a session");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Waits of 50, 100, 200, 400, 800 ms steps (each drawn between half
+    // and all of it) fit at most 7 connections in 1.5 s; coming back every
+    // 25-50 ms would make some 30.
+    let made = session.connections();
+    assert!((2..=8).contains(&made), "{made} connections");
+    session.close();
+    server.abort();
+}
