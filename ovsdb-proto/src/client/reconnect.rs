@@ -614,6 +614,15 @@ impl OvsdbSession {
 
     /// Starts monitoring `requests` in `db` (as [`OvsdbClient::monitor`])
     /// on a monitor that is resumed on every new connection.
+    ///
+    /// A server that cannot serve `db` yet
+    /// ([`ClientError::is_not_available_yet`]) is asked again after a wait
+    /// (the session's backoff), on the same connection, until
+    /// [`SessionOptions::ready_timeout`] and
+    /// [`SessionOptions::monitor_timeout`] have passed; then that error is
+    /// returned. Only when `db` is the session's own database
+    /// ([`SessionOptions::database`]) does the session move to another
+    /// server instead.
     pub async fn monitor(
         &self,
         db: &str,
@@ -626,6 +635,7 @@ impl OvsdbSession {
         // Unique across the session's connections: a resumed monitor keeps
         // its id, so fresh ones must not take it.
         let id = MonitorId(serde_json::Value::from(format!("session-{n}")));
+        let mut retry = Backoff::new(shared.options.backoff_min, shared.options.backoff_max);
         loop {
             if Instant::now() >= deadline {
                 return Err(ClientError::TimedOut("a connection"));
@@ -653,12 +663,35 @@ impl OvsdbSession {
             match started {
                 Err(_) => return Err(ClientError::TimedOut("a monitor's first rows")),
                 // The connection dropped under us: wait for the next one
-                // (which the session publishes once it has it). A server
-                // that cannot serve the database yet is left the same way,
-                // to be tried again after the backoff.
-                Ok(Err(e)) if e.is_disconnected() || e.is_not_available_yet() => {
+                // (which the session publishes once it has it).
+                Ok(Err(e)) if e.is_disconnected() => {
                     drop(registry);
                     client.close();
+                    continue;
+                }
+                // The session's own database cannot be served here yet:
+                // the server is of no use to the session, which moves, as
+                // after any connection lost (through the backoff).
+                Ok(Err(e))
+                    if e.is_not_available_yet()
+                        && shared.options.database.as_deref() == Some(db) =>
+                {
+                    drop(registry);
+                    tracing::debug!(remote = client.remote(), %db, "the session's database is not available yet; moving");
+                    client.close();
+                    continue;
+                }
+                // Another database: the connection is every other user's
+                // too (their locks, their monitors), so it stays; ask again
+                // on it after a wait, within the deadline.
+                Ok(Err(e)) if e.is_not_available_yet() => {
+                    drop(registry);
+                    let wait = retry.next_wait();
+                    if Instant::now() + wait >= deadline {
+                        return Err(e);
+                    }
+                    tracing::debug!(remote = client.remote(), %db, ?wait, "the database is not available yet; asking again");
+                    tokio::time::sleep(wait).await;
                     continue;
                 }
                 Ok(Err(e)) => return Err(e),

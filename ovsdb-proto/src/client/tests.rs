@@ -606,3 +606,45 @@ async fn a_flapping_server_is_backed_off_from() {
     session.close();
     server.abort();
 }
+
+/// A database other than the session's own that the server cannot serve
+/// yet is asked for again on the same connection: the connection, with
+/// everybody's monitors and locks, stays.
+#[tokio::test]
+async fn a_database_not_available_yet_is_waited_for_on_the_same_connection() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (listener, remote) = listen(&dir, "relay.sock");
+    let server = tokio::spawn(async move {
+        let mut server = accept(&listener).await;
+        pass_checks(&mut server).await;
+        for _ in 0..2 {
+            let (id, params) = server.expect("monitor_cond_since").await;
+            assert_eq!(params[0], "Other");
+            server
+                .send(json!({"id": id, "error": {
+                    "error": "database not available",
+                    "details": "Other is not available yet"}}))
+                .await;
+        }
+        let (id, params) = server.expect("monitor_cond_since").await;
+        assert_eq!(params[0], "Other");
+        server
+            .send(json!({"id": id, "error": null, "result": [
+                false, TXN, {"T": {U: {"initial": {"a": 1}}}}]}))
+            .await;
+        server
+    });
+    let session = OvsdbSession::connect(&remote, session_options())
+        .await
+        .expect("the session connects");
+    let monitor = tokio::time::timeout(STEP, session.monitor("Other", requests(None)))
+        .await
+        .expect("the monitor within the time limit")
+        .expect("the monitor, once the database is there");
+    assert_eq!(monitor.initial().rows("T").len(), 1);
+    assert_eq!(session.connections(), 1);
+    let _server = tokio::time::timeout(STEP, server)
+        .await
+        .expect("the script ran")
+        .expect("the script passed");
+}
