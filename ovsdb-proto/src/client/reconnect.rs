@@ -427,6 +427,9 @@ struct Guard {
 impl Guard {
     fn shut_down(&self) {
         self.shared.closed.store(true, Ordering::SeqCst);
+        // Drops the supervisor's future, and with it the connection it is
+        // making or resuming on and that connection's `_Server` follower
+        // ([`Candidate`]).
         self.task.abort();
         // Wakes whoever waits for a connection, to find the session closed.
         if let Some(client) = self.shared.current.send_replace(None) {
@@ -932,13 +935,31 @@ async fn forward_lock(mut lock: super::Lock, tx: LockSender) {
     }
 }
 
+/// A connection the supervisor made, and the task following its server's
+/// `_Server` row: closed and stopped when dropped, so that however the
+/// supervisor lets go of it (the session closed while it connects or
+/// resumes aborts its task), nothing it made lives on.
+struct Candidate {
+    client: OvsdbClient,
+    follow: Option<JoinHandle<()>>,
+}
+
+impl Drop for Candidate {
+    fn drop(&mut self) {
+        self.client.close();
+        if let Some(follow) = &self.follow {
+            follow.abort();
+        }
+    }
+}
+
 /// The session's life: connect, bring monitors and locks back, wait for
 /// the connection to drop, let the streams drain, back off, again.
 async fn supervise(shared: Arc<Shared>) {
     let mut backoff = Backoff::new(shared.options.backoff_min, shared.options.backoff_max);
     loop {
         let connected = connect_any(&shared).await;
-        let (client, leadership) = match connected {
+        let candidate = match connected {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(error = %e, "no server to connect to; backing off");
@@ -946,11 +967,12 @@ async fn supervise(shared: Arc<Shared>) {
                 continue;
             }
         };
+        let client = candidate.client.clone();
         let resumed = {
             let mut registry = shared.registry.lock().await;
             if shared.closed.load(Ordering::SeqCst) {
-                // Closed while connecting: nobody is to get this connection.
-                client.close();
+                // Closed while connecting: nobody is to get this connection
+                // (the candidate closes it as it goes).
                 return;
             }
             let resumed = resume_all(&shared, &client, &mut registry).await;
@@ -985,9 +1007,7 @@ async fn supervise(shared: Arc<Shared>) {
             }
         }
         shared.current.send_replace(None);
-        if let Some(task) = leadership {
-            task.abort();
-        }
+        drop(candidate);
         drain(&shared).await;
         tokio::time::sleep(backoff.next_wait()).await;
     }
@@ -998,24 +1018,27 @@ async fn supervise(shared: Arc<Shared>) {
 /// the session. Each remote tried and not taken counts as left, so the
 /// next round begins with the next one: the remotes are gone round in
 /// turn, as Open vSwitch's clients do.
-async fn connect_any(
-    shared: &Arc<Shared>,
-) -> Result<(OvsdbClient, Option<JoinHandle<()>>), ClientError> {
+async fn connect_any(shared: &Arc<Shared>) -> Result<Candidate, ClientError> {
     let mut failures = Vec::new();
     for remote in order_remotes(shared) {
         tracing::debug!(%remote, "trying a remote");
-        let client = match OvsdbClient::connect_with(&remote, shared.options.client.clone()).await {
-            Ok(client) => client,
-            Err(ClientError::Connect(mut errors)) => {
-                shared.left(&remote);
-                failures.append(&mut errors);
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
+        let mut candidate =
+            match OvsdbClient::connect_with(&remote, shared.options.client.clone()).await {
+                Ok(client) => Candidate {
+                    client,
+                    follow: None,
+                },
+                Err(ClientError::Connect(mut errors)) => {
+                    shared.left(&remote);
+                    failures.append(&mut errors);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+        let client = candidate.client.clone();
         shared.change_aware.store(false, Ordering::Relaxed);
         let Some(db) = &shared.options.database else {
-            return Ok((client, None));
+            return Ok(candidate);
         };
         match cluster::leadership(&client, db, shared.options.monitor_timeout).await {
             Ok(watch) => match cluster::check_for(&watch, shared) {
@@ -1027,8 +1050,9 @@ async fn connect_any(
                         client.close();
                         continue;
                     }
-                    let task = tokio::spawn(cluster::follow(watch, client.clone(), shared.clone()));
-                    return Ok((client, Some(task)));
+                    let task = tokio::spawn(cluster::follow(watch, client, shared.clone()));
+                    candidate.follow = Some(task);
+                    return Ok(candidate);
                 }
                 Err(reason) => {
                     tracing::debug!(
@@ -1043,7 +1067,7 @@ async fn connect_any(
             // Open vSwitch's clients do).
             Err(e) if cluster::lacks_server_db(&e) => {
                 tracing::debug!(%remote, "the server has no _Server database; taking it as it is");
-                return Ok((client, None));
+                return Ok(candidate);
             }
             Err(e) => {
                 tracing::debug!(%remote, error = %e, "cannot read _Server; trying the next");

@@ -648,3 +648,50 @@ async fn a_database_not_available_yet_is_waited_for_on_the_same_connection() {
         .expect("the script ran")
         .expect("the script passed");
 }
+
+/// Closing the session while it resumes on a new connection closes that
+/// connection too (and stops following its `_Server` row, which holds it).
+#[tokio::test]
+async fn closing_while_resuming_closes_the_new_connection() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (listener, remote) = listen(&dir, "resuming.sock");
+    let (resuming_tx, resuming_rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(async move {
+        let mut first = accept(&listener).await;
+        pass_checks(&mut first).await;
+        answer_monitor(&mut first, false).await;
+        // Lost: the session reconnects.
+        drop(first);
+        let mut second = accept(&listener).await;
+        pass_checks(&mut second).await;
+        // The resume is never answered.
+        second.expect("monitor_cond_since").await;
+        let _ = resuming_tx.send(());
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = tokio::time::timeout(STEP, second.rd.read(&mut buf))
+                .await
+                .expect("the connection closes within the time limit")
+                .expect("reading");
+            if n == 0 {
+                return;
+            }
+        }
+    });
+    let session = OvsdbSession::connect(&remote, session_options())
+        .await
+        .expect("the session connects");
+    let _monitor = session
+        .monitor("Test", requests(None))
+        .await
+        .expect("monitor");
+    tokio::time::timeout(STEP, resuming_rx)
+        .await
+        .expect("resuming within the time limit")
+        .expect("the script says so");
+    session.close();
+    tokio::time::timeout(STEP * 2, server)
+        .await
+        .expect("the script ran")
+        .expect("the connection closed");
+}
