@@ -828,6 +828,11 @@ async fn forward_monitor(mut stream: MonitorStream, fwd: Forwarding) {
             // the next one.
             return;
         }
+        if fwd.tx.is_closed() {
+            // Nobody reads the stream any more, and the server has already
+            // dropped the monitor: nothing to start again.
+            return;
+        }
         // Noted first, so that if the connection drops before the monitor
         // is back (the session moves off a server that removed the
         // database), the next connection starts it over too, wherever it

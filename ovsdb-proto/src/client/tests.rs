@@ -695,3 +695,48 @@ async fn closing_while_resuming_closes_the_new_connection() {
         .expect("the script ran")
         .expect("the connection closed");
 }
+
+/// A monitor the server cancels after its reader went is not started
+/// again: the next thing the client sends is the test's own call, not the
+/// restart's `get_schema`.
+#[tokio::test]
+async fn a_canceled_monitor_nobody_reads_is_not_restarted() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (listener, remote) = listen(&dir, "canceled.sock");
+    let (canceled_tx, canceled_rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(async move {
+        let mut server = accept(&listener).await;
+        pass_checks(&mut server).await;
+        let params = answer_monitor(&mut server, false).await;
+        let monitor_id = params[1].clone();
+        server
+            .send(json!({"id": null, "method": "monitor_canceled", "params": [monitor_id]}))
+            .await;
+        let _ = canceled_tx.send(());
+        let (id, params) = server.expect("echo").await;
+        server
+            .send(json!({"id": id, "error": null, "result": params}))
+            .await;
+        server
+    });
+    let session = OvsdbSession::connect(&remote, session_options())
+        .await
+        .expect("the session connects");
+    let monitor = session
+        .monitor("Test", requests(None))
+        .await
+        .expect("monitor");
+    drop(monitor);
+    tokio::time::timeout(STEP, canceled_rx)
+        .await
+        .expect("canceled within the time limit")
+        .expect("the script says so");
+    // Time for the forwarder to see the cancellation.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let client = session.client().await.expect("connected");
+    client.echo(vec![json!("after")]).await.expect("echo");
+    let _server = tokio::time::timeout(STEP, server)
+        .await
+        .expect("the script ran")
+        .expect("the script passed");
+}
