@@ -127,7 +127,10 @@ pub struct DatabaseStatus {
 /// Why a server cannot serve a session its database: what its `_Server`
 /// row says, checked as Open vSwitch's own clients check it (see
 /// [`DatabaseStatus::check`]).
+///
+/// More reasons may come, as Open vSwitch's clients check more.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Unusable {
     /// The server has no row for the database: it does not have it (any
     /// more; it may have been removed).

@@ -46,7 +46,7 @@ use crate::schema::DatabaseSchema;
 use super::cluster::{self, Unusable};
 use super::{
     parse_remotes, ClientError, ClientOptions, LockEvent, MonitorEvent, MonitorMethod,
-    MonitorState, MonitorStream, OvsdbClient, Updates,
+    MonitorState, MonitorStream, NotUsed, OvsdbClient, RemoteFailure, Updates,
 };
 
 /// How an [`OvsdbSession`] connects, waits and backs off.
@@ -371,6 +371,10 @@ pub(crate) struct Shared {
     change_aware: AtomicBool,
     /// Set by [`OvsdbSession::close`]: no more connections or streams.
     closed: AtomicBool,
+    /// The remotes the last round of connecting tried and did not use, and
+    /// why; `None` once a connection is in use. What a caller that times
+    /// out waiting for a connection is told.
+    last_round: Mutex<Option<Vec<RemoteFailure>>>,
 }
 
 impl Shared {
@@ -508,7 +512,11 @@ impl std::fmt::Debug for OvsdbSession {
 impl OvsdbSession {
     /// Starts a session on `remote` (one or several, comma-separated, as
     /// [`OvsdbClient::connect_with`] takes them) and waits for its first
-    /// connection, within [`SessionOptions::ready_timeout`].
+    /// connection, within [`SessionOptions::ready_timeout`]. If none
+    /// comes, the error says why: [`ClientError::NoUsableServer`] lists
+    /// each remote of the last round tried with why it was not used (it
+    /// could not be connected to, its `_Server` row did not pass, a call
+    /// on it failed).
     pub async fn connect(remote: &str, options: SessionOptions) -> Result<Self, ClientError> {
         let session = Self::start(remote, options)?;
         session.client().await?;
@@ -540,6 +548,7 @@ impl OvsdbSession {
             connections: AtomicU64::new(0),
             change_aware: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            last_round: Mutex::new(None),
         });
         let task = tokio::spawn(supervise(shared.clone()));
         Ok(OvsdbSession {
@@ -553,7 +562,9 @@ impl OvsdbSession {
 
     /// The connection in use, waiting for one (within
     /// [`SessionOptions::ready_timeout`]) while reconnecting. Transactions
-    /// and other calls go through it.
+    /// and other calls go through it. Timing out, it fails with
+    /// [`ClientError::NoUsableServer`] (why the last round's remotes were
+    /// not used) once a round has ended, else [`ClientError::TimedOut`].
     pub async fn client(&self) -> Result<OvsdbClient, ClientError> {
         let wait = self.shared().options.ready_timeout;
         wait_client(self.shared(), Instant::now() + wait).await
@@ -785,7 +796,12 @@ async fn wait_client(shared: &Shared, deadline: Instant) -> Result<OvsdbClient, 
         Ok(Ok(_)) if closed.load(Ordering::SeqCst) => Err(ClientError::SessionClosed),
         Ok(Ok(client)) => client.clone().ok_or(ClientError::SessionClosed),
         Ok(Err(_)) => Err(ClientError::SessionClosed),
-        Err(_) => Err(ClientError::TimedOut("a connection")),
+        Err(_) => Err(
+            match shared.last_round.lock().ok().and_then(|r| r.clone()) {
+                Some(failures) => ClientError::NoUsableServer(failures),
+                None => ClientError::TimedOut("a connection"),
+            },
+        ),
     };
     waited
 }
@@ -982,6 +998,9 @@ async fn supervise(shared: Arc<Shared>) {
             }
             let resumed = resume_all(&shared, &client, &mut registry).await;
             if resumed.is_ok() {
+                if let Ok(mut last) = shared.last_round.lock() {
+                    *last = None;
+                }
                 shared.connections.fetch_add(1, Ordering::Relaxed);
                 shared.current.send_replace(Some(client.clone()));
             }
@@ -1008,6 +1027,12 @@ async fn supervise(shared: Arc<Shared>) {
                 // its checks but cannot resume a monitor would otherwise come
                 // first again every round, and the others never be tried.
                 shared.left(client.remote());
+                if let Ok(mut last) = shared.last_round.lock() {
+                    last.get_or_insert_with(Vec::new).push(RemoteFailure {
+                        remote: client.remote().to_owned(),
+                        reason: NotUsed::Failed(Arc::new(e)),
+                    });
+                }
                 client.close();
             }
         }
@@ -1023,8 +1048,24 @@ async fn supervise(shared: Arc<Shared>) {
 /// the session. Each remote tried and not taken counts as left, so the
 /// next round begins with the next one: the remotes are gone round in
 /// turn, as Open vSwitch's clients do.
+///
+/// What the round tried and did not use is kept as
+/// [`Shared::last_round`], for a caller that times out waiting.
 async fn connect_any(shared: &Arc<Shared>) -> Result<Candidate, ClientError> {
     let mut failures = Vec::new();
+    let tried = try_remotes(shared, &mut failures).await;
+    if let Ok(mut last) = shared.last_round.lock() {
+        *last = Some(failures.clone());
+    }
+    match tried {
+        Some(candidate) => Ok(candidate),
+        None => Err(ClientError::NoUsableServer(failures)),
+    }
+}
+
+/// [`connect_any`]'s round: the first remote that can be used, noting in
+/// `failures` each one that cannot.
+async fn try_remotes(shared: &Arc<Shared>, failures: &mut Vec<RemoteFailure>) -> Option<Candidate> {
     for remote in order_remotes(shared) {
         tracing::debug!(%remote, "trying a remote");
         let mut candidate =
@@ -1033,17 +1074,27 @@ async fn connect_any(shared: &Arc<Shared>) -> Result<Candidate, ClientError> {
                     client,
                     follow: None,
                 },
-                Err(ClientError::Connect(mut errors)) => {
+                Err(ClientError::Connect(errors)) => {
                     shared.left(&remote);
-                    failures.append(&mut errors);
+                    failures.extend(errors.into_iter().map(|e| RemoteFailure {
+                        remote: remote.clone(),
+                        reason: NotUsed::Connect(Arc::new(e)),
+                    }));
                     continue;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    shared.left(&remote);
+                    failures.push(RemoteFailure {
+                        remote: remote.clone(),
+                        reason: NotUsed::Failed(Arc::new(e)),
+                    });
+                    continue;
+                }
             };
         let client = candidate.client.clone();
         shared.change_aware.store(false, Ordering::Relaxed);
         let Some(db) = &shared.options.database else {
-            return Ok(candidate);
+            return Some(candidate);
         };
         match cluster::leadership(&client, db, shared.options.monitor_timeout).await {
             Ok(watch) => match cluster::check_for(&watch, shared) {
@@ -1052,12 +1103,15 @@ async fn connect_any(shared: &Arc<Shared>) -> Result<Candidate, ClientError> {
                     if let Err(e) = make_change_aware(shared, &client).await {
                         tracing::debug!(%remote, error = %e, "set_db_change_aware failed; trying the next");
                         shared.left(&remote);
-                        client.close();
+                        failures.push(RemoteFailure {
+                            remote: remote.clone(),
+                            reason: NotUsed::Failed(Arc::new(e)),
+                        });
                         continue;
                     }
                     let task = tokio::spawn(cluster::follow(watch, client, shared.clone()));
                     candidate.follow = Some(task);
-                    return Ok(candidate);
+                    return Some(candidate);
                 }
                 Err(reason) => {
                     tracing::debug!(
@@ -1066,22 +1120,30 @@ async fn connect_any(shared: &Arc<Shared>) -> Result<Candidate, ClientError> {
                         %reason,
                         "the server cannot serve the session; trying the next"
                     );
+                    failures.push(RemoteFailure {
+                        remote: remote.clone(),
+                        reason: NotUsed::Unusable(reason),
+                    });
                 }
             },
             // Older than `_Server`: nothing to check, taken as it is (as
             // Open vSwitch's clients do).
             Err(e) if cluster::lacks_server_db(&e) => {
                 tracing::debug!(%remote, "the server has no _Server database; taking it as it is");
-                return Ok(candidate);
+                return Some(candidate);
             }
             Err(e) => {
                 tracing::debug!(%remote, error = %e, "cannot read _Server; trying the next");
+                failures.push(RemoteFailure {
+                    remote: remote.clone(),
+                    reason: NotUsed::Failed(Arc::new(e)),
+                });
             }
         }
+        // The candidate closes the connection as it goes.
         shared.left(&remote);
-        client.close();
     }
-    Err(ClientError::Connect(failures))
+    None
 }
 
 /// Asks the server of a connection the session is about to use to report

@@ -740,3 +740,64 @@ async fn a_canceled_monitor_nobody_reads_is_not_restarted() {
         .expect("the script ran")
         .expect("the script passed");
 }
+
+/// A session that finds no server to use says, when it gives up, why it
+/// used none: each remote of its last round, with its reason.
+#[tokio::test]
+async fn a_session_that_uses_no_server_says_why() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (listener, follower) = listen(&dir, "follower.sock");
+    let missing = format!("unix:{}", dir.path().join("missing.sock").display());
+    let server = tokio::spawn(async move {
+        loop {
+            let mut server = accept(&listener).await;
+            let (id, _) = server.expect("monitor_cond_since").await;
+            let row = json!({"initial": {
+                "name": "Test", "model": "clustered", "connected": true,
+                "leader": false, "schema": "{\"name\":\"Test\"}", "index": 3}});
+            server
+                .send(json!({"id": id, "error": null, "result": [
+                    false, ZERO, {"Database": {U: row}}]}))
+                .await;
+            // The session lets go: read to the end.
+            let mut buf = [0u8; 1024];
+            while let Ok(Ok(n)) = tokio::time::timeout(STEP, server.rd.read(&mut buf)).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    });
+    let options = session_options()
+        .leader_only("Test")
+        .ready_timeout(Duration::from_millis(500));
+    let err = OvsdbSession::connect(&format!("{follower},{missing}"), options)
+        .await
+        .expect_err("no leader");
+    let ClientError::NoUsableServer(failures) = &err else {
+        panic!("expected the remotes' failures, got {err:?}");
+    };
+    assert_eq!(failures.len(), 2, "{err}");
+    let reason = |remote: &str| {
+        failures
+            .iter()
+            .find(|f| f.remote == remote)
+            .map(|f| f.reason.clone())
+    };
+    assert!(
+        matches!(
+            reason(&follower),
+            Some(NotUsed::Unusable(Unusable::NotLeader))
+        ),
+        "{err}"
+    );
+    assert!(
+        matches!(reason(&missing), Some(NotUsed::Connect(_))),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("not the cluster's leader"),
+        "{err}"
+    );
+    server.abort();
+}
