@@ -266,6 +266,15 @@ pub enum SessionEvent {
     /// After a reconnect where the server could not resume (it no longer
     /// had the last transaction, or does not keep history): the full
     /// contents, as rows `initial`. Drop the old view and start from this.
+    ///
+    /// The rows may be of a new schema with no
+    /// [`SchemaChanged`](Self::SchemaChanged) before them: when the
+    /// database was converted while the session was away, or the
+    /// conversion's `monitor_canceled` was lost with the connection, or
+    /// the server is not change-aware
+    /// ([`OvsdbSession::is_change_aware`]), the session only sees a
+    /// resume that the server could not resume. Read the schema again
+    /// (`get_schema`) if a column may have changed.
     Resync(Updates),
     /// The server canceled the monitor because its database changed, and
     /// the session monitored it again from nothing: the database's schema
@@ -416,7 +425,10 @@ impl Shared {
 /// ([`OvsdbSession::last_move`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Moved {
-    /// The server's remote, as given to the session.
+    /// The server's remote as the session writes it: the endpoint given,
+    /// normalised (`tcp:127.0.0.1:6641`, `unix:/run/db.sock`), as
+    /// [`OvsdbSession::remote`] and [`OvsdbClient::remote`] give it, not
+    /// necessarily the text given.
     pub remote: String,
     /// What its row said.
     pub reason: Unusable,
@@ -601,6 +613,9 @@ impl OvsdbSession {
     /// the server's `_Server` row passes the session's checks (as Open
     /// vSwitch's clients do); a server without `_Server`, or one that
     /// answers "unknown method", is not asked or not aware.
+    ///
+    /// While the session reconnects, this is about the connection being
+    /// tried (it starts `false` on each), not the one lost.
     pub fn is_change_aware(&self) -> bool {
         self.shared().change_aware.load(Ordering::Relaxed)
     }
