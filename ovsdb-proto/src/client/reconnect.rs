@@ -811,10 +811,12 @@ async fn wait_client(shared: &Shared, deadline: Instant) -> Result<OvsdbClient, 
         Ok(Ok(_)) if closed.load(Ordering::SeqCst) => Err(ClientError::SessionClosed),
         Ok(Ok(client)) => client.clone().ok_or(ClientError::SessionClosed),
         Ok(Err(_)) => Err(ClientError::SessionClosed),
+        // A round that found a server and is resuming on it has nothing
+        // to tell yet.
         Err(_) => Err(
             match shared.last_round.lock().ok().and_then(|r| r.clone()) {
-                Some(failures) => ClientError::NoUsableServer(failures),
-                None => ClientError::TimedOut("a connection"),
+                Some(failures) if !failures.is_empty() => ClientError::NoUsableServer(failures),
+                _ => ClientError::TimedOut("a connection"),
             },
         ),
     };
