@@ -339,7 +339,18 @@ async fn a_session_waits_for_a_server_that_is_not_up_yet() {
         let err = OvsdbSession::connect(&remote, quick)
             .await
             .expect_err("no server to connect to");
-        assert!(matches!(err, ClientError::TimedOut(_)), "{err:?}");
+        // Why: the one remote could not be connected to.
+        match &err {
+            ClientError::NoUsableServer(failures) => {
+                assert_eq!(failures.len(), 1, "{err:?}");
+                assert_eq!(failures[0].remote, remote);
+                assert!(
+                    matches!(failures[0].reason, ovsdb_proto::client::NotUsed::Connect(_)),
+                    "{err:?}"
+                );
+            }
+            _ => panic!("expected the remotes' failures, got {err:?}"),
+        }
 
         // A session started before its server keeps trying, and connects
         // once the server is up.

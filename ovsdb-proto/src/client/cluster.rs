@@ -127,7 +127,10 @@ pub struct DatabaseStatus {
 /// Why a server cannot serve a session its database: what its `_Server`
 /// row says, checked as Open vSwitch's own clients check it (see
 /// [`DatabaseStatus::check`]).
+///
+/// More reasons may come, as Open vSwitch's clients check more.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Unusable {
     /// The server has no row for the database: it does not have it (any
     /// more; it may have been removed).
@@ -421,7 +424,15 @@ pub async fn leadership(
     };
     let mut requests = MonitorRequests::new();
     requests.insert("Database".into(), request.into());
-    let mut stream = tokio::time::timeout(timeout, client.monitor(SERVER_DB, requests))
+    let state = super::MonitorState {
+        db: SERVER_DB.to_owned(),
+        id: client.fresh_monitor_id(),
+        requests,
+        method: super::MonitorMethod::MonitorCondSince,
+        last_txn_id: None,
+    };
+    // `timeout` bounds the whole, in place of the per-call deadline.
+    let mut stream = tokio::time::timeout(timeout, client.resume_monitor_within(state, None))
         .await
         .map_err(|_| ClientError::TimedOut("the _Server database's rows"))??;
     let initial = stream.take_initial();
@@ -465,6 +476,9 @@ pub(crate) async fn follow(mut watch: Leadership, client: OvsdbClient, shared: A
             // the watch broke: without it the server is no longer
             // followed, so move on rather than stay blind.
             tracing::debug!(remote = client.remote(), error = %e, "the _Server watch ended");
+            // Tried last, as any server left (the session may still be
+            // resuming on it, and would otherwise try it first again).
+            shared.left(client.remote());
             client.close();
             return;
         }

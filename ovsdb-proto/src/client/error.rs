@@ -1,8 +1,11 @@
 //! What can go wrong talking to an OVSDB server.
 
+use std::sync::Arc;
+
 use jsonrpc_core::{CallError, SubscriptionError};
 use jsonrpc_transport::TransportError;
 
+use super::Unusable;
 use crate::error::{OvsdbError, ReplyError};
 
 /// An error of [`OvsdbClient`](super::OvsdbClient) and the monitors, locks
@@ -22,6 +25,12 @@ pub enum ClientError {
     /// remote, in the order they were tried.
     #[error("cannot connect to any of {}: {}", .0.len(), join(.0))]
     Connect(Vec<TransportError>),
+    /// An [`OvsdbSession`](super::OvsdbSession) found no server to use
+    /// within its deadline: each remote its last round tried, in order,
+    /// with why it was not used (it could not be connected to, its
+    /// `_Server` row said it cannot serve the session, ...).
+    #[error("no server could be used: {}", join(.0))]
+    NoUsableServer(Vec<RemoteFailure>),
     /// The server answered a call with an error.
     #[error("{method} failed: {error}")]
     Server {
@@ -60,8 +69,9 @@ pub enum ClientError {
     #[error("the connection closed")]
     ConnectionClosed,
     /// A deadline of an [`OvsdbSession`](super::OvsdbSession) passed: no
-    /// connection came up in time, or a monitor's first rows did not
-    /// arrive in time.
+    /// connection came up in time (and no round of trying the remotes
+    /// ended yet, else [`NoUsableServer`](Self::NoUsableServer) says why),
+    /// or a monitor's first rows did not arrive in time.
     #[error("timed out waiting for {0}")]
     TimedOut(&'static str),
     /// The [`OvsdbSession`](super::OvsdbSession) was closed (or dropped).
@@ -79,7 +89,35 @@ pub enum ClientError {
     },
 }
 
-fn join(errors: &[TransportError]) -> String {
+/// A remote an [`OvsdbSession`](super::OvsdbSession) tried and did not use,
+/// and why ([`ClientError::NoUsableServer`]).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{remote}: {reason}")]
+pub struct RemoteFailure {
+    /// The remote, as the session writes it (`unix:PATH`, `tcp:HOST:PORT`).
+    pub remote: String,
+    /// Why it was not used.
+    pub reason: NotUsed,
+}
+
+/// Why an [`OvsdbSession`](super::OvsdbSession) did not use a remote.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotUsed {
+    /// It could not be connected to.
+    #[error("cannot connect: {0}")]
+    Connect(Arc<TransportError>),
+    /// Its `_Server` row said it cannot serve the session.
+    #[error(transparent)]
+    Unusable(Unusable),
+    /// Connected, but a call on the connection failed: reading its
+    /// `_Server` row, `set_db_change_aware`, resuming the session's
+    /// monitors or locks.
+    #[error(transparent)]
+    Failed(Arc<ClientError>),
+}
+
+fn join<E: ToString>(errors: &[E]) -> String {
     errors
         .iter()
         .map(ToString::to_string)
@@ -117,6 +155,19 @@ impl ClientError {
             self,
             ClientError::Server { error, .. }
                 if *error.kind() == crate::error::ErrorKind::DatabaseNotAvailable
+        )
+    }
+
+    /// Whether a deadline passed: the call's own, or a session's. Never
+    /// the server refusing anything: a reconnecting layer tries again.
+    pub(crate) fn is_timed_out(&self) -> bool {
+        matches!(
+            self,
+            ClientError::TimedOut(_)
+                | ClientError::Call {
+                    source: CallError::Timeout(_),
+                    ..
+                }
         )
     }
 

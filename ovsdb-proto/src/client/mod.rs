@@ -58,7 +58,7 @@ use jsonrpc_core::{
 use jsonrpc_transport::{connect, ClientTls, ConnectOptions, Endpoint};
 
 pub use cluster::{leadership, DatabaseStatus, Leadership, Unusable};
-pub use error::{ClientError, TransactError};
+pub use error::{ClientError, NotUsed, RemoteFailure, TransactError};
 pub use lock::{Lock, LockEvent};
 pub use monitor::{MonitorEvent, MonitorMethod, MonitorState, MonitorStream, Updates};
 pub use reconnect::{

@@ -243,6 +243,19 @@ impl OvsdbClient {
     ///
     /// The id must not be in use on this connection.
     pub async fn resume_monitor(&self, state: MonitorState) -> Result<MonitorStream, ClientError> {
+        self.resume_monitor_within(state, self.options().get_call_timeout())
+            .await
+    }
+
+    /// [`resume_monitor`](Self::resume_monitor) with `per_call` as each
+    /// request's deadline instead of the client's (`None`: none), for a
+    /// caller that bounds the whole itself: a large database's first rows
+    /// may take longer than any call should.
+    pub(crate) async fn resume_monitor_within(
+        &self,
+        state: MonitorState,
+        per_call: Option<std::time::Duration>,
+    ) -> Result<MonitorStream, ClientError> {
         let mut state = state;
         let canceled = self
             .peer()
@@ -252,7 +265,7 @@ impl OvsdbClient {
             // Subscribed before asking, so no update is missed: the first
             // ones may arrive right behind the reply.
             let feed = Feed::subscribe(self, method, &state.id)?;
-            match self.start(&state, method).await {
+            match self.start(&state, method, per_call).await {
                 Ok((initial, found, last)) => {
                     if last.is_some() {
                         state.last_txn_id = last;
@@ -301,6 +314,7 @@ impl OvsdbClient {
         &self,
         state: &MonitorState,
         method: MonitorMethod,
+        per_call: Option<std::time::Duration>,
     ) -> Result<(Updates, Option<bool>, Option<Uuid>), ClientError> {
         let params = MonitorParams {
             db: state.db.clone(),
@@ -309,11 +323,13 @@ impl OvsdbClient {
         };
         Ok(match method {
             MonitorMethod::Monitor => {
-                let initial = self.call::<Monitor>(params).await?;
+                let initial = self.call_with_timeout::<Monitor>(params, per_call).await?;
                 (Updates::Update(initial), None, None)
             }
             MonitorMethod::MonitorCond => {
-                let initial = self.call::<MonitorCond>(params).await?;
+                let initial = self
+                    .call_with_timeout::<MonitorCond>(params, per_call)
+                    .await?;
                 (Updates::Update2(initial), None, None)
             }
             MonitorMethod::MonitorCondSince => {
@@ -323,7 +339,9 @@ impl OvsdbClient {
                     requests: params.requests,
                     last_txn_id: state.last_txn_id.unwrap_or(Uuid::nil()),
                 };
-                let reply = self.call::<MonitorCondSince>(params).await?;
+                let reply = self
+                    .call_with_timeout::<MonitorCondSince>(params, per_call)
+                    .await?;
                 (
                     Updates::Update2(reply.updates),
                     Some(reply.found),

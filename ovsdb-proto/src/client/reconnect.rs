@@ -46,7 +46,7 @@ use crate::schema::DatabaseSchema;
 use super::cluster::{self, Unusable};
 use super::{
     parse_remotes, ClientError, ClientOptions, LockEvent, MonitorEvent, MonitorMethod,
-    MonitorState, MonitorStream, OvsdbClient, Updates,
+    MonitorState, MonitorStream, NotUsed, OvsdbClient, RemoteFailure, Updates,
 };
 
 /// How an [`OvsdbSession`] connects, waits and backs off.
@@ -111,8 +111,10 @@ impl SessionOptions {
         self
     }
 
-    /// The wait before reconnecting: `min` after a connection that was up,
-    /// doubling after each failed attempt up to `max`. Each wait is drawn
+    /// The wait before reconnecting: `min` after a connection that stayed
+    /// up at least as long as the last wait (as Open vSwitch's
+    /// `reconnect.c` decides), doubling after each failed attempt, and
+    /// after each connection that dropped sooner, up to `max`. Each wait is drawn
     /// at random between half of it and all of it, so that many clients
     /// of one restarted server do not come back at the same instant.
     pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
@@ -122,7 +124,15 @@ impl SessionOptions {
     }
 
     /// How long a monitor's first rows (or, resumed, the changes since its
-    /// last transaction) may take to arrive. Default: 120 s.
+    /// last transaction) may take to arrive: the whole of starting,
+    /// resuming or restarting a monitor (reading the database's schema
+    /// again included) and of reading a server's `_Server` row, in place of
+    /// the per-call deadline ([`ClientOptions::call_timeout`]), since a
+    /// large database's rows may take longer than any call should. When it
+    /// passes on a reconnect, the session takes the server as slow, not as
+    /// refusing: it reconnects and tries again, and the monitor's stream
+    /// goes on. [`OvsdbSession::monitor`] fails with
+    /// [`ClientError::TimedOut`]. Default: 120 s.
     pub fn monitor_timeout(mut self, timeout: Duration) -> Self {
         self.monitor_timeout = timeout;
         self
@@ -200,6 +210,9 @@ struct Backoff {
     min: Duration,
     max: Duration,
     next: Duration,
+    /// The step of the last wait drawn: how long a connection must stay up
+    /// for the backoff to start over.
+    last: Duration,
     random: RandomState,
     draws: u64,
 }
@@ -210,6 +223,7 @@ impl Backoff {
             min,
             max,
             next: min,
+            last: Duration::ZERO,
             random: RandomState::new(),
             draws: 0,
         }
@@ -219,9 +233,20 @@ impl Backoff {
         self.next = self.min;
     }
 
+    /// A connection that was up for `up` went down: the backoff starts
+    /// over only if it stayed up at least as long as the last wait, as
+    /// Open vSwitch's `reconnect.c` does, so that a server that takes
+    /// connections and drops them at once is not hammered every `min`.
+    fn connection_lasted(&mut self, up: Duration) {
+        if up >= self.last {
+            self.reset();
+        }
+    }
+
     /// The next wait: between half the current step and all of it.
     fn next_wait(&mut self) -> Duration {
         let step = self.next;
+        self.last = step;
         self.next = (step * 2).min(self.max);
         self.draws += 1;
         // A keyed hash of a counter is random enough for jitter and needs no
@@ -241,6 +266,15 @@ pub enum SessionEvent {
     /// After a reconnect where the server could not resume (it no longer
     /// had the last transaction, or does not keep history): the full
     /// contents, as rows `initial`. Drop the old view and start from this.
+    ///
+    /// The rows may be of a new schema with no
+    /// [`SchemaChanged`](Self::SchemaChanged) before them: when the
+    /// database was converted while the session was away, or the
+    /// conversion's `monitor_canceled` was lost with the connection, or
+    /// the server is not change-aware
+    /// ([`OvsdbSession::is_change_aware`]), the session only sees a
+    /// resume that the server could not resume. Read the schema again
+    /// (`get_schema`) if a column may have changed.
     Resync(Updates),
     /// The server canceled the monitor because its database changed, and
     /// the session monitored it again from nothing: the database's schema
@@ -346,6 +380,10 @@ pub(crate) struct Shared {
     change_aware: AtomicBool,
     /// Set by [`OvsdbSession::close`]: no more connections or streams.
     closed: AtomicBool,
+    /// The remotes the last round of connecting tried and did not use, and
+    /// why; `None` once a connection is in use. What a caller that times
+    /// out waiting for a connection is told.
+    last_round: Mutex<Option<Vec<RemoteFailure>>>,
 }
 
 impl Shared {
@@ -387,7 +425,10 @@ impl Shared {
 /// ([`OvsdbSession::last_move`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Moved {
-    /// The server's remote, as given to the session.
+    /// The server's remote as the session writes it: the endpoint given,
+    /// normalised (`tcp:127.0.0.1:6641`, `unix:/run/db.sock`), as
+    /// [`OvsdbSession::remote`] and [`OvsdbClient::remote`] give it, not
+    /// necessarily the text given.
     pub remote: String,
     /// What its row said.
     pub reason: Unusable,
@@ -402,6 +443,9 @@ struct Guard {
 impl Guard {
     fn shut_down(&self) {
         self.shared.closed.store(true, Ordering::SeqCst);
+        // Drops the supervisor's future, and with it the connection it is
+        // making or resuming on and that connection's `_Server` follower
+        // ([`Candidate`]).
         self.task.abort();
         // Wakes whoever waits for a connection, to find the session closed.
         if let Some(client) = self.shared.current.send_replace(None) {
@@ -480,7 +524,11 @@ impl std::fmt::Debug for OvsdbSession {
 impl OvsdbSession {
     /// Starts a session on `remote` (one or several, comma-separated, as
     /// [`OvsdbClient::connect_with`] takes them) and waits for its first
-    /// connection, within [`SessionOptions::ready_timeout`].
+    /// connection, within [`SessionOptions::ready_timeout`]. If none
+    /// comes, the error says why: [`ClientError::NoUsableServer`] lists
+    /// each remote of the last round tried with why it was not used (it
+    /// could not be connected to, its `_Server` row did not pass, a call
+    /// on it failed).
     pub async fn connect(remote: &str, options: SessionOptions) -> Result<Self, ClientError> {
         let session = Self::start(remote, options)?;
         session.client().await?;
@@ -512,6 +560,7 @@ impl OvsdbSession {
             connections: AtomicU64::new(0),
             change_aware: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            last_round: Mutex::new(None),
         });
         let task = tokio::spawn(supervise(shared.clone()));
         Ok(OvsdbSession {
@@ -525,7 +574,9 @@ impl OvsdbSession {
 
     /// The connection in use, waiting for one (within
     /// [`SessionOptions::ready_timeout`]) while reconnecting. Transactions
-    /// and other calls go through it.
+    /// and other calls go through it. Timing out, it fails with
+    /// [`ClientError::NoUsableServer`] (why the last round's remotes were
+    /// not used) once a round has ended, else [`ClientError::TimedOut`].
     pub async fn client(&self) -> Result<OvsdbClient, ClientError> {
         let wait = self.shared().options.ready_timeout;
         wait_client(self.shared(), Instant::now() + wait).await
@@ -562,6 +613,9 @@ impl OvsdbSession {
     /// the server's `_Server` row passes the session's checks (as Open
     /// vSwitch's clients do); a server without `_Server`, or one that
     /// answers "unknown method", is not asked or not aware.
+    ///
+    /// While the session reconnects, this is about the connection being
+    /// tried (it starts `false` on each), not the one lost.
     pub fn is_change_aware(&self) -> bool {
         self.shared().change_aware.load(Ordering::Relaxed)
     }
@@ -589,6 +643,15 @@ impl OvsdbSession {
 
     /// Starts monitoring `requests` in `db` (as [`OvsdbClient::monitor`])
     /// on a monitor that is resumed on every new connection.
+    ///
+    /// A server that cannot serve `db` yet
+    /// ([`ClientError::is_not_available_yet`]) is asked again after a wait
+    /// (the session's backoff), on the same connection, until
+    /// [`SessionOptions::ready_timeout`] and
+    /// [`SessionOptions::monitor_timeout`] have passed; then that error is
+    /// returned. Only when `db` is the session's own database
+    /// ([`SessionOptions::database`]) does the session move to another
+    /// server instead.
     pub async fn monitor(
         &self,
         db: &str,
@@ -601,6 +664,7 @@ impl OvsdbSession {
         // Unique across the session's connections: a resumed monitor keeps
         // its id, so fresh ones must not take it.
         let id = MonitorId(serde_json::Value::from(format!("session-{n}")));
+        let mut retry = Backoff::new(shared.options.backoff_min, shared.options.backoff_max);
         loop {
             if Instant::now() >= deadline {
                 return Err(ClientError::TimedOut("a connection"));
@@ -617,18 +681,46 @@ impl OvsdbSession {
                 method: MonitorMethod::MonitorCondSince,
                 last_txn_id: None,
             };
-            let started =
-                tokio::time::timeout(shared.options.monitor_timeout, client.resume_monitor(state))
-                    .await;
+            // The monitor timeout bounds the whole, in place of the
+            // per-call deadline: a large database's first rows may take
+            // longer than any call should.
+            let started = tokio::time::timeout(
+                shared.options.monitor_timeout,
+                client.resume_monitor_within(state, None),
+            )
+            .await;
             match started {
                 Err(_) => return Err(ClientError::TimedOut("a monitor's first rows")),
                 // The connection dropped under us: wait for the next one
-                // (which the session publishes once it has it). A server
-                // that cannot serve the database yet is left the same way,
-                // to be tried again after the backoff.
-                Ok(Err(e)) if e.is_disconnected() || e.is_not_available_yet() => {
+                // (which the session publishes once it has it).
+                Ok(Err(e)) if e.is_disconnected() => {
                     drop(registry);
                     client.close();
+                    continue;
+                }
+                // The session's own database cannot be served here yet:
+                // the server is of no use to the session, which moves, as
+                // after any connection lost (through the backoff).
+                Ok(Err(e))
+                    if e.is_not_available_yet()
+                        && shared.options.database.as_deref() == Some(db) =>
+                {
+                    drop(registry);
+                    tracing::debug!(remote = client.remote(), %db, "the session's database is not available yet; moving");
+                    client.close();
+                    continue;
+                }
+                // Another database: the connection is every other user's
+                // too (their locks, their monitors), so it stays; ask again
+                // on it after a wait, within the deadline.
+                Ok(Err(e)) if e.is_not_available_yet() => {
+                    drop(registry);
+                    let wait = retry.next_wait();
+                    if Instant::now() + wait >= deadline {
+                        return Err(e);
+                    }
+                    tracing::debug!(remote = client.remote(), %db, ?wait, "the database is not available yet; asking again");
+                    tokio::time::sleep(wait).await;
                     continue;
                 }
                 Ok(Err(e)) => return Err(e),
@@ -719,7 +811,14 @@ async fn wait_client(shared: &Shared, deadline: Instant) -> Result<OvsdbClient, 
         Ok(Ok(_)) if closed.load(Ordering::SeqCst) => Err(ClientError::SessionClosed),
         Ok(Ok(client)) => client.clone().ok_or(ClientError::SessionClosed),
         Ok(Err(_)) => Err(ClientError::SessionClosed),
-        Err(_) => Err(ClientError::TimedOut("a connection")),
+        // A round that found a server and is resuming on it has nothing
+        // to tell yet.
+        Err(_) => Err(
+            match shared.last_round.lock().ok().and_then(|r| r.clone()) {
+                Some(failures) if !failures.is_empty() => ClientError::NoUsableServer(failures),
+                _ => ClientError::TimedOut("a connection"),
+            },
+        ),
     };
     waited
 }
@@ -760,6 +859,11 @@ async fn forward_monitor(mut stream: MonitorStream, fwd: Forwarding) {
         if !stream.was_canceled() {
             // The connection closed: the session resumes the monitor on
             // the next one.
+            return;
+        }
+        if fwd.tx.is_closed() {
+            // Nobody reads the stream any more, and the server has already
+            // dropped the monitor: nothing to start again.
             return;
         }
         // Noted first, so that if the connection drops before the monitor
@@ -808,9 +912,15 @@ async fn restart_monitor(
         last_txn_id: None,
         ..state.clone()
     };
+    // `timeout` bounds the whole, in place of the per-call deadline.
     let restarted = async {
-        let schema = client.get_schema(&state.db).await?;
-        let stream = client.resume_monitor(fresh).await?;
+        let params = crate::params::DbParams {
+            db: state.db.clone(),
+        };
+        let schema = client
+            .call_with_timeout::<crate::methods::GetSchema>(params, None)
+            .await?;
+        let stream = client.resume_monitor_within(fresh, None).await?;
         Ok((Box::new(schema), stream))
     };
     tokio::time::timeout(timeout, restarted)
@@ -835,7 +945,7 @@ fn restart_failed(fwd: &Forwarding, db: &str, e: ClientError) {
         tracing::debug!(remote, "the session's database was removed; moving");
         fwd.shared.moved_off(remote, Unusable::NoDatabase);
         fwd.client.close();
-    } else if e.is_not_available_yet() || matches!(e, ClientError::TimedOut(_)) {
+    } else if e.is_not_available_yet() || e.is_timed_out() {
         // For now only: try again on a new connection.
         tracing::debug!(remote, error = %e, "cannot restart a monitor here yet; reconnecting");
         fwd.client.close();
@@ -863,13 +973,31 @@ async fn forward_lock(mut lock: super::Lock, tx: LockSender) {
     }
 }
 
+/// A connection the supervisor made, and the task following its server's
+/// `_Server` row: closed and stopped when dropped, so that however the
+/// supervisor lets go of it (the session closed while it connects or
+/// resumes aborts its task), nothing it made lives on.
+struct Candidate {
+    client: OvsdbClient,
+    follow: Option<JoinHandle<()>>,
+}
+
+impl Drop for Candidate {
+    fn drop(&mut self) {
+        self.client.close();
+        if let Some(follow) = &self.follow {
+            follow.abort();
+        }
+    }
+}
+
 /// The session's life: connect, bring monitors and locks back, wait for
 /// the connection to drop, let the streams drain, back off, again.
 async fn supervise(shared: Arc<Shared>) {
     let mut backoff = Backoff::new(shared.options.backoff_min, shared.options.backoff_max);
     loop {
         let connected = connect_any(&shared).await;
-        let (client, leadership) = match connected {
+        let candidate = match connected {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(error = %e, "no server to connect to; backing off");
@@ -877,15 +1005,19 @@ async fn supervise(shared: Arc<Shared>) {
                 continue;
             }
         };
+        let client = candidate.client.clone();
         let resumed = {
             let mut registry = shared.registry.lock().await;
             if shared.closed.load(Ordering::SeqCst) {
-                // Closed while connecting: nobody is to get this connection.
-                client.close();
+                // Closed while connecting: nobody is to get this connection
+                // (the candidate closes it as it goes).
                 return;
             }
             let resumed = resume_all(&shared, &client, &mut registry).await;
             if resumed.is_ok() {
+                if let Ok(mut last) = shared.last_round.lock() {
+                    *last = None;
+                }
                 shared.connections.fetch_add(1, Ordering::Relaxed);
                 shared.current.send_replace(Some(client.clone()));
             }
@@ -893,8 +1025,9 @@ async fn supervise(shared: Arc<Shared>) {
         };
         match resumed {
             Ok(()) => {
-                backoff.reset();
+                let up = Instant::now();
                 client.peer().closed().await;
+                backoff.connection_lasted(up.elapsed());
                 tracing::debug!(remote = client.remote(), "connection lost; reconnecting");
                 // However the server was lost (its row said it can no
                 // longer serve, it stopped answering probes, it went away),
@@ -906,14 +1039,22 @@ async fn supervise(shared: Arc<Shared>) {
                 shared.left(client.remote());
             }
             Err(e) => {
-                tracing::debug!(error = %e, "resuming failed; reconnecting");
+                tracing::debug!(remote = client.remote(), error = %e, "resuming failed; reconnecting");
+                // Tried last next time, as any server left: one that passes
+                // its checks but cannot resume a monitor would otherwise come
+                // first again every round, and the others never be tried.
+                shared.left(client.remote());
+                if let Ok(mut last) = shared.last_round.lock() {
+                    last.get_or_insert_with(Vec::new).push(RemoteFailure {
+                        remote: client.remote().to_owned(),
+                        reason: NotUsed::Failed(Arc::new(e)),
+                    });
+                }
                 client.close();
             }
         }
         shared.current.send_replace(None);
-        if let Some(task) = leadership {
-            task.abort();
-        }
+        drop(candidate);
         drain(&shared).await;
         tokio::time::sleep(backoff.next_wait()).await;
     }
@@ -924,24 +1065,53 @@ async fn supervise(shared: Arc<Shared>) {
 /// the session. Each remote tried and not taken counts as left, so the
 /// next round begins with the next one: the remotes are gone round in
 /// turn, as Open vSwitch's clients do.
-async fn connect_any(
-    shared: &Arc<Shared>,
-) -> Result<(OvsdbClient, Option<JoinHandle<()>>), ClientError> {
+///
+/// What the round tried and did not use is kept as
+/// [`Shared::last_round`], for a caller that times out waiting.
+async fn connect_any(shared: &Arc<Shared>) -> Result<Candidate, ClientError> {
     let mut failures = Vec::new();
+    let tried = try_remotes(shared, &mut failures).await;
+    if let Ok(mut last) = shared.last_round.lock() {
+        *last = Some(failures.clone());
+    }
+    match tried {
+        Some(candidate) => Ok(candidate),
+        None => Err(ClientError::NoUsableServer(failures)),
+    }
+}
+
+/// [`connect_any`]'s round: the first remote that can be used, noting in
+/// `failures` each one that cannot.
+async fn try_remotes(shared: &Arc<Shared>, failures: &mut Vec<RemoteFailure>) -> Option<Candidate> {
     for remote in order_remotes(shared) {
         tracing::debug!(%remote, "trying a remote");
-        let client = match OvsdbClient::connect_with(&remote, shared.options.client.clone()).await {
-            Ok(client) => client,
-            Err(ClientError::Connect(mut errors)) => {
-                shared.left(&remote);
-                failures.append(&mut errors);
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
+        let mut candidate =
+            match OvsdbClient::connect_with(&remote, shared.options.client.clone()).await {
+                Ok(client) => Candidate {
+                    client,
+                    follow: None,
+                },
+                Err(ClientError::Connect(errors)) => {
+                    shared.left(&remote);
+                    failures.extend(errors.into_iter().map(|e| RemoteFailure {
+                        remote: remote.clone(),
+                        reason: NotUsed::Connect(Arc::new(e)),
+                    }));
+                    continue;
+                }
+                Err(e) => {
+                    shared.left(&remote);
+                    failures.push(RemoteFailure {
+                        remote: remote.clone(),
+                        reason: NotUsed::Failed(Arc::new(e)),
+                    });
+                    continue;
+                }
+            };
+        let client = candidate.client.clone();
         shared.change_aware.store(false, Ordering::Relaxed);
         let Some(db) = &shared.options.database else {
-            return Ok((client, None));
+            return Some(candidate);
         };
         match cluster::leadership(&client, db, shared.options.monitor_timeout).await {
             Ok(watch) => match cluster::check_for(&watch, shared) {
@@ -950,11 +1120,15 @@ async fn connect_any(
                     if let Err(e) = make_change_aware(shared, &client).await {
                         tracing::debug!(%remote, error = %e, "set_db_change_aware failed; trying the next");
                         shared.left(&remote);
-                        client.close();
+                        failures.push(RemoteFailure {
+                            remote: remote.clone(),
+                            reason: NotUsed::Failed(Arc::new(e)),
+                        });
                         continue;
                     }
-                    let task = tokio::spawn(cluster::follow(watch, client.clone(), shared.clone()));
-                    return Ok((client, Some(task)));
+                    let task = tokio::spawn(cluster::follow(watch, client, shared.clone()));
+                    candidate.follow = Some(task);
+                    return Some(candidate);
                 }
                 Err(reason) => {
                     tracing::debug!(
@@ -963,22 +1137,30 @@ async fn connect_any(
                         %reason,
                         "the server cannot serve the session; trying the next"
                     );
+                    failures.push(RemoteFailure {
+                        remote: remote.clone(),
+                        reason: NotUsed::Unusable(reason),
+                    });
                 }
             },
             // Older than `_Server`: nothing to check, taken as it is (as
             // Open vSwitch's clients do).
             Err(e) if cluster::lacks_server_db(&e) => {
                 tracing::debug!(%remote, "the server has no _Server database; taking it as it is");
-                return Ok((client, None));
+                return Some(candidate);
             }
             Err(e) => {
                 tracing::debug!(%remote, error = %e, "cannot read _Server; trying the next");
+                failures.push(RemoteFailure {
+                    remote: remote.clone(),
+                    reason: NotUsed::Failed(Arc::new(e)),
+                });
             }
         }
+        // The candidate closes the connection as it goes.
         shared.left(&remote);
-        client.close();
     }
-    Err(ClientError::Connect(failures))
+    None
 }
 
 /// Asks the server of a connection the session is about to use to report
@@ -1068,14 +1250,15 @@ async fn resume_all(
                 .await
                 .map(|(schema, stream)| (Some(schema), stream))
         } else {
-            tokio::time::timeout(timeout, client.resume_monitor(state))
+            tokio::time::timeout(timeout, client.resume_monitor_within(state, None))
                 .await
                 .map_err(|_| ClientError::TimedOut("a resumed monitor's rows"))?
                 .map(|stream| (None, stream))
         };
         let (schema, mut stream) = match resumed {
             Ok(resumed) => resumed,
-            Err(e @ ClientError::TimedOut(_)) => return Err(e),
+            // Slow, not refused: reconnect and try again.
+            Err(e) if e.is_timed_out() => return Err(e),
             // Not for good: a relay that has not reached its source yet, a
             // clustered server that has not joined. Reconnect and try again.
             Err(e) if e.is_disconnected() || e.is_not_available_yet() => return Err(e),
@@ -1133,7 +1316,7 @@ async fn resume_all(
                 }
                 held.forwarder = Some(tokio::spawn(forward_lock(lock, held.tx.clone())));
             }
-            Err(e) if e.is_disconnected() => return Err(e),
+            Err(e) if e.is_disconnected() || e.is_timed_out() => return Err(e),
             Err(e) => {
                 let _ = held.tx.send(Err(e));
                 refused.push(i);
@@ -1328,6 +1511,21 @@ mod tests {
             step = (step * 2).min(max);
         }
         backoff.reset();
+        assert!(backoff.next_wait() <= min);
+    }
+
+    #[test]
+    fn backoff_starts_over_only_after_a_connection_that_lasted() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_millis(800));
+        let mut backoff = Backoff::new(min, max);
+        for _ in 0..3 {
+            backoff.next_wait();
+        }
+        // The last wait's step was 400 ms: a connection up for less does
+        // not count.
+        backoff.connection_lasted(Duration::from_millis(399));
+        assert!(backoff.next_wait() > Duration::from_millis(400));
+        backoff.connection_lasted(Duration::from_millis(800));
         assert!(backoff.next_wait() <= min);
     }
 
