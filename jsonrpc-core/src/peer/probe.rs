@@ -16,7 +16,11 @@ pub(crate) async fn run(probe: InactivityProbe, peer: PeerHandle) {
         // silence for as long as a probe and its answer would take means
         // the peer is gone, as an unanswered probe would.
         let half_closed = shared.outbox.is_closed();
-        let limit = if half_closed { idle.saturating_mul(2) } else { idle };
+        let limit = if half_closed {
+            idle.saturating_mul(2)
+        } else {
+            idle
+        };
         if quiet < limit {
             tokio::select! {
                 _ = tokio::time::sleep(limit - quiet) => continue,
